@@ -1,0 +1,266 @@
+//! Read-model rebuild throughput, in one run against two references on the same data:
+//! (a) the ceiling — a plain sequential read of the feed (`EventStore::read_all` in batches);
+//! (b) the baseline — cqrs-es' own `QueryReplay` into a `GenericQuery` over postgres-es'
+//! `PostgresViewRepository`, the way cqrs-es rebuilds views.
+//! Also: latency from command accepted to visible in `community_summary` with 8 writers while the
+//! runner follows, and dashboard query latency. PostgreSQL only.
+//!
+//! Run: `cargo bench --bench rebuild` (`SIMPUL_BENCH_COMMUNITIES`, default 10 000, each with 10
+//! events; `SIMPUL_TEST_DATABASE_URL` names the server; the bench creates and drops its database).
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+use cqrs_es::persist::{GenericQuery, QueryReplay};
+use cqrs_es::{Aggregate as _, EventEnvelope, View};
+use postgres_es::{PostgresEventRepository, PostgresViewRepository};
+use serde::{Deserialize, Serialize};
+use simpul_app::{CommandContext, CommandExecutor};
+use simpul_domain::{ActorRole, Community, CommunityServices, RegionLevel};
+use simpul_projections::Runner;
+use simpul_store::{Database, DatabaseUrl, EventStore};
+use uuid::Uuid;
+
+fn main() -> anyhow::Result<()> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?
+        .block_on(run())
+}
+
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct SummaryView {
+    community: Community,
+}
+
+impl View<Community> for SummaryView {
+    fn update(&mut self, event: &EventEnvelope<Community>) {
+        self.community.apply(event.payload.clone());
+    }
+}
+
+fn rss_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1).and_then(|v| v.parse().ok()))
+        })
+        .unwrap_or(0)
+}
+
+fn percentile(values: &mut [Duration], q: f64) -> f64 {
+    values.sort();
+    let index = ((values.len().saturating_sub(1)) as f64 * q).round() as usize;
+    values.get(index).map_or(0.0, |d| d.as_secs_f64() * 1000.0)
+}
+
+async fn run() -> anyhow::Result<()> {
+    let communities: i64 = std::env::var("SIMPUL_BENCH_COMMUNITIES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(10_000);
+    let server = std::env::var("SIMPUL_TEST_DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned());
+    let name = format!("simpul_bench_{}", Uuid::new_v4().simple());
+    let admin = sqlx::PgPool::connect(&server).await.context("connecting")?;
+    sqlx::query(&format!("CREATE DATABASE {name}"))
+        .execute(&admin)
+        .await?;
+    let url = format!(
+        "{}/{name}",
+        server.rsplit_once('/').map_or(server.as_str(), |(b, _)| b)
+    );
+    let result = bench(&url, communities).await;
+    sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+        .execute(&admin)
+        .await?;
+    result
+}
+
+async fn bench(url: &str, communities: i64) -> anyhow::Result<()> {
+    let db = Database::connect_and_migrate(&DatabaseUrl::parse(url)?).await?;
+    let Database::Postgres(pool) = &db else {
+        anyhow::bail!("PostgreSQL only");
+    };
+    let regions = simpul_regions::bundled()?;
+    let villages: Vec<String> = regions
+        .at_level(RegionLevel::Village)
+        .take(5000)
+        .map(|v| v.code.to_string())
+        .collect();
+    let started = Instant::now();
+    sqlx::query(include_str!("rebuild_formed.sql"))
+        .bind(&villages)
+        .bind(communities)
+        .execute(pool)
+        .await?;
+    sqlx::query(include_str!("rebuild_activities.sql"))
+        .bind(communities)
+        .execute(pool)
+        .await?;
+    let store = EventStore::new(db.clone());
+    let total = store.count().await?;
+    eprintln!(
+        "generated {total} events in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+
+    // (a) The ceiling: read the whole feed.
+    let started = Instant::now();
+    let (mut cursor, mut read) = (0, 0u64);
+    loop {
+        let batch = store.read_all(cursor, 500).await?;
+        let Some(last) = batch.last() else { break };
+        cursor = last.position;
+        read += batch.len() as u64;
+    }
+    let read_rate = read as f64 / started.elapsed().as_secs_f64();
+
+    // Simpul: rebuild every read model (zero-downtime path: shadow tables, then swap).
+    let rss_before = rss_kib();
+    let mut peak = rss_before;
+    let runner = Runner::new(store.clone());
+    let mut rows = Vec::new();
+    let mut all_seconds = 0.0;
+    for projection in simpul_projections::all(regions) {
+        let started = Instant::now();
+        let events = runner.rebuild(projection.as_ref(), &|_, _| {}).await?;
+        let seconds = started.elapsed().as_secs_f64();
+        all_seconds += seconds;
+        peak = peak.max(rss_kib());
+        rows.push((projection.name(), events, events as f64 / seconds));
+    }
+
+    // (b) The baseline: cqrs-es QueryReplay into a GenericQuery (one view row per community).
+    sqlx::query("CREATE TABLE summary_view (view_id text PRIMARY KEY, version bigint NOT NULL, payload json NOT NULL)")
+        .execute(pool)
+        .await?;
+    let view_repo = Arc::new(PostgresViewRepository::<SummaryView, Community>::new(
+        "summary_view",
+        pool.clone(),
+    ));
+    let query = GenericQuery::<_, SummaryView, Community>::new(view_repo);
+    let replay = QueryReplay::new(PostgresEventRepository::new(pool.clone()), query);
+    let started = Instant::now();
+    replay
+        .replay_all()
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let replay_rate = total as f64 / started.elapsed().as_secs_f64();
+
+    // Latency from accepted to visible in community_summary, 8 writers, runner following.
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let follower =
+        tokio::spawn(Runner::new(store.clone()).run(simpul_projections::all(regions), stopped));
+    let executor = Arc::new(CommandExecutor::new(
+        store.clone(),
+        CommunityServices::new(Arc::new(regions)),
+    ));
+    let mut tasks = Vec::new();
+    for writer in 0..8 {
+        let executor = executor.clone();
+        let store = store.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut latencies = Vec::new();
+            for n in 0..40 {
+                let id = format!("bench-{}", 1 + (writer * 40 + n) % 1000);
+                let command = simpul_domain::CommunityCommand::RecordActivity(
+                    simpul_domain::commands::RecordActivity {
+                        activity_id: Uuid::new_v4(),
+                        kind: simpul_domain::events::ActivityKind::Networking,
+                        title: simpul_domain::text::Title::parse("Jejaring")
+                            .map_err(|e| anyhow::anyhow!("{e}"))?,
+                        held_on: chrono::NaiveDate::from_ymd_opt(2025, 6, 1).context("date")?,
+                        participants: None,
+                    },
+                );
+                let context = CommandContext {
+                    actor_id: "bench".to_owned(),
+                    actor_role: ActorRole::Pegiat,
+                    request_id: Uuid::new_v4().to_string(),
+                    expected_version: None,
+                };
+                let outcome = executor.execute(&id, command, &context).await?;
+                let accepted = Instant::now();
+                while !simpul_projections::has_reached(
+                    &store,
+                    "community_summary",
+                    outcome.position,
+                )
+                .await?
+                {
+                    tokio::time::sleep(Duration::from_millis(1)).await;
+                }
+                latencies.push(accepted.elapsed());
+            }
+            Ok::<_, anyhow::Error>(latencies)
+        }));
+    }
+    let mut visible = Vec::new();
+    for task in tasks {
+        visible.extend(task.await??);
+    }
+    let _ = stop.send(true);
+    let _ = follower.await;
+
+    // Dashboard query latency (one province and its kabupaten/kota).
+    let province = villages
+        .first()
+        .map(|v| v[..2].to_owned())
+        .unwrap_or_default();
+    let mut codes: Vec<String> = regions
+        .children(&simpul_domain::RegionCode::parse(&province)?)
+        .iter()
+        .map(|r| r.code.to_string())
+        .collect();
+    codes.push(province);
+    let mut dashboard = Vec::new();
+    for _ in 0..500 {
+        let started = Instant::now();
+        simpul_projections::stage_dashboard::query::cells(&db, &codes).await?;
+        dashboard.push(started.elapsed());
+    }
+
+    println!();
+    println!("events: {total} ({communities} KIM × 10)");
+    println!("| what | events/s | vs sequential read | vs cqrs-es QueryReplay |");
+    println!("|---|---|---|---|");
+    println!(
+        "| sequential read of the feed (ceiling) | {read_rate:.0} | 1.00× | {:.1}× |",
+        read_rate / replay_rate
+    );
+    println!(
+        "| cqrs-es QueryReplay → GenericQuery (baseline) | {replay_rate:.0} | {:.2}× | 1.0× |",
+        replay_rate / read_rate
+    );
+    for (name, events, rate) in &rows {
+        println!(
+            "| rebuild `{name}` ({events} events) | {rate:.0} | {:.2}× | {:.1}× |",
+            rate / read_rate,
+            rate / replay_rate
+        );
+    }
+    let all_rate = 4.0 * total as f64 / all_seconds;
+    println!("| rebuild all four (events × models / s) | {all_rate:.0} | | |");
+    println!();
+    println!(
+        "RSS before rebuild {} MiB, peak during {} MiB",
+        rss_before / 1024,
+        peak / 1024
+    );
+    println!(
+        "accepted → visible in community_summary, 8 writers ({} commands): p50 {:.1} ms, p99 {:.1} ms",
+        visible.len(),
+        percentile(&mut visible, 0.5),
+        percentile(&mut visible, 0.99)
+    );
+    println!(
+        "dashboard cells, one province + its kabupaten/kota (500 queries): p50 {:.2} ms, p99 {:.2} ms",
+        percentile(&mut dashboard, 0.5),
+        percentile(&mut dashboard, 0.99)
+    );
+    Ok(())
+}

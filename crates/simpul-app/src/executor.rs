@@ -1,0 +1,242 @@
+//! Running one command: load (or take from the cache), decide, append, retry on conflict.
+//!
+//! cqrs-es' `CqrsFramework::execute` returns nothing about what it committed and knows no
+//! expected version, so Simpul runs the same load → handle → commit cycle here, with the
+//! aggregate logic untouched (`Community::decide`, the core of its `handle`) and the store's
+//! single-round-trip append.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use chrono::Utc;
+use cqrs_es::Aggregate as _;
+use simpul_domain::events::CommunityEvent;
+use simpul_domain::{ActorRole, Community, CommunityCommand, CommunityServices};
+use simpul_store::{Append, Appended, EventMetadata, EventStore, NewEvent, RegistrationClaim};
+
+use crate::error::AppError;
+
+/// How many times a command is decided again after losing a race, when the caller sent no
+/// expected version.
+const MAX_ATTEMPTS: u32 = 8;
+/// Communities kept in the aggregate cache before it is cleared.
+const CACHE_CAPACITY: usize = 50_000;
+
+/// Who sends a command and from where (R11), and what version they expect.
+#[derive(Clone, Debug)]
+pub struct CommandContext {
+    /// The principal.
+    pub actor_id: String,
+    /// The principal's role.
+    pub actor_role: ActorRole,
+    /// The request id (`X-Request-Id` or generated).
+    pub request_id: String,
+    /// The version the caller last saw (`If-Match`); a mismatch is an error, not a retry.
+    pub expected_version: Option<u64>,
+}
+
+/// What a recorded command produced.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Outcome {
+    /// The community's version after the command.
+    pub version: u64,
+    /// The global position of the command's last event.
+    pub position: u64,
+    /// Every appended event.
+    pub appended: Vec<Appended>,
+}
+
+/// Runs commands against one event store.
+pub struct CommandExecutor {
+    store: EventStore,
+    services: CommunityServices,
+    cache: Mutex<HashMap<String, (Community, u64)>>,
+}
+
+impl CommandExecutor {
+    /// An executor over `store` with the domain's services.
+    pub fn new(store: EventStore, services: CommunityServices) -> Self {
+        Self {
+            store,
+            services,
+            cache: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The store underneath.
+    pub fn store(&self) -> &EventStore {
+        &self.store
+    }
+
+    /// The domain services.
+    pub fn services(&self) -> &CommunityServices {
+        &self.services
+    }
+
+    /// Records `command` for `community_id`, or explains why not. Nothing is half-applied.
+    #[tracing::instrument(skip_all, fields(community.id = %community_id, command = command.name()))]
+    pub async fn execute(
+        &self,
+        community_id: &str,
+        command: CommunityCommand,
+        context: &CommandContext,
+    ) -> Result<Outcome, AppError> {
+        let mut trust_cache = true;
+        for _attempt in 0..MAX_ATTEMPTS {
+            let (community, version) = self.current(community_id, trust_cache).await?;
+            if let Some(expected) = context.expected_version {
+                if expected != version {
+                    if trust_cache {
+                        // The cache may be behind another process: check the log before refusing.
+                        trust_cache = false;
+                        continue;
+                    }
+                    return Err(AppError::VersionMismatch {
+                        expected,
+                        actual: version,
+                    });
+                }
+            }
+            let events = community.decide(command.clone(), &self.services)?;
+            let append = self.append_request(community_id, version, &events, context)?;
+            match self.store.append(&append).await {
+                Ok(appended) => {
+                    let new_version = version + appended.len() as u64;
+                    let position = appended.iter().map(|a| a.position).max().unwrap_or(0);
+                    self.remember(community_id, community, events, new_version);
+                    return Ok(Outcome {
+                        version: new_version,
+                        position,
+                        appended,
+                    });
+                }
+                Err(error) if error.is_conflict() => {
+                    self.forget(community_id);
+                    trust_cache = false;
+                    if let Some(expected) = context.expected_version {
+                        let (_, actual) = self.current(community_id, false).await?;
+                        return Err(AppError::VersionMismatch { expected, actual });
+                    }
+                    tracing::debug!("lost a race; deciding again on a fresh load");
+                }
+                Err(error) => return Err(error.into()),
+            }
+        }
+        Err(AppError::Conflict {
+            community_id: community_id.to_owned(),
+            attempts: MAX_ATTEMPTS,
+        })
+    }
+
+    /// The community as this executor last saw it (its cache, else the log), for checks such as
+    /// authorization that must not cost a replay on every request. Writes still decide on a
+    /// version the store confirms.
+    pub async fn current_state(&self, community_id: &str) -> Result<(Community, u64), AppError> {
+        self.current(community_id, true).await
+    }
+
+    /// Loads a community from the log (bypassing the cache) with its version.
+    pub async fn load(&self, community_id: &str) -> Result<(Community, u64), AppError> {
+        Ok(self.store.load(community_id).await?)
+    }
+
+    async fn current(
+        &self,
+        community_id: &str,
+        trust_cache: bool,
+    ) -> Result<(Community, u64), AppError> {
+        if trust_cache {
+            if let Some(hit) = self.cached(community_id) {
+                return Ok(hit);
+            }
+        }
+        let loaded = self.store.load(community_id).await?;
+        self.store_in_cache(community_id, loaded.0.clone(), loaded.1);
+        Ok(loaded)
+    }
+
+    fn append_request(
+        &self,
+        community_id: &str,
+        version: u64,
+        events: &[CommunityEvent],
+        context: &CommandContext,
+    ) -> Result<Append, AppError> {
+        let mut claims = Vec::new();
+        let mut new_events = Vec::with_capacity(events.len());
+        for (event, sequence) in events.iter().zip(version + 1..) {
+            if let CommunityEvent::RegistrationNumberAssigned(assigned) = event {
+                claims.push(RegistrationClaim {
+                    regency: assigned.regency.to_string(),
+                    number: assigned.number.canonical(),
+                    sequence,
+                });
+            }
+            new_events.push(NewEvent {
+                event_type: event.name().to_owned(),
+                event_version: simpul_domain::events::EVENT_VERSION.to_owned(),
+                payload: serde_json::to_value(event).map_err(|e| {
+                    AppError::Store(simpul_store::StoreError::Corrupt(e.to_string()))
+                })?,
+            });
+        }
+        let reason = events
+            .iter()
+            .find_map(|event| event.reason())
+            .map(|reason| reason.to_string());
+        Ok(Append {
+            community_id: community_id.to_owned(),
+            after_sequence: version,
+            events: new_events,
+            metadata: EventMetadata {
+                actor_id: context.actor_id.clone(),
+                actor_role: context.actor_role.as_str().to_owned(),
+                request_id: context.request_id.clone(),
+                reason,
+                recorded_at: Utc::now(),
+                region_edition: self.services.regions.edition().to_owned(),
+            },
+            claims,
+        })
+    }
+
+    fn cached(&self, community_id: &str) -> Option<(Community, u64)> {
+        self.cache
+            .lock()
+            .ok()
+            .and_then(|cache| cache.get(community_id).cloned())
+    }
+
+    fn remember(
+        &self,
+        community_id: &str,
+        mut community: Community,
+        events: Vec<CommunityEvent>,
+        version: u64,
+    ) {
+        for event in events {
+            community.apply(event);
+        }
+        self.store_in_cache(community_id, community, version);
+    }
+
+    fn store_in_cache(&self, community_id: &str, community: Community, version: u64) {
+        if let Ok(mut cache) = self.cache.lock() {
+            if cache.len() >= CACHE_CAPACITY {
+                cache.clear();
+            }
+            let newer = cache
+                .get(community_id)
+                .is_none_or(|(_, cached_version)| *cached_version < version);
+            if newer {
+                cache.insert(community_id.to_owned(), (community, version));
+            }
+        }
+    }
+
+    fn forget(&self, community_id: &str) {
+        if let Ok(mut cache) = self.cache.lock() {
+            cache.remove(community_id);
+        }
+    }
+}

@@ -1,0 +1,14 @@
+//! The application layer: turns a (context, command) pair into appended events.
+//!
+//! Invariant: knows nothing of HTTP or the CLI; both call [`CommandExecutor::execute`], after
+//! [`auth`] has said whether the token's principal may.
+
+pub mod auth;
+mod error;
+mod executor;
+
+pub use auth::{
+    bootstrap_admin_token, parse_token_role, Action, AuthError, Principal, Scope, ScopeError,
+};
+pub use error::AppError;
+pub use executor::{CommandContext, CommandExecutor, Outcome};

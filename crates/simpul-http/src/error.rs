@@ -1,0 +1,231 @@
+//! One error type for every handler and one RFC 9457 `application/problem+json` body.
+//!
+//! Internal causes never reach the body: they are logged once, here, inside the request span.
+
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use simpul_app::{AppError, AuthError};
+use simpul_domain::{DomainError, ErrorKind};
+use simpul_store::StoreError;
+use utoipa::ToSchema;
+
+/// The problem body (RFC 9457) with Simpul's `rule` and `field` extensions.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Problem {
+    /// A URI naming the kind of problem (`https://simpul.id/problems/<slug>`).
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// Short summary of the kind.
+    pub title: String,
+    /// The HTTP status.
+    pub status: u16,
+    /// What went wrong with this request, for humans.
+    pub detail: String,
+    /// The domain rule broken (`R1` … `R11`), where one applies.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rule: Option<String>,
+    /// The request field at fault (a dotted path), where one applies.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+}
+
+/// Everything a handler can answer instead of success.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// 400: the body is not JSON, has wrong types, unknown or missing fields.
+    #[error("{detail}")]
+    Malformed {
+        /// What is wrong.
+        detail: String,
+        /// Where, if known.
+        field: Option<String>,
+    },
+    /// 401: no token, or one that is unknown or revoked.
+    #[error("a valid bearer token is required")]
+    Unauthorized,
+    /// 403: the token's role may not do this, or the region is outside its scope.
+    #[error("{0}")]
+    Forbidden(String),
+    /// 404: no such resource, or one outside the token's scope.
+    #[error("not found")]
+    NotFound,
+    /// 409: the current state conflicts (duplicate nomor induk, concurrent writers, lifecycle).
+    #[error("{detail}")]
+    Conflict {
+        /// What conflicts.
+        detail: String,
+        /// The rule, if one is at stake.
+        rule: Option<String>,
+        /// The field, if one is at stake.
+        field: Option<String>,
+    },
+    /// 412: `If-Match` names another version.
+    #[error("{0}")]
+    PreconditionFailed(String),
+    /// 413: the body is larger than 1 MiB.
+    #[error("request body is larger than 1 MiB")]
+    PayloadTooLarge,
+    /// 415: the body is not `application/json`.
+    #[error("request body must be application/json")]
+    UnsupportedMediaType,
+    /// 422: a domain rule (or an idempotency key reused with another body).
+    #[error("{0}")]
+    Unprocessable(Box<DomainError>),
+    /// 422: an `Idempotency-Key` sent again with a different body.
+    #[error("this Idempotency-Key was used with a different request body")]
+    IdempotencyMismatch,
+    /// 503: the database cannot be reached now.
+    #[error("the database is unavailable; try again shortly")]
+    Unavailable,
+    /// 500: a bug or corrupt data; details only in the log.
+    #[error("internal error")]
+    Internal(String),
+}
+
+impl ApiError {
+    fn status(&self) -> StatusCode {
+        match self {
+            ApiError::Malformed { .. } => StatusCode::BAD_REQUEST,
+            ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
+            ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
+            ApiError::NotFound => StatusCode::NOT_FOUND,
+            ApiError::Conflict { .. } => StatusCode::CONFLICT,
+            ApiError::PreconditionFailed(_) => StatusCode::PRECONDITION_FAILED,
+            ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::Unprocessable(_) | ApiError::IdempotencyMismatch => {
+                StatusCode::UNPROCESSABLE_ENTITY
+            }
+            ApiError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn slug(&self) -> &'static str {
+        match self {
+            ApiError::Malformed { .. } => "malformed-request",
+            ApiError::Unauthorized => "unauthorized",
+            ApiError::Forbidden(_) => "forbidden",
+            ApiError::NotFound => "not-found",
+            ApiError::Conflict { .. } => "conflict",
+            ApiError::PreconditionFailed(_) => "version-mismatch",
+            ApiError::PayloadTooLarge => "payload-too-large",
+            ApiError::UnsupportedMediaType => "unsupported-media-type",
+            ApiError::Unprocessable(error) if error.kind == ErrorKind::Rule => "rule-violated",
+            ApiError::Unprocessable(_) => "invalid-field",
+            ApiError::IdempotencyMismatch => "idempotency-key-reused",
+            ApiError::Unavailable => "unavailable",
+            ApiError::Internal(_) => "internal",
+        }
+    }
+
+    /// The problem body for this error.
+    pub fn problem(&self) -> Problem {
+        let status = self.status();
+        let (rule, field) = match self {
+            ApiError::Malformed { field, .. } => (None, field.clone()),
+            ApiError::Conflict { rule, field, .. } => (rule.clone(), field.clone()),
+            ApiError::Unprocessable(error) => {
+                (error.rule.map(|r| r.to_string()), Some(error.field.clone()))
+            }
+            _ => (None, None),
+        };
+        Problem {
+            kind: format!("https://simpul.id/problems/{}", self.slug()),
+            title: status.canonical_reason().unwrap_or("Error").to_owned(),
+            status: status.as_u16(),
+            detail: self.to_string(),
+            rule,
+            field,
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        if let ApiError::Internal(cause) = &self {
+            tracing::error!(error = %cause, "request failed");
+        }
+        let status = self.status();
+        let mut response = (status, problem_json(&self.problem())).into_response();
+        let headers = response.headers_mut();
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/problem+json"),
+        );
+        match self {
+            ApiError::Unauthorized => {
+                headers.insert(
+                    header::WWW_AUTHENTICATE,
+                    HeaderValue::from_static("Bearer realm=\"simpul\""),
+                );
+            }
+            ApiError::Unavailable => {
+                headers.insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+            }
+            _ => {}
+        }
+        response
+    }
+}
+
+fn problem_json(problem: &Problem) -> String {
+    serde_json::to_string(problem)
+        .unwrap_or_else(|_| format!("{{\"status\":{},\"title\":\"Error\"}}", problem.status))
+}
+
+impl From<AppError> for ApiError {
+    fn from(error: AppError) -> Self {
+        match error {
+            AppError::Domain(error) => match error.kind {
+                ErrorKind::NotFormed => ApiError::NotFound,
+                ErrorKind::AlreadyFormed | ErrorKind::Dissolved | ErrorKind::Suspended => {
+                    ApiError::Conflict {
+                        detail: error.message.clone(),
+                        rule: error.rule.map(|r| r.to_string()),
+                        field: Some(error.field.clone()),
+                    }
+                }
+                ErrorKind::Rule | ErrorKind::Invalid => ApiError::Unprocessable(Box::new(error)),
+            },
+            AppError::VersionMismatch { expected, actual } => {
+                ApiError::PreconditionFailed(format!(
+                    "If-Match names version {expected}, but the community is at version {actual}"
+                ))
+            }
+            AppError::Conflict { .. } => ApiError::Conflict {
+                detail: error.to_string(),
+                rule: None,
+                field: None,
+            },
+            AppError::DuplicateRegistrationNumber { .. } => ApiError::Conflict {
+                detail: error.to_string(),
+                rule: Some("R8".to_owned()),
+                field: Some("number".to_owned()),
+            },
+            AppError::Store(error) => error.into(),
+        }
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(error: StoreError) -> Self {
+        match error {
+            StoreError::Unavailable(cause) => {
+                tracing::warn!(error = %cause, "database unavailable");
+                ApiError::Unavailable
+            }
+            other => ApiError::Internal(other.to_string()),
+        }
+    }
+}
+
+impl From<AuthError> for ApiError {
+    fn from(error: AuthError) -> Self {
+        match error {
+            AuthError::NotFound => ApiError::NotFound,
+            AuthError::Forbidden { reason } => ApiError::Forbidden(reason),
+        }
+    }
+}

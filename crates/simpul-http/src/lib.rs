@@ -1,0 +1,107 @@
+//! The HTTP API of Simpul: axum routes under `/api/v1`, bearer tokens with role and scope,
+//! RFC 9457 problems, OpenAPI at `/api/openapi.json` and Swagger UI at `/api/docs`.
+//!
+//! Invariant: turns HTTP into application calls and back; reaches no further than `simpul-app`
+//! for decisions (the store is used for reads and keys only).
+
+mod dto;
+mod error;
+mod extract;
+mod openapi;
+mod routes;
+mod state;
+mod views;
+
+use std::future::Future;
+
+use axum::extract::DefaultBodyLimit;
+use axum::http::Request;
+use axum::routing::get;
+use axum::{Json, Router};
+use tower_http::request_id::{
+    MakeRequestUuid, PropagateRequestIdLayer, RequestId, SetRequestIdLayer,
+};
+use tower_http::trace::TraceLayer;
+use utoipa::OpenApi as _;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+pub use error::{ApiError, Problem};
+pub use state::AppState;
+
+/// Largest accepted request body.
+pub const BODY_LIMIT: usize = 1024 * 1024;
+
+/// The API router and its OpenAPI document.
+pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
+    use routes::{communities, health, queries, regions};
+    let (v1, document) = OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
+        .routes(routes!(communities::form))
+        .routes(routes!(communities::show))
+        .routes(routes!(communities::events))
+        .routes(routes!(communities::appoint_officer))
+        .routes(routes!(communities::dismiss_officer))
+        .routes(routes!(communities::members))
+        .routes(routes!(communities::issue_sk))
+        .routes(routes!(communities::revoke_sk))
+        .routes(routes!(communities::registration))
+        .routes(routes!(communities::bimtek))
+        .routes(routes!(communities::activity))
+        .routes(routes!(communities::media_channel))
+        .routes(routes!(communities::deactivate_media_channel))
+        .routes(routes!(communities::enterprise))
+        .routes(routes!(communities::deactivate_enterprise))
+        .routes(routes!(communities::stage))
+        .routes(routes!(communities::suspend))
+        .routes(routes!(communities::reactivate))
+        .routes(routes!(communities::dissolve))
+        .routes(routes!(queries::list))
+        .routes(routes!(queries::stages))
+        .routes(routes!(queries::projections))
+        .routes(routes!(queries::audit))
+        .routes(routes!(queries::stage_transitions))
+        .routes(routes!(regions::show))
+        .routes(routes!(health::healthz))
+        .routes(routes!(health::readyz))
+        .split_for_parts();
+    (v1, document)
+}
+
+/// The whole server: API, docs, health, request ids, tracing and the body limit.
+pub fn app(state: AppState) -> Router {
+    let (v1, document) = api();
+    let health = Router::new()
+        .route("/healthz", get(routes::health::healthz))
+        .route("/readyz", get(routes::health::readyz));
+    Router::new()
+        .nest("/api/v1", v1)
+        .merge(health)
+        .route("/api/openapi.json", get(move || async move { Json(document) }))
+        .route("/api/docs", get(openapi::docs_page))
+        .route("/api/docs/swagger-ui-bundle.js", get(openapi::swagger_bundle))
+        .route("/api/docs/swagger-ui.css", get(openapi::swagger_css))
+        .fallback(|| async { ApiError::NotFound })
+        .with_state(state)
+        .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(PropagateRequestIdLayer::x_request_id())
+        .layer(TraceLayer::new_for_http().make_span_with(|request: &Request<_>| {
+            let id = request
+                .extensions()
+                .get::<RequestId>()
+                .and_then(|id| id.header_value().to_str().ok())
+                .unwrap_or_default();
+            tracing::info_span!("request", request.id = id, method = %request.method(), uri = %request.uri())
+        }))
+        .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+}
+
+/// Serves `app` on `listener` until `shutdown` resolves, then finishes in-flight requests.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, app(state))
+        .with_graceful_shutdown(shutdown)
+        .await
+}

@@ -1,0 +1,575 @@
+//! `/communities`: forming a KIM, every command on it, its current state and its history.
+
+use axum::extract::{Path, State};
+use axum::http::{header, HeaderValue};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use simpul_app::Action;
+use simpul_domain::commands::*;
+use simpul_domain::events::Eligibility;
+use simpul_domain::CommunityCommand;
+use uuid::Uuid;
+
+use super::{authorize, execute, ReadErrors, WriteErrors, WriteRequest, Written};
+use crate::dto::*;
+use crate::error::ApiError;
+use crate::extract::{AppJson, Auth, IdempotencyKey, IfMatch, ReqId};
+use crate::state::AppState;
+use crate::views::{self, CommunityView, HistoryEntry};
+
+/// Headers every write reads.
+pub struct WriteHeaders {
+    request_id: String,
+    if_match: Option<u64>,
+    idempotency_key: Option<String>,
+}
+
+impl WriteHeaders {
+    fn request(self, route: &str, digest: &str) -> WriteRequest {
+        WriteRequest::new(
+            route,
+            digest,
+            self.request_id,
+            self.if_match,
+            self.idempotency_key,
+        )
+    }
+}
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for WriteHeaders {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &S,
+    ) -> Result<Self, Self::Rejection> {
+        let ReqId(request_id) = ReqId::from_request_parts(parts, state).await?;
+        let IfMatch(if_match) = IfMatch::from_request_parts(parts, state).await?;
+        let IdempotencyKey(idempotency_key) =
+            IdempotencyKey::from_request_parts(parts, state).await?;
+        Ok(Self {
+            request_id,
+            if_match,
+            idempotency_key,
+        })
+    }
+}
+
+/// Record the formation of a KIM (R1, R2, R3). A government role records it on the community's
+/// behalf and must name who initiated it; the new KIM starts at KIM 1.
+#[utoipa::path(post, path = "/communities", tag = "communities",
+    request_body = FormCommunityBody,
+    responses((status = 201, description = "Formed", body = Created,
+               headers(("Location" = String), ("ETag" = String))), WriteErrors),
+    security(("bearer" = [])))]
+pub async fn form(
+    State(state): State<AppState>,
+    Auth(principal): Auth,
+    headers: WriteHeaders,
+    body: AppJson<FormCommunityBody>,
+) -> Result<Response, ApiError> {
+    let value = body.value;
+    principal.authorize_region(Action::FormCommunity, &value.village)?;
+    let id = value.id.unwrap_or_else(Uuid::now_v7).to_string();
+    let command = CommunityCommand::FormCommunity(FormCommunity {
+        name: value.name,
+        village: value.village,
+        formed_on: value.formed_on,
+        origin_group: value.origin_group,
+        member_count: value.member_count,
+        initiated_by: value.initiated_by,
+        recorded_by_role: principal.role,
+    });
+    let request = headers.request("POST /communities", &body.digest);
+    execute(&state, &principal, &id, command, request, Written::Created).await
+}
+
+/// A KIM's current state, folded from its events, with `ETag: "<version>"`.
+#[utoipa::path(get, path = "/communities/{id}", tag = "communities",
+    params(("id" = String, Path, description = "Community id")),
+    responses((status = 200, body = CommunityView, headers(("ETag" = String))), ReadErrors),
+    security(("bearer" = [])))]
+pub async fn show(
+    State(state): State<AppState>,
+    Auth(principal): Auth,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    authorize(&state, &principal, Action::ReadCommunity, &id).await?;
+    let events = state.store().stream(&id).await?;
+    let view = views::community_view(&state, &principal, &id, &events).await?;
+    let etag = HeaderValue::from_str(&format!("\"{}\"", view.version))
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    Ok(([(header::ETAG, etag)], Json(view)).into_response())
+}
+
+/// The full history of a KIM: every event with its sequence, global position, type, payload,
+/// time, actor, role, request id and reason. Officers' names are opened only for roles that may
+/// read personal data; `[dihapus]` after erasure.
+#[utoipa::path(get, path = "/communities/{id}/events", tag = "communities",
+    params(("id" = String, Path, description = "Community id")),
+    responses((status = 200, body = Vec<HistoryEntry>), ReadErrors),
+    security(("bearer" = [])))]
+pub async fn events(
+    State(state): State<AppState>,
+    Auth(principal): Auth,
+    Path(id): Path<String>,
+) -> Result<Json<Vec<HistoryEntry>>, ApiError> {
+    authorize(&state, &principal, Action::ReadHistory, &id).await?;
+    let events = state.store().stream(&id).await?;
+    Ok(Json(views::history(&state, &principal, events).await?))
+}
+
+/// Appoint an officer (R4, R5). The name and contact are sealed with the person's own key.
+#[utoipa::path(post, path = "/communities/{id}/officers", tag = "communities",
+    params(("id" = String, Path, description = "Community id")),
+    request_body = AppointOfficerBody,
+    responses((status = 200, body = WriteResult), WriteErrors),
+    security(("bearer" = [])))]
+pub async fn appoint_officer(
+    State(state): State<AppState>,
+    Auth(principal): Auth,
+    Path(id): Path<String>,
+    headers: WriteHeaders,
+    body: AppJson<AppointOfficerBody>,
+) -> Result<Response, ApiError> {
+    authorize(&state, &principal, Action::AppointOfficer, &id).await?;
+    let value = body.value;
+    if value.name.trim().is_empty() {
+        return Err(ApiError::Malformed {
+            detail: "must not be empty".to_owned(),
+            field: Some("name".to_owned()),
+        });
+    }
+    let person_id = value.person_id.unwrap_or_else(Uuid::new_v4);
+    let erased = || ApiError::Conflict {
+        detail: format!("person {person_id} was erased; their data cannot be recorded again"),
+        rule: None,
+        field: Some("person_id".to_owned()),
+    };
+    let name = state
+        .keys
+        .seal(person_id, value.name.trim())
+        .await?
+        .ok_or_else(erased)?;
+    let contact = match value
+        .contact
+        .as_deref()
+        .map(str::trim)
+        .filter(|c| !c.is_empty())
+    {
+        Some(contact) => Some(
+            state
+                .keys
+                .seal(person_id, contact)
+                .await?
+                .ok_or_else(erased)?,
+        ),
+        None => None,
+    };
+    let command = CommunityCommand::AppointOfficer(AppointOfficer {
+        person_id,
+        role: value.role,
+        bidang: value.bidang,
+        name,
+        contact,
+        appointed_on: value.appointed_on,
+        eligibility: Eligibility {
+            not_asn: value.eligibility.not_asn,
+            no_criminal_record: value.eligibility.no_criminal_record,
+            no_party_affiliation: value.eligibility.no_party_affiliation,
+            no_ngo_affiliation: value.eligibility.no_ngo_affiliation,
+        },
+    });
+    let request = headers.request(&format!("POST /communities/{id}/officers"), &body.digest);
+    execute(&state, &principal, &id, command, request, Written::Updated).await
+}
+
+/// Dismiss an active officer, with a reason (R10).
+#[utoipa::path(post, path = "/communities/{id}/officers/{person_id}/dismiss", tag = "communities",
+    params(("id" = String, Path, description = "Community id"),
+           ("person_id" = Uuid, Path, description = "The officer")),
+    request_body = ReasonBody,
+    responses((status = 200, body = WriteResult), WriteErrors),
+    security(("bearer" = [])))]
+pub async fn dismiss_officer(
+    State(state): State<AppState>,
+    Auth(principal): Auth,
+    Path((id, person_id)): Path<(String, String)>,
+    headers: WriteHeaders,
+    body: AppJson<ReasonBody>,
+) -> Result<Response, ApiError> {
+    authorize(&state, &principal, Action::DismissOfficer, &id).await?;
+    let person_id = Uuid::parse_str(&person_id).map_err(|_| ApiError::NotFound)?;
+    let command = CommunityCommand::DismissOfficer(DismissOfficer {
+        person_id,
+        dismissed_on: body.value.effective_on,
+        reason: body.value.reason,
+    });
+    let request = headers.request(
+        &format!("POST /communities/{id}/officers/{person_id}/dismiss"),
+        &body.digest,
+    );
+    execute(&state, &principal, &id, command, request, Written::Updated).await
+}
+
+/// Set the member count (R1: 3–30).
+#[utoipa::path(put, path = "/communities/{id}/members", tag = "communities",
+    params(("id" = String, Path, description = "Community id")),
+    request_body = MembersBody,
+    responses((status = 200, body = WriteResult), WriteErrors),
+    security(("bearer" = [])))]
+pub async fn members(
+    State(state): State<AppState>,
+    Auth(principal): Auth,
+    Path(id): Path<String>,
+    headers: WriteHeaders,
+    body: AppJson<MembersBody>,
+) -> Result<Response, ApiError> {
+    authorize(&state, &principal, Action::UpdateMembers, &id).await?;
+    let command = CommunityCommand::UpdateMemberCount(UpdateMemberCount {
+        member_count: body.value.member_count,
+        effective_on: body.value.effective_on,
+    });
+    let request = headers.request(&format!("PUT /communities/{id}/members"), &body.digest);
+    execute(&state, &principal, &id, command, request, Written::Updated).await
+}
+
+/// Record the village head's SK establishing the KIM (R6, R7).
+#[utoipa::path(post, path = "/communities/{id}/sk", tag = "communities",
+    params(("id" = String, Path, description = "Community id")),
+    request_body = SkBody,
+    responses((status = 200, body = WriteResult), WriteErrors),
+    security(("bearer" = [])))]
+pub async fn issue_sk(
+    State(state): State<AppState>,
+    Auth(principal): Auth,
+    Path(id): Path<String>,
+    headers: WriteHeaders,
+    body: AppJson<SkBody>,
+) -> Result<Response, ApiError> {
+    authorize(&state, &principal, Action::IssueSk, &id).await?;
+    let value = body.value;
+    let command = CommunityCommand::IssueSk(IssueSk {
+        number: value.number,
+        issued_on: value.issued_on,
+        subject: value.subject,
+        issuing_office: value.issuing_office,
+        signed_by: value.signed_by,
+        roster_acknowledged: value.roster_acknowledged,
+    });
+    let request = headers.request(&format!("POST /communities/{id}/sk"), &body.digest);
+    execute(&state, &principal, &id, command, request, Written::Updated).await
+}
+
+/// Revoke the active SK, with a reason (R10).
+#[utoipa::path(post, path = "/communities/{id}/sk/revoke", tag = "communities",
+    params(("id" = String, Path, description = "Community id")),
+    request_body = ReasonBody,
+    responses((status = 200, body = WriteResult), WriteErrors),
+    security(("bearer" = [])))]
+pub async fn revoke_sk(
+    State(state): State<AppState>,
+    Auth(principal): Auth,
+    Path(id): Path<String>,
+    headers: WriteHeaders,
+    body: AppJson<ReasonBody>,
+) -> Result<Response, ApiError> {
+    authorize(&state, &principal, Action::RevokeSk, &id).await?;
+    let command = CommunityCommand::RevokeSk(RevokeSk {
+        revoked_on: body.value.effective_on,
+        reason: body.value.reason,
+    });
+    let request = headers.request(&format!("POST /communities/{id}/sk/revoke"), &body.digest);
+    execute(&state, &principal, &id, command, request, Written::Updated).await
+}
+
+/// Assign the nomor induk (R8: active SK, the KIM's own kabupaten/kota, unique there).
+#[utoipa::path(post, path = "/communities/{id}/registration", tag = "communities",
+    params(("id" = String, Path, description = "Community id")),
+    request_body = RegistrationBody,
+    responses((status = 200, body = WriteResult), WriteErrors),
+    security(("bearer" = [])))]
+pub async fn registration(
+    State(state): State<AppState>,
+    Auth(principal): Auth,
+    Path(id): Path<String>,
+    headers: WriteHeaders,
+    body: AppJson<RegistrationBody>,
+) -> Result<Response, ApiError> {
+    authorize(&state, &principal, Action::AssignRegistration, &id).await?;
+    let command = CommunityCommand::AssignRegistrationNumber(AssignRegistrationNumber {
+        number: body.value.number,
+        regency: body.value.regency,
+        assigned_on: body.value.assigned_on,
+    });
+    let request = headers.request(
+        &format!("POST /communities/{id}/registration"),
+        &body.digest,
+    );
+    execute(&state, &principal, &id, command, request, Written::Updated).await
+}
+
+/// Record attendance at a bimtek (or workshop, sarasehan, forum diskusi).
+#[utoipa::path(post, path = "/communities/{id}/bimtek", tag = "communities",
+    params(("id" = String, Path, description = "Community id")),
+    request_body = BimtekBody,
+    responses((status = 200, body = WriteResult), WriteErrors),
+    security(("bearer" = [])))]
+pub async fn bimtek(
+    State(state): State<AppState>,
+    Auth(principal): Auth,
+    Path(id): Path<String>,
+    headers: WriteHeaders,
+    body: AppJson<BimtekBody>,
+) -> Result<Response, ApiError> {
+    authorize(&state, &principal, Action::RecordBimtek, &id).await?;
+    let value = body.value;
+    let command = CommunityCommand::RecordBimtek(RecordBimtek {
+        session_id: value.session_id.unwrap_or_else(Uuid::new_v4),
+        kind: value.kind,
+        title: value.title,
+        held_on: value.held_on,
+        organizer_region: value.organizer_region,
+        participants: value.participants,
+    });
+    let request = headers.request(&format!("POST /communities/{id}/bimtek"), &body.digest);
+    execute(&state, &principal, &id, command, request, Written::Updated).await
+}
+
+/// Record an activity (forum, development agent, dissemination, aspiration, networking).
+#[utoipa::path(post, path = "/communities/{id}/activities", tag = "communities",
+    params(("id" = String, Path, description = "Community id")),
+    request_body = ActivityBody,
+    responses((status = 200, body = WriteResult), WriteErrors),
+    security(("bearer" = [])))]
+pub async fn activity(
+    State(state): State<AppState>,
+    Auth(principal): Auth,
+    Path(id): Path<String>,
+    headers: WriteHeaders,
+    body: AppJson<ActivityBody>,
+) -> Result<Response, ApiError> {
+    authorize(&state, &principal, Action::RecordActivity, &id).await?;
+    let value = body.value;
+    let command = CommunityCommand::RecordActivity(RecordActivity {
+        activity_id: value.activity_id.unwrap_or_else(Uuid::new_v4),
+        kind: value.kind,
+        title: value.title,
+        held_on: value.held_on,
+        participants: value.participants,
+    });
+    let request = headers.request(&format!("POST /communities/{id}/activities"), &body.digest);
+    execute(&state, &principal, &id, command, request, Written::Updated).await
+}
+
+/// Register a new-media channel (website, social media, messaging): evidence for KIM 3.
+#[utoipa::path(post, path = "/communities/{id}/media-channels", tag = "communities",
+    params(("id" = String, Path, description = "Community id")),
+    request_body = MediaChannelBody,
+    responses((status = 200, body = WriteResult), WriteErrors),
+    security(("bearer" = [])))]
+pub async fn media_channel(
+    State(state): State<AppState>,
+    Auth(principal): Auth,
+    Path(id): Path<String>,
+    headers: WriteHeaders,
+    body: AppJson<MediaChannelBody>,
+) -> Result<Response, ApiError> {
+    authorize(&state, &principal, Action::RegisterMediaChannel, &id).await?;
+    let value = body.value;
+    let command = CommunityCommand::RegisterMediaChannel(RegisterMediaChannel {
+        channel_id: value.channel_id.unwrap_or_else(Uuid::new_v4),
+        kind: value.kind,
+        name: value.name,
+        url: value.url,
+        registered_on: value.registered_on,
+    });
+    let request = headers.request(
+        &format!("POST /communities/{id}/media-channels"),
+        &body.digest,
+    );
+    execute(&state, &principal, &id, command, request, Written::Updated).await
+}
+
+/// Deactivate a media channel, with a reason (R10).
+#[utoipa::path(post, path = "/communities/{id}/media-channels/{cid}/deactivate", tag = "communities",
+    params(("id" = String, Path, description = "Community id"),
+           ("cid" = Uuid, Path, description = "The channel")),
+    request_body = ReasonBody,
+    responses((status = 200, body = WriteResult), WriteErrors),
+    security(("bearer" = [])))]
+pub async fn deactivate_media_channel(
+    State(state): State<AppState>,
+    Auth(principal): Auth,
+    Path((id, channel_id)): Path<(String, String)>,
+    headers: WriteHeaders,
+    body: AppJson<ReasonBody>,
+) -> Result<Response, ApiError> {
+    authorize(&state, &principal, Action::DeactivateMediaChannel, &id).await?;
+    let channel_id = Uuid::parse_str(&channel_id).map_err(|_| ApiError::NotFound)?;
+    let command = CommunityCommand::DeactivateMediaChannel(DeactivateMediaChannel {
+        channel_id,
+        deactivated_on: body.value.effective_on,
+        reason: body.value.reason,
+    });
+    let request = headers.request(
+        &format!("POST /communities/{id}/media-channels/{channel_id}/deactivate"),
+        &body.digest,
+    );
+    execute(&state, &principal, &id, command, request, Written::Updated).await
+}
+
+/// Register an e-business (online shop or marketplace presence): evidence for KIM 4.
+#[utoipa::path(post, path = "/communities/{id}/enterprises", tag = "communities",
+    params(("id" = String, Path, description = "Community id")),
+    request_body = EnterpriseBody,
+    responses((status = 200, body = WriteResult), WriteErrors),
+    security(("bearer" = [])))]
+pub async fn enterprise(
+    State(state): State<AppState>,
+    Auth(principal): Auth,
+    Path(id): Path<String>,
+    headers: WriteHeaders,
+    body: AppJson<EnterpriseBody>,
+) -> Result<Response, ApiError> {
+    authorize(&state, &principal, Action::RegisterEBusiness, &id).await?;
+    let value = body.value;
+    let command = CommunityCommand::RegisterEBusiness(RegisterEBusiness {
+        enterprise_id: value.enterprise_id.unwrap_or_else(Uuid::new_v4),
+        name: value.name,
+        platform: value.platform,
+        url: value.url,
+        registered_on: value.registered_on,
+    });
+    let request = headers.request(&format!("POST /communities/{id}/enterprises"), &body.digest);
+    execute(&state, &principal, &id, command, request, Written::Updated).await
+}
+
+/// Deactivate an e-business, with a reason (R10).
+#[utoipa::path(post, path = "/communities/{id}/enterprises/{eid}/deactivate", tag = "communities",
+    params(("id" = String, Path, description = "Community id"),
+           ("eid" = Uuid, Path, description = "The e-business")),
+    request_body = ReasonBody,
+    responses((status = 200, body = WriteResult), WriteErrors),
+    security(("bearer" = [])))]
+pub async fn deactivate_enterprise(
+    State(state): State<AppState>,
+    Auth(principal): Auth,
+    Path((id, enterprise_id)): Path<(String, String)>,
+    headers: WriteHeaders,
+    body: AppJson<ReasonBody>,
+) -> Result<Response, ApiError> {
+    authorize(&state, &principal, Action::DeactivateEBusiness, &id).await?;
+    let enterprise_id = Uuid::parse_str(&enterprise_id).map_err(|_| ApiError::NotFound)?;
+    let command = CommunityCommand::DeactivateEBusiness(DeactivateEBusiness {
+        enterprise_id,
+        deactivated_on: body.value.effective_on,
+        reason: body.value.reason,
+    });
+    let request = headers.request(
+        &format!("POST /communities/{id}/enterprises/{enterprise_id}/deactivate"),
+        &body.digest,
+    );
+    execute(&state, &principal, &id, command, request, Written::Updated).await
+}
+
+/// Assess the maturity stage: `advance` one step citing evidence, or `lower` with a reason (R9).
+#[utoipa::path(post, path = "/communities/{id}/stage", tag = "communities",
+    params(("id" = String, Path, description = "Community id")),
+    request_body = StageBody,
+    responses((status = 200, body = WriteResult), WriteErrors),
+    security(("bearer" = [])))]
+pub async fn stage(
+    State(state): State<AppState>,
+    Auth(principal): Auth,
+    Path(id): Path<String>,
+    headers: WriteHeaders,
+    body: AppJson<StageBody>,
+) -> Result<Response, ApiError> {
+    authorize(&state, &principal, Action::ChangeStage, &id).await?;
+    let value = body.value;
+    let command = match value.direction {
+        StageDirection::Advance => CommunityCommand::AdvanceStage(AdvanceStage {
+            to: value.to,
+            assessed_on: value.assessed_on,
+            evidence: value.evidence,
+            assessed_by_role: principal.role,
+        }),
+        StageDirection::Lower => CommunityCommand::LowerStage(LowerStage {
+            to: value.to,
+            assessed_on: value.assessed_on,
+            reason: value.reason.ok_or_else(|| ApiError::Malformed {
+                detail: "lowering a stage needs a reason".to_owned(),
+                field: Some("reason".to_owned()),
+            })?,
+        }),
+    };
+    let request = headers.request(&format!("POST /communities/{id}/stage"), &body.digest);
+    execute(&state, &principal, &id, command, request, Written::Updated).await
+}
+
+/// Suspend an active KIM, with a reason.
+#[utoipa::path(post, path = "/communities/{id}/suspend", tag = "communities",
+    params(("id" = String, Path, description = "Community id")),
+    request_body = ReasonBody,
+    responses((status = 200, body = WriteResult), WriteErrors),
+    security(("bearer" = [])))]
+pub async fn suspend(
+    State(state): State<AppState>,
+    Auth(principal): Auth,
+    Path(id): Path<String>,
+    headers: WriteHeaders,
+    body: AppJson<ReasonBody>,
+) -> Result<Response, ApiError> {
+    authorize(&state, &principal, Action::Suspend, &id).await?;
+    let command = CommunityCommand::SuspendCommunity(SuspendCommunity {
+        suspended_on: body.value.effective_on,
+        reason: body.value.reason,
+    });
+    let request = headers.request(&format!("POST /communities/{id}/suspend"), &body.digest);
+    execute(&state, &principal, &id, command, request, Written::Updated).await
+}
+
+/// Reactivate a suspended KIM, with a reason.
+#[utoipa::path(post, path = "/communities/{id}/reactivate", tag = "communities",
+    params(("id" = String, Path, description = "Community id")),
+    request_body = ReasonBody,
+    responses((status = 200, body = WriteResult), WriteErrors),
+    security(("bearer" = [])))]
+pub async fn reactivate(
+    State(state): State<AppState>,
+    Auth(principal): Auth,
+    Path(id): Path<String>,
+    headers: WriteHeaders,
+    body: AppJson<ReasonBody>,
+) -> Result<Response, ApiError> {
+    authorize(&state, &principal, Action::Reactivate, &id).await?;
+    let command = CommunityCommand::ReactivateCommunity(ReactivateCommunity {
+        reactivated_on: body.value.effective_on,
+        reason: body.value.reason,
+    });
+    let request = headers.request(&format!("POST /communities/{id}/reactivate"), &body.digest);
+    execute(&state, &principal, &id, command, request, Written::Updated).await
+}
+
+/// Dissolve a KIM for good, with a reason: it accepts no more commands.
+#[utoipa::path(post, path = "/communities/{id}/dissolve", tag = "communities",
+    params(("id" = String, Path, description = "Community id")),
+    request_body = ReasonBody,
+    responses((status = 200, body = WriteResult), WriteErrors),
+    security(("bearer" = [])))]
+pub async fn dissolve(
+    State(state): State<AppState>,
+    Auth(principal): Auth,
+    Path(id): Path<String>,
+    headers: WriteHeaders,
+    body: AppJson<ReasonBody>,
+) -> Result<Response, ApiError> {
+    authorize(&state, &principal, Action::Dissolve, &id).await?;
+    let command = CommunityCommand::DissolveCommunity(DissolveCommunity {
+        dissolved_on: body.value.effective_on,
+        reason: body.value.reason,
+    });
+    let request = headers.request(&format!("POST /communities/{id}/dissolve"), &body.digest);
+    execute(&state, &principal, &id, command, request, Written::Updated).await
+}

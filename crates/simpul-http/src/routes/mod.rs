@@ -1,0 +1,235 @@
+//! One file per resource; the write path every command endpoint shares lives here.
+
+pub mod communities;
+pub mod health;
+pub mod queries;
+pub mod regions;
+
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use sha2::{Digest as _, Sha256};
+use simpul_app::{Action, CommandContext, Principal};
+use simpul_domain::{Community, CommunityCommand};
+use simpul_store::Claim;
+use utoipa::IntoResponses;
+
+use crate::dto::WriteResult;
+use crate::error::{ApiError, Problem};
+use crate::state::AppState;
+
+/// The errors a write may answer, for the OpenAPI document.
+#[derive(IntoResponses)]
+#[allow(dead_code)] // Only read by the OpenAPI derive.
+pub enum WriteErrors {
+    /// Malformed JSON, wrong types, unknown or missing fields.
+    #[response(status = 400, content_type = "application/problem+json")]
+    Malformed(Problem),
+    /// No valid bearer token.
+    #[response(status = 401, content_type = "application/problem+json")]
+    Unauthorized(Problem),
+    /// The token's role may not do this.
+    #[response(status = 403, content_type = "application/problem+json")]
+    Forbidden(Problem),
+    /// No such community, or outside the token's scope.
+    #[response(status = 404, content_type = "application/problem+json")]
+    NotFound(Problem),
+    /// Duplicate nomor induk, concurrent writers, or a dissolved/suspended KIM.
+    #[response(status = 409, content_type = "application/problem+json")]
+    Conflict(Problem),
+    /// `If-Match` names another version.
+    #[response(status = 412, content_type = "application/problem+json")]
+    PreconditionFailed(Problem),
+    /// Body over 1 MiB.
+    #[response(status = 413, content_type = "application/problem+json")]
+    TooLarge(Problem),
+    /// Body is not JSON.
+    #[response(status = 415, content_type = "application/problem+json")]
+    UnsupportedMediaType(Problem),
+    /// A domain rule (R1–R11) or an Idempotency-Key reused with another body.
+    #[response(status = 422, content_type = "application/problem+json")]
+    Unprocessable(Problem),
+    /// The database is unavailable (`Retry-After`).
+    #[response(status = 503, content_type = "application/problem+json")]
+    Unavailable(Problem),
+}
+
+/// The errors a read may answer, for the OpenAPI document.
+#[derive(IntoResponses)]
+#[allow(dead_code)] // Only read by the OpenAPI derive.
+pub enum ReadErrors {
+    /// No valid bearer token.
+    #[response(status = 401, content_type = "application/problem+json")]
+    Unauthorized(Problem),
+    /// The token's role may not read this.
+    #[response(status = 403, content_type = "application/problem+json")]
+    Forbidden(Problem),
+    /// No such community, or outside the token's scope.
+    #[response(status = 404, content_type = "application/problem+json")]
+    NotFound(Problem),
+    /// The database is unavailable (`Retry-After`).
+    #[response(status = 503, content_type = "application/problem+json")]
+    Unavailable(Problem),
+}
+
+/// Everything about a write request besides its command.
+pub struct WriteRequest {
+    /// `X-Request-Id`.
+    pub request_id: String,
+    /// `If-Match`.
+    pub if_match: Option<u64>,
+    /// `Idempotency-Key`.
+    pub idempotency_key: Option<String>,
+    /// Hash of method, path and body.
+    pub digest: String,
+}
+
+impl WriteRequest {
+    /// A write request whose idempotency digest covers `route` and the body's digest.
+    pub fn new(
+        route: &str,
+        body_digest: &str,
+        request_id: String,
+        if_match: Option<u64>,
+        idempotency_key: Option<String>,
+    ) -> Self {
+        let digest = Sha256::digest(format!("{route}\n{body_digest}").as_bytes())
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        Self {
+            request_id,
+            if_match,
+            idempotency_key,
+            digest,
+        }
+    }
+}
+
+/// Checks that `principal` may do `action` on community `id` (404 outside its scope, 403 for a
+/// role without the permission) and returns the community as last seen.
+pub async fn authorize(
+    state: &AppState,
+    principal: &Principal,
+    action: Action,
+    id: &str,
+) -> Result<Community, ApiError> {
+    let (community, _) = state.executor.current_state(id).await?;
+    principal.authorize_community(action, id, community.village())?;
+    Ok(community)
+}
+
+/// What a write answers on success.
+pub enum Written {
+    /// 200 with `{version, position}`.
+    Updated,
+    /// 201 with `{id, version, position}` and `Location`.
+    Created,
+}
+
+/// Runs an authorized command with idempotency, `If-Match` and the request id; answers with the
+/// first response again for a retried `Idempotency-Key`.
+pub async fn execute(
+    state: &AppState,
+    principal: &Principal,
+    id: &str,
+    command: CommunityCommand,
+    request: WriteRequest,
+    written: Written,
+) -> Result<Response, ApiError> {
+    let actor = principal.actor_id();
+    if let Some(key) = &request.idempotency_key {
+        match state
+            .idempotency
+            .claim(&actor, key, &request.digest)
+            .await?
+        {
+            Claim::New => {}
+            Claim::Replay { status, body } => return Ok(replay(status, body, id, &written)),
+            Claim::Mismatch => return Err(ApiError::IdempotencyMismatch),
+            Claim::InProgress => {
+                return Err(ApiError::Conflict {
+                    detail: "a request with this Idempotency-Key is still in progress".to_owned(),
+                    rule: None,
+                    field: Some("Idempotency-Key".to_owned()),
+                })
+            }
+        }
+    }
+    let context = CommandContext {
+        actor_id: actor.clone(),
+        actor_role: principal.role,
+        request_id: request.request_id.clone(),
+        expected_version: request.if_match,
+    };
+    let outcome = match state.executor.execute(id, command, &context).await {
+        Ok(outcome) => outcome,
+        Err(error) => {
+            if let Some(key) = &request.idempotency_key {
+                state.idempotency.release(&actor, key).await?;
+            }
+            return Err(error.into());
+        }
+    };
+    let (status, body) = match written {
+        Written::Updated => (
+            StatusCode::OK,
+            serde_json::to_string(&WriteResult {
+                version: outcome.version,
+                position: outcome.position,
+            }),
+        ),
+        Written::Created => (
+            StatusCode::CREATED,
+            serde_json::to_string(&crate::dto::Created {
+                id: id.to_owned(),
+                version: outcome.version,
+                position: outcome.position,
+            }),
+        ),
+    };
+    let body = body.map_err(|e| ApiError::Internal(e.to_string()))?;
+    if let Some(key) = &request.idempotency_key {
+        state
+            .idempotency
+            .complete(&actor, key, status.as_u16(), &body)
+            .await?;
+    }
+    Ok(respond(status, body, id, outcome.version, &written))
+}
+
+fn replay(status: u16, body: String, id: &str, written: &Written) -> Response {
+    let status = StatusCode::from_u16(status).unwrap_or(StatusCode::OK);
+    let version = serde_json::from_str::<serde_json::Value>(&body)
+        .ok()
+        .and_then(|value| value["version"].as_u64())
+        .unwrap_or_default();
+    let mut response = respond(status, body, id, version, written);
+    response
+        .headers_mut()
+        .insert("idempotent-replayed", HeaderValue::from_static("true"));
+    response
+}
+
+fn respond(
+    status: StatusCode,
+    body: String,
+    id: &str,
+    version: u64,
+    written: &Written,
+) -> Response {
+    let mut response = (status, body).into_response();
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    if let Ok(etag) = HeaderValue::from_str(&format!("\"{version}\"")) {
+        headers.insert(header::ETAG, etag);
+    }
+    if matches!(written, Written::Created) {
+        if let Ok(location) = HeaderValue::from_str(&format!("/api/v1/communities/{id}")) {
+            headers.insert(header::LOCATION, location);
+        }
+    }
+    response
+}

@@ -1,0 +1,709 @@
+//! Read-model queries: the community list, the stage dashboard and the projections' status.
+//! Same tokens and scopes as the commands; every list is keyset-paginated; `Accept: text/csv`
+//! downloads the list and the dashboard; `min_position` waits (at most 2 s) until the read
+//! models have applied a write the client made.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use axum::extract::{FromRequestParts, State};
+use axum::http::request::Parts;
+use axum::http::{header, HeaderMap, HeaderValue};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use simpul_app::{Action, Scope};
+use simpul_domain::{ActorRole, RegionCode, RegionLevel};
+use simpul_projections::community_summary::query::{self as summary, ListFilter, SummaryRow};
+use simpul_projections::stage_dashboard::query as dashboard;
+use simpul_projections::ProjectionStatus;
+use utoipa::{IntoParams, ToSchema};
+
+use super::ReadErrors;
+use crate::error::ApiError;
+use crate::extract::Auth;
+use crate::state::AppState;
+
+/// The read models a query can wait for.
+const READ_MODELS: [&str; 4] = [
+    "community_summary",
+    "stage_dashboard",
+    "audit_trail",
+    "stage_transitions",
+];
+/// Longest wait for `min_position`.
+const MAX_WAIT: Duration = Duration::from_secs(2);
+
+/// Query parameters, parsed with the API's problem body on failure (unknown ones refused).
+pub struct AppQuery<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for AppQuery<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        let query = parts.uri.query().unwrap_or_default();
+        let deserializer =
+            serde_urlencoded::Deserializer::new(form_urlencoded::parse(query.as_bytes()));
+        serde_path_to_error::deserialize(deserializer)
+            .map(AppQuery)
+            .map_err(|error| ApiError::Malformed {
+                detail: error.inner().to_string(),
+                field: Some(error.path().to_string()).filter(|p| p != "."),
+            })
+    }
+}
+
+/// Parameters of `GET /communities`.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct ListParams {
+    /// A region prefix: `34`, `34.04`, `34.04.01`; defaults to the token's scope.
+    region: Option<String>,
+    /// `kim1` … `kim4`.
+    stage: Option<String>,
+    /// `active`, `suspended` or `dissolved`.
+    status: Option<String>,
+    /// `true`: SK and nomor induk; `false`: not legal yet.
+    legal: Option<bool>,
+    /// Part of the name, or an exact nomor induk.
+    q: Option<String>,
+    /// `next_cursor` of the previous page.
+    cursor: Option<String>,
+    /// Page size, 1–500 (default 50).
+    limit: Option<u32>,
+    /// Wait until the read models include the event at this global position.
+    min_position: Option<u64>,
+}
+
+/// A page of communities.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CommunityPage {
+    /// The rows (fields of `community_summary`).
+    #[schema(value_type = Vec<Object>)]
+    items: Vec<SummaryRow>,
+    /// Pass as `cursor` for the next page; absent on the last page.
+    next_cursor: Option<String>,
+}
+
+/// Parameters of `GET /dashboard/stages`.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct DashboardParams {
+    /// A province or kabupaten/kota code; absent: the whole country (national scopes).
+    region: Option<String>,
+    /// Wait until the read models include the event at this global position.
+    min_position: Option<u64>,
+}
+
+/// Totals of one region.
+#[derive(Debug, Default, Serialize, ToSchema)]
+pub struct Totals {
+    /// Region code (`null` for the whole country).
+    code: Option<String>,
+    /// Region name with its kind.
+    name: String,
+    /// Every KIM.
+    total: i64,
+    /// By stage (`kim1` … `kim4`).
+    by_stage: BTreeMap<String, i64>,
+    /// By status.
+    by_status: BTreeMap<String, i64>,
+    /// `legal` / `not_legal`.
+    by_legal: BTreeMap<String, i64>,
+}
+
+/// The dashboard of a region and its children one level down.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct StageDashboard {
+    /// The region's totals.
+    region: Totals,
+    /// Each child region's totals (zero rows included), by code.
+    children: Vec<Totals>,
+}
+
+/// KIM in the token's scope, filtered, oldest first (keyset pagination).
+#[utoipa::path(get, path = "/communities", tag = "read models",
+    params(ListParams),
+    responses((status = 200, body = CommunityPage, description = "JSON, or CSV with `Accept: text/csv`"),
+              (status = 400, body = crate::error::Problem), ReadErrors),
+    security(("bearer" = [])))]
+pub async fn list(
+    State(state): State<AppState>,
+    Auth(principal): Auth,
+    headers: HeaderMap,
+    AppQuery(params): AppQuery<ListParams>,
+) -> Result<Response, ApiError> {
+    let region = params.region.as_deref().map(parse_region).transpose()?;
+    let mut filter = ListFilter {
+        stage: check_choice("stage", params.stage, &["kim1", "kim2", "kim3", "kim4"])?,
+        status: check_choice(
+            "status",
+            params.status,
+            &["active", "suspended", "dissolved"],
+        )?,
+        legal: params.legal,
+        q: params.q.filter(|q| !q.trim().is_empty()),
+        after: params.cursor,
+        limit: match params.limit.unwrap_or(50) {
+            limit @ 1..=500 => limit,
+            _ => return Err(invalid("limit", "must be between 1 and 500")),
+        },
+        ..ListFilter::default()
+    };
+    match (&region, &principal.scope) {
+        (Some(region), _) => {
+            principal.authorize_region(Action::ReadCommunity, region)?;
+            filter.region = Some(region.to_string());
+        }
+        (None, Scope::National) => principal.authorize_national(Action::ReadCommunity)?,
+        (None, Scope::Region(scope)) => filter.region = Some(scope.to_string()),
+        (None, Scope::Community(id)) => filter.community = Some(id.to_string()),
+    }
+    wait_for(&state, params.min_position).await?;
+    let mut items = summary::list(
+        &state.database,
+        &ListFilter {
+            limit: filter.limit + 1,
+            ..filter.clone()
+        },
+    )
+    .await
+    .map_err(projection_error)?;
+    let next_cursor = if items.len() > filter.limit as usize {
+        items.truncate(filter.limit as usize);
+        items.last().map(|row| row.community_id.clone())
+    } else {
+        None
+    };
+    if wants_csv(&headers) {
+        return Ok(csv_response(&summary_csv(&items), "kim.csv"));
+    }
+    Ok(Json(CommunityPage { items, next_cursor }).into_response())
+}
+
+/// Counts by stage, status and legal for a region, and for each child region one level down
+/// (a province's kabupaten/kota, a kabupaten's kecamatan), with names. Kept incrementally.
+#[utoipa::path(get, path = "/dashboard/stages", tag = "read models",
+    params(DashboardParams),
+    responses((status = 200, body = StageDashboard, description = "JSON, or CSV with `Accept: text/csv`"),
+              (status = 400, body = crate::error::Problem), ReadErrors),
+    security(("bearer" = [])))]
+pub async fn stages(
+    State(state): State<AppState>,
+    Auth(principal): Auth,
+    headers: HeaderMap,
+    AppQuery(params): AppQuery<DashboardParams>,
+) -> Result<Response, ApiError> {
+    let region = params.region.as_deref().map(parse_region).transpose()?;
+    let children: Vec<(String, String)> = match &region {
+        Some(region) => {
+            principal.authorize_region(Action::ReadCommunity, region)?;
+            if region.level() == RegionLevel::Village {
+                return Err(invalid(
+                    "region",
+                    "a desa has no dashboard; ask for its kecamatan",
+                ));
+            }
+            if region.level() == RegionLevel::District {
+                Vec::new()
+            } else {
+                state
+                    .regions
+                    .children(region)
+                    .into_iter()
+                    .map(|r| (r.code.to_string(), r.display_name()))
+                    .collect()
+            }
+        }
+        None => {
+            principal.authorize_national(Action::ReadCommunity)?;
+            state
+                .regions
+                .provinces()
+                .into_iter()
+                .map(|r| (r.code.to_string(), r.display_name()))
+                .collect()
+        }
+    };
+    wait_for(&state, params.min_position).await?;
+    let mut codes: Vec<String> = children.iter().map(|(code, _)| code.clone()).collect();
+    if let Some(region) = &region {
+        codes.push(region.to_string());
+    }
+    let cells = dashboard::cells(&state.database, &codes)
+        .await
+        .map_err(projection_error)?;
+    let totals_of = |code: &str, name: String| {
+        let mut totals = Totals {
+            code: Some(code.to_owned()),
+            name,
+            ..Totals::default()
+        };
+        for stage in ["kim1", "kim2", "kim3", "kim4"] {
+            totals.by_stage.insert(stage.to_owned(), 0);
+        }
+        for status in ["active", "suspended", "dissolved"] {
+            totals.by_status.insert(status.to_owned(), 0);
+        }
+        for legal in ["legal", "not_legal"] {
+            totals.by_legal.insert(legal.to_owned(), 0);
+        }
+        for cell in cells.iter().filter(|c| c.region_code == code) {
+            totals.total += cell.count;
+            *totals.by_stage.entry(cell.stage.clone()).or_default() += cell.count;
+            *totals.by_status.entry(cell.status.clone()).or_default() += cell.count;
+            let legal = if cell.legal { "legal" } else { "not_legal" };
+            *totals.by_legal.entry(legal.to_owned()).or_default() += cell.count;
+        }
+        totals
+    };
+    let children: Vec<Totals> = children
+        .into_iter()
+        .map(|(code, name)| totals_of(&code, name))
+        .collect();
+    let region_totals = match &region {
+        Some(region) => totals_of(
+            region.as_str(),
+            state.regions.display_name(region).unwrap_or_default(),
+        ),
+        None => {
+            let mut national = Totals {
+                name: "Indonesia".to_owned(),
+                ..Totals::default()
+            };
+            for child in &children {
+                national.total += child.total;
+                for (map, child_map) in [
+                    (&mut national.by_stage, &child.by_stage),
+                    (&mut national.by_status, &child.by_status),
+                    (&mut national.by_legal, &child.by_legal),
+                ] {
+                    for (key, value) in child_map {
+                        *map.entry(key.clone()).or_default() += value;
+                    }
+                }
+            }
+            national
+        }
+    };
+    if wants_csv(&headers) {
+        return Ok(csv_response(
+            &dashboard_csv(&region_totals, &children),
+            "dashboard-tahap-kim.csv",
+        ));
+    }
+    Ok(Json(StageDashboard {
+        region: region_totals,
+        children,
+    })
+    .into_response())
+}
+
+/// Every read model's position, lag (events and seconds), state and last error (admin, auditor).
+#[utoipa::path(get, path = "/projections", tag = "read models",
+    responses((status = 200, body = Vec<Object>), ReadErrors),
+    security(("bearer" = [])))]
+pub async fn projections(
+    State(state): State<AppState>,
+    Auth(principal): Auth,
+) -> Result<Json<Vec<ProjectionStatus>>, ApiError> {
+    if !matches!(principal.role, ActorRole::Admin | ActorRole::Auditor) {
+        return Err(ApiError::Forbidden(format!(
+            "role `{}` may not read the projections' status",
+            principal.role
+        )));
+    }
+    let status = simpul_projections::status(state.store(), &READ_MODELS)
+        .await
+        .map_err(projection_error)?;
+    Ok(Json(status))
+}
+
+/// Waits until every read model has applied the event at `min_position`; 503 after 2 s.
+async fn wait_for(state: &AppState, min_position: Option<u64>) -> Result<(), ApiError> {
+    let Some(position) = min_position else {
+        return Ok(());
+    };
+    let deadline = Instant::now() + MAX_WAIT;
+    loop {
+        let mut reached = true;
+        for name in READ_MODELS {
+            reached &= simpul_projections::has_reached(state.store(), name, position)
+                .await
+                .map_err(projection_error)?;
+        }
+        if reached {
+            return Ok(());
+        }
+        if Instant::now() >= deadline {
+            return Err(ApiError::Unavailable);
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+fn parse_region(text: &str) -> Result<RegionCode, ApiError> {
+    RegionCode::parse(text.trim()).map_err(|e| invalid("region", &e.to_string()))
+}
+
+fn check_choice(
+    field: &str,
+    value: Option<String>,
+    choices: &[&str],
+) -> Result<Option<String>, ApiError> {
+    match value {
+        Some(value) if !choices.contains(&value.as_str()) => Err(invalid(
+            field,
+            &format!("must be one of {}", choices.join(", ")),
+        )),
+        other => Ok(other),
+    }
+}
+
+fn invalid(field: &str, detail: &str) -> ApiError {
+    ApiError::Malformed {
+        detail: format!("{field}: {detail}"),
+        field: Some(field.to_owned()),
+    }
+}
+
+fn projection_error(error: simpul_projections::ProjectionError) -> ApiError {
+    match error {
+        simpul_projections::ProjectionError::Store(store) => store.into(),
+        other => ApiError::Internal(other.to_string()),
+    }
+}
+
+fn wants_csv(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|accept| accept.contains("text/csv"))
+}
+
+fn csv_field(value: &str) -> String {
+    if value.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", value.replace('"', "\"\""))
+    } else {
+        value.to_owned()
+    }
+}
+
+fn csv_line(fields: &[String]) -> String {
+    let mut line = fields
+        .iter()
+        .map(|f| csv_field(f))
+        .collect::<Vec<_>>()
+        .join(",");
+    line.push_str("\r\n");
+    line
+}
+
+fn summary_csv(rows: &[SummaryRow]) -> String {
+    let mut out = csv_line(
+        &[
+            "id",
+            "nama",
+            "kode_desa",
+            "desa",
+            "kode_kecamatan",
+            "kecamatan",
+            "kode_kabupaten_kota",
+            "kabupaten_kota",
+            "kode_provinsi",
+            "provinsi",
+            "tahap",
+            "status",
+            "legal",
+            "nomor_sk",
+            "tanggal_sk",
+            "nomor_induk",
+            "jumlah_anggota",
+            "pengurus_aktif",
+            "jumlah_bimtek",
+            "bimtek_terakhir",
+            "media_baru",
+            "e_bisnis",
+            "tanggal_pembentukan",
+            "versi",
+        ]
+        .map(str::to_owned),
+    );
+    for r in rows {
+        out.push_str(&csv_line(&[
+            r.community_id.clone(),
+            r.name.clone(),
+            r.desa_code.clone(),
+            r.desa_name.clone(),
+            r.kecamatan_code.clone(),
+            r.kecamatan_name.clone(),
+            r.regency_code.clone(),
+            r.regency_name.clone(),
+            r.province_code.clone(),
+            r.province_name.clone(),
+            r.stage.clone(),
+            r.status.clone(),
+            r.legal.to_string(),
+            r.sk_number.clone().unwrap_or_default(),
+            r.sk_date.clone().unwrap_or_default(),
+            r.nomor_induk.clone().unwrap_or_default(),
+            r.member_count.to_string(),
+            r.active_officers.to_string(),
+            r.bimtek_count.to_string(),
+            r.last_bimtek_on.clone().unwrap_or_default(),
+            r.media_channels.to_string(),
+            r.e_businesses.to_string(),
+            r.formed_on.clone(),
+            r.version.to_string(),
+        ]));
+    }
+    out
+}
+
+fn dashboard_csv(region: &Totals, children: &[Totals]) -> String {
+    let mut out = csv_line(
+        &[
+            "kode_wilayah",
+            "wilayah",
+            "total",
+            "kim1",
+            "kim2",
+            "kim3",
+            "kim4",
+            "aktif",
+            "dibekukan",
+            "dibubarkan",
+            "legal",
+            "belum_legal",
+        ]
+        .map(str::to_owned),
+    );
+    for totals in std::iter::once(region).chain(children) {
+        let get =
+            |map: &BTreeMap<String, i64>, key: &str| map.get(key).copied().unwrap_or(0).to_string();
+        out.push_str(&csv_line(&[
+            totals.code.clone().unwrap_or_default(),
+            totals.name.clone(),
+            totals.total.to_string(),
+            get(&totals.by_stage, "kim1"),
+            get(&totals.by_stage, "kim2"),
+            get(&totals.by_stage, "kim3"),
+            get(&totals.by_stage, "kim4"),
+            get(&totals.by_status, "active"),
+            get(&totals.by_status, "suspended"),
+            get(&totals.by_status, "dissolved"),
+            get(&totals.by_legal, "legal"),
+            get(&totals.by_legal, "not_legal"),
+        ]));
+    }
+    out
+}
+
+fn csv_response(body: &str, filename: &str) -> Response {
+    let disposition = HeaderValue::from_str(&format!("attachment; filename=\"{filename}\""))
+        .unwrap_or_else(|_| HeaderValue::from_static("attachment"));
+    (
+        [
+            (
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("text/csv; charset=utf-8"),
+            ),
+            (header::CONTENT_DISPOSITION, disposition),
+        ],
+        body.to_owned(),
+    )
+        .into_response()
+}
+
+/// Parameters of `GET /audit`.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct AuditParams {
+    /// One community id.
+    community: Option<String>,
+    /// One actor (`token:<id>`).
+    actor: Option<String>,
+    /// A region prefix; defaults to the token's scope.
+    region: Option<String>,
+    /// An event type, e.g. `SkIssued`.
+    #[serde(rename = "type")]
+    #[param(rename = "type")]
+    event_type: Option<String>,
+    /// From this server time (inclusive), `YYYY-MM-DD` or RFC 3339.
+    from: Option<String>,
+    /// Before this server time (exclusive).
+    to: Option<String>,
+    /// `next_cursor` of the previous page.
+    cursor: Option<u64>,
+    /// Page size, 1–500 (default 100).
+    limit: Option<u32>,
+    /// Wait until the read models include the event at this global position.
+    min_position: Option<u64>,
+}
+
+/// A page of the audit trail.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AuditPage {
+    /// Rows in position order.
+    #[schema(value_type = Vec<Object>)]
+    items: Vec<simpul_projections::audit_trail::query::AuditRow>,
+    /// Pass as `cursor` for the next page; absent on the last page.
+    next_cursor: Option<u64>,
+}
+
+const EVENT_TYPES: [&str; 18] = [
+    "CommunityFormed",
+    "OfficerAppointed",
+    "OfficerDismissed",
+    "MemberCountUpdated",
+    "SkIssued",
+    "SkRevoked",
+    "RegistrationNumberAssigned",
+    "BimtekAttended",
+    "ActivityRecorded",
+    "MediaChannelRegistered",
+    "MediaChannelDeactivated",
+    "EBusinessRegistered",
+    "EBusinessDeactivated",
+    "StageAdvanced",
+    "StageLowered",
+    "CommunitySuspended",
+    "CommunityReactivated",
+    "CommunityDissolved",
+];
+
+/// Who did what, when and why: every event flattened with a summary in Bahasa Indonesia
+/// (admin, auditor; in scope).
+#[utoipa::path(get, path = "/audit", tag = "read models",
+    params(AuditParams),
+    responses((status = 200, body = AuditPage), (status = 400, body = crate::error::Problem), ReadErrors),
+    security(("bearer" = [])))]
+pub async fn audit(
+    State(state): State<AppState>,
+    Auth(principal): Auth,
+    AppQuery(params): AppQuery<AuditParams>,
+) -> Result<Json<AuditPage>, ApiError> {
+    let region = params.region.as_deref().map(parse_region).transpose()?;
+    let limit = match params.limit.unwrap_or(100) {
+        limit @ 1..=500 => limit,
+        _ => return Err(invalid("limit", "must be between 1 and 500")),
+    };
+    let event_type = check_choice("type", params.event_type, &EVENT_TYPES)?;
+    let from = params.from.map(|t| check_time("from", t)).transpose()?;
+    let to = params.to.map(|t| check_time("to", t)).transpose()?;
+    let mut filter = simpul_projections::audit_trail::query::AuditFilter {
+        community: params.community.clone(),
+        actor: params.actor,
+        event_type,
+        from,
+        to,
+        after: params.cursor.unwrap_or(0),
+        limit: limit + 1,
+        ..Default::default()
+    };
+    if let Some(community) = &params.community {
+        super::authorize(&state, &principal, Action::ReadHistory, community).await?;
+    }
+    match (&region, &principal.scope) {
+        (Some(region), _) => {
+            principal.authorize_region(Action::ReadHistory, region)?;
+            filter.region = Some(region.to_string());
+        }
+        (None, Scope::National) => principal.authorize_national(Action::ReadHistory)?,
+        (None, Scope::Region(scope)) => {
+            principal.authorize_region(Action::ReadHistory, scope)?;
+            filter.region = Some(scope.to_string());
+        }
+        (None, Scope::Community(id)) => {
+            super::authorize(&state, &principal, Action::ReadHistory, &id.to_string()).await?;
+        }
+    }
+    wait_for(&state, params.min_position).await?;
+    let mut items = simpul_projections::audit_trail::query::list(&state.database, &filter)
+        .await
+        .map_err(projection_error)?;
+    let next_cursor = if items.len() > limit as usize {
+        items.truncate(limit as usize);
+        items
+            .last()
+            .map(|row| u64::try_from(row.position).unwrap_or(0))
+    } else {
+        None
+    };
+    Ok(Json(AuditPage { items, next_cursor }))
+}
+
+/// Parameters of `GET /analytics/stage-transitions`.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct TransitionParams {
+    /// A region prefix; defaults to the token's scope.
+    region: Option<String>,
+    /// Transitions assessed on or after this date (`YYYY-MM-DD`).
+    from: Option<String>,
+    /// Transitions assessed before this date.
+    to: Option<String>,
+    /// Wait until the read models include the event at this global position.
+    min_position: Option<u64>,
+}
+
+/// How KIM progress: counts by (from, to) stage with median and quartile days in the previous
+/// stage, split by bimtek attendance before the change.
+#[utoipa::path(get, path = "/analytics/stage-transitions", tag = "read models",
+    params(TransitionParams),
+    responses((status = 200, body = Vec<Object>), (status = 400, body = crate::error::Problem), ReadErrors),
+    security(("bearer" = [])))]
+pub async fn stage_transitions(
+    State(state): State<AppState>,
+    Auth(principal): Auth,
+    AppQuery(params): AppQuery<TransitionParams>,
+) -> Result<Json<Vec<simpul_projections::stage_transitions::query::TransitionStats>>, ApiError> {
+    let region = params.region.as_deref().map(parse_region).transpose()?;
+    let from = params.from.map(|d| check_date("from", d)).transpose()?;
+    let to = params.to.map(|d| check_date("to", d)).transpose()?;
+    let region = match (&region, &principal.scope) {
+        (Some(region), _) => {
+            principal.authorize_region(Action::ReadCommunity, region)?;
+            region.to_string()
+        }
+        (None, Scope::National) => {
+            principal.authorize_national(Action::ReadCommunity)?;
+            String::new()
+        }
+        (None, Scope::Region(scope)) => scope.to_string(),
+        (None, Scope::Community(_)) => {
+            return Err(ApiError::Forbidden(
+                "analytics cover regions; a pegiat token covers one KIM".to_owned(),
+            ))
+        }
+    };
+    wait_for(&state, params.min_position).await?;
+    let stats = simpul_projections::stage_transitions::query::stats(
+        &state.database,
+        &region,
+        from.as_deref().unwrap_or_default(),
+        to.as_deref().unwrap_or_default(),
+    )
+    .await
+    .map_err(projection_error)?;
+    Ok(Json(stats))
+}
+
+fn check_date(field: &str, text: String) -> Result<String, ApiError> {
+    chrono::NaiveDate::parse_from_str(&text, "%Y-%m-%d")
+        .map(|d| d.to_string())
+        .map_err(|_| invalid(field, "must be a date, YYYY-MM-DD"))
+}
+
+fn check_time(field: &str, text: String) -> Result<String, ApiError> {
+    if let Ok(date) = chrono::NaiveDate::parse_from_str(&text, "%Y-%m-%d") {
+        return Ok(date.to_string());
+    }
+    chrono::DateTime::parse_from_rfc3339(&text)
+        .map(|t| {
+            t.with_timezone(&chrono::Utc)
+                .to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
+        })
+        .map_err(|_| invalid(field, "must be YYYY-MM-DD or an RFC 3339 time"))
+}

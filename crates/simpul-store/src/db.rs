@@ -1,0 +1,240 @@
+//! Connecting to the database named by a URL, with pools that report failure instead of
+//! panicking (postgres-es' default pool helpers panic), and applying the migrations.
+
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{PgPool, SqlitePool};
+
+use crate::error::StoreError;
+
+/// Schema migrations for PostgreSQL (`migrations/postgres`).
+pub static POSTGRES_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations/postgres");
+/// Schema migrations for SQLite (`migrations/sqlite`).
+pub static SQLITE_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations/sqlite");
+
+/// How long a writer waits for SQLite's single write lock before giving up.
+const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long a request waits for a pooled connection.
+const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Where the events live: `postgres://…` or `sqlite://<path>`.
+#[derive(Clone, PartialEq, Eq)]
+pub enum DatabaseUrl {
+    /// A PostgreSQL server.
+    Postgres(String),
+    /// An SQLite file (the embedded default).
+    Sqlite(PathBuf),
+}
+
+impl DatabaseUrl {
+    /// Parses a URL; anything but `postgres://`, `postgresql://` or `sqlite://` is refused.
+    pub fn parse(url: &str) -> Result<Self, StoreError> {
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Ok(Self::Postgres(url.to_owned()))
+        } else if let Some(path) = url.strip_prefix("sqlite://") {
+            let path = path.split('?').next().unwrap_or_default();
+            if path.is_empty() {
+                return Err(StoreError::Config(
+                    "sqlite:// URL has no file path (e.g. sqlite://./data/simpul.db)".to_owned(),
+                ));
+            }
+            Ok(Self::Sqlite(PathBuf::from(path)))
+        } else {
+            Err(StoreError::Config(format!(
+                "DATABASE_URL must start with postgres:// or sqlite://, got `{}`",
+                redact(url)
+            )))
+        }
+    }
+
+    /// The embedded default inside a data directory.
+    pub fn sqlite_in(data_dir: &Path) -> Self {
+        Self::Sqlite(data_dir.join("simpul.db"))
+    }
+
+    /// Which backend this URL names.
+    pub fn backend(&self) -> Backend {
+        match self {
+            Self::Postgres(_) => Backend::Postgres,
+            Self::Sqlite(_) => Backend::Sqlite,
+        }
+    }
+}
+
+impl std::fmt::Debug for DatabaseUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Postgres(url) => write!(f, "Postgres({})", redact(url)),
+            Self::Sqlite(path) => write!(f, "Sqlite({})", path.display()),
+        }
+    }
+}
+
+/// Hides a password in a URL for messages and logs.
+fn redact(url: &str) -> String {
+    match (url.find("://"), url.find('@')) {
+        (Some(scheme_end), Some(at)) if at > scheme_end => {
+            let credentials = &url[scheme_end + 3..at];
+            match credentials.find(':') {
+                Some(colon) => format!(
+                    "{}{}:***{}",
+                    &url[..scheme_end + 3],
+                    &credentials[..colon],
+                    &url[at..]
+                ),
+                None => url.to_owned(),
+            }
+        }
+        _ => url.to_owned(),
+    }
+}
+
+/// The two supported backends.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Backend {
+    /// PostgreSQL through postgres-es.
+    Postgres,
+    /// SQLite through sqlite-es.
+    Sqlite,
+}
+
+/// Open connection pools to one database.
+#[derive(Clone, Debug)]
+pub enum Database {
+    /// PostgreSQL: one pool serves reads and writes.
+    Postgres(PgPool),
+    /// SQLite: readers share a pool; writes go through a pool of exactly one connection, so
+    /// writers queue in-process instead of failing with `SQLITE_BUSY`.
+    Sqlite {
+        /// Pool for reads (WAL lets them run beside the writer).
+        readers: SqlitePool,
+        /// The single writer connection.
+        writer: SqlitePool,
+    },
+}
+
+impl Database {
+    /// Connects (creating the SQLite file and its directory if needed). Never panics.
+    pub async fn connect(url: &DatabaseUrl) -> Result<Self, StoreError> {
+        match url {
+            DatabaseUrl::Postgres(url) => {
+                let options = PgConnectOptions::from_str(url)
+                    .map_err(|e| StoreError::Config(format!("bad PostgreSQL URL: {e}")))?;
+                let pool = PgPoolOptions::new()
+                    .max_connections(32)
+                    .acquire_timeout(ACQUIRE_TIMEOUT)
+                    .connect_with(options)
+                    .await
+                    .map_err(|e| StoreError::Unavailable(e.to_string()))?;
+                Ok(Self::Postgres(pool))
+            }
+            DatabaseUrl::Sqlite(path) => {
+                if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                    std::fs::create_dir_all(dir).map_err(|e| {
+                        StoreError::Config(format!("cannot create {}: {e}", dir.display()))
+                    })?;
+                }
+                let options = SqliteConnectOptions::new()
+                    .filename(path)
+                    .busy_timeout(SQLITE_BUSY_TIMEOUT)
+                    .foreign_keys(true);
+                let writer = SqlitePoolOptions::new()
+                    .max_connections(1)
+                    .acquire_timeout(SQLITE_BUSY_TIMEOUT)
+                    .connect_with(
+                        options
+                            .clone()
+                            .create_if_missing(true)
+                            .journal_mode(SqliteJournalMode::Wal)
+                            .synchronous(SqliteSynchronous::Normal),
+                    )
+                    .await
+                    .map_err(|e| StoreError::Unavailable(e.to_string()))?;
+                let readers = SqlitePoolOptions::new()
+                    .max_connections(8)
+                    .acquire_timeout(ACQUIRE_TIMEOUT)
+                    .connect_with(options.read_only(true))
+                    .await
+                    .map_err(|e| StoreError::Unavailable(e.to_string()))?;
+                Ok(Self::Sqlite { readers, writer })
+            }
+        }
+    }
+
+    /// Connects and applies every pending migration.
+    pub async fn connect_and_migrate(url: &DatabaseUrl) -> Result<Self, StoreError> {
+        let database = Self::connect(url).await?;
+        database.migrate().await?;
+        Ok(database)
+    }
+
+    /// Applies every pending migration of this backend.
+    pub async fn migrate(&self) -> Result<(), StoreError> {
+        match self {
+            Self::Postgres(pool) => POSTGRES_MIGRATOR.run(pool).await?,
+            Self::Sqlite { writer, .. } => SQLITE_MIGRATOR.run(writer).await?,
+        }
+        Ok(())
+    }
+
+    /// Which backend this is.
+    pub fn backend(&self) -> Backend {
+        match self {
+            Self::Postgres(_) => Backend::Postgres,
+            Self::Sqlite { .. } => Backend::Sqlite,
+        }
+    }
+
+    /// Whether the database answers a trivial query.
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        match self {
+            Self::Postgres(pool) => {
+                sqlx::query("SELECT 1").execute(pool).await?;
+            }
+            Self::Sqlite { readers, .. } => {
+                sqlx::query("SELECT 1").execute(readers).await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Closes every pool.
+    pub async fn close(&self) {
+        match self {
+            Self::Postgres(pool) => pool.close().await,
+            Self::Sqlite { readers, writer } => {
+                readers.close().await;
+                writer.close().await;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_name_their_backend_and_hide_passwords() {
+        assert_eq!(
+            DatabaseUrl::parse("postgres://u:secret@h/db")
+                .unwrap()
+                .backend(),
+            Backend::Postgres
+        );
+        assert_eq!(
+            DatabaseUrl::parse("sqlite://data/simpul.db").unwrap(),
+            DatabaseUrl::Sqlite(PathBuf::from("data/simpul.db"))
+        );
+        let error = DatabaseUrl::parse("mysql://u:secret@h/db")
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("u:***@h/db"), "{error}");
+        assert!(!error.contains("secret"));
+        assert!(DatabaseUrl::parse("sqlite://").is_err());
+    }
+}

@@ -1,0 +1,84 @@
+//! What can go wrong below the domain.
+
+/// Errors of the event store and the key store.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// Another writer appended to the same community first (its sequence is taken).
+    #[error("concurrent write to community {aggregate_id}: sequence {sequence} is taken")]
+    Conflict {
+        /// The community.
+        aggregate_id: String,
+        /// The sequence that was taken.
+        sequence: u64,
+    },
+    /// A nomor induk is already claimed in this kabupaten/kota (R8).
+    #[error("nomor induk {number} is already assigned in {regency}")]
+    DuplicateRegistrationNumber {
+        /// The kabupaten/kota.
+        regency: String,
+        /// The number, canonical form.
+        number: String,
+    },
+    /// An append without the metadata every event must carry (R11).
+    #[error("R11: event metadata lacks `{0}`")]
+    MissingMetadata(&'static str),
+    /// The database cannot be reached (connection refused, pool timed out, TLS, I/O).
+    #[error("database unavailable: {0}")]
+    Unavailable(String),
+    /// Stored data does not read back (bad JSON, unknown event type): the log needs attention.
+    #[error("stored data is corrupt: {0}")]
+    Corrupt(String),
+    /// The database URL or another setting is not usable.
+    #[error("configuration: {0}")]
+    Config(String),
+    /// A migration failed.
+    #[error("migration failed: {0}")]
+    Migration(#[from] sqlx::migrate::MigrateError),
+    /// The master key cannot open a wrapped data key: wrong master key or damaged row.
+    #[error("the master key does not open the data key of person {0}")]
+    WrongMasterKey(uuid::Uuid),
+    /// Any other database error.
+    #[error("database error: {0}")]
+    Database(sqlx::Error),
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(error: sqlx::Error) -> Self {
+        match error {
+            sqlx::Error::Io(_)
+            | sqlx::Error::Tls(_)
+            | sqlx::Error::PoolTimedOut
+            | sqlx::Error::PoolClosed
+            | sqlx::Error::Protocol(_)
+            | sqlx::Error::WorkerCrashed => StoreError::Unavailable(error.to_string()),
+            sqlx::Error::Decode(_) | sqlx::Error::ColumnDecode { .. } => {
+                StoreError::Corrupt(error.to_string())
+            }
+            sqlx::Error::Database(ref db_error)
+                if db_error.code().is_some_and(|code| is_outage(&code)) =>
+            {
+                StoreError::Unavailable(error.to_string())
+            }
+            other => StoreError::Database(other),
+        }
+    }
+}
+
+/// PostgreSQL codes that mean "the server cannot serve now", not "your request is wrong":
+/// connection exceptions (class 08), operator intervention (57P01–57P03), a missing database.
+fn is_outage(code: &str) -> bool {
+    code.starts_with("08") || matches!(code, "57P01" | "57P02" | "57P03" | "3D000")
+}
+
+impl From<serde_json::Error> for StoreError {
+    fn from(error: serde_json::Error) -> Self {
+        StoreError::Corrupt(error.to_string())
+    }
+}
+
+impl StoreError {
+    /// Whether a retry after reloading the community may succeed.
+    pub fn is_conflict(&self) -> bool {
+        matches!(self, StoreError::Conflict { .. })
+    }
+}

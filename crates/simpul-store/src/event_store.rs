@@ -1,0 +1,431 @@
+//! Appending a community's events and reading them back, per stream and as one global feed.
+//!
+//! Reads of a community go through cqrs-es' `PersistedEventStore` over postgres-es or sqlite-es
+//! in event-sourced mode (never snapshot or aggregate mode: cqrs-es 0.5.0 applies events twice
+//! there). Appends are Simpul's own: one statement on PostgreSQL (a multi-row insert that returns
+//! the global positions), one transaction on SQLite, plus the nomor induk claim in the same
+//! transaction when a command assigns one.
+
+use std::collections::HashMap;
+
+use cqrs_es::persist::PersistedEventStore;
+use cqrs_es::{AggregateError, EventStore as _};
+use postgres_es::PostgresEventRepository;
+use serde::Serialize;
+use serde_json::Value;
+use simpul_domain::{Community, DomainError};
+use sqlite_es::SqliteEventRepository;
+use sqlx::Row;
+
+use crate::db::Database;
+use crate::error::StoreError;
+use crate::metadata::EventMetadata;
+
+/// cqrs-es' aggregate type of every Simpul stream.
+pub const AGGREGATE_TYPE: &str = "Community";
+
+/// One event to append.
+#[derive(Clone, Debug)]
+pub struct NewEvent {
+    /// Stable stored name, e.g. `SkIssued`.
+    pub event_type: String,
+    /// Payload shape version.
+    pub event_version: String,
+    /// The payload as serialised by the domain.
+    pub payload: Value,
+}
+
+/// A nomor induk to claim in the same transaction as its event (R8).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RegistrationClaim {
+    /// The kabupaten/kota code.
+    pub regency: String,
+    /// The number in canonical form.
+    pub number: String,
+    /// The sequence of the `RegistrationNumberAssigned` event.
+    pub sequence: u64,
+}
+
+/// A request to append events to one community after `after_sequence`.
+#[derive(Clone, Debug)]
+pub struct Append {
+    /// The community (aggregate id).
+    pub community_id: String,
+    /// The sequence the events follow: the community's version when the command was decided.
+    pub after_sequence: u64,
+    /// The events, in order.
+    pub events: Vec<NewEvent>,
+    /// Metadata for every event (R11).
+    pub metadata: EventMetadata,
+    /// Unique claims taken in the same transaction.
+    pub claims: Vec<RegistrationClaim>,
+}
+
+/// Where an appended event landed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct Appended {
+    /// Its sequence within the community.
+    pub sequence: u64,
+    /// Its global position.
+    pub position: u64,
+}
+
+/// A stored event with its place in the log.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct StoredEvent {
+    /// Global position.
+    pub position: u64,
+    /// Always [`AGGREGATE_TYPE`].
+    pub aggregate_type: String,
+    /// The community.
+    pub aggregate_id: String,
+    /// Sequence within the community, from 1.
+    pub sequence: u64,
+    /// Stored event name.
+    pub event_type: String,
+    /// Payload version.
+    pub event_version: String,
+    /// The payload.
+    pub payload: Value,
+    /// The metadata (R11).
+    pub metadata: HashMap<String, String>,
+}
+
+/// The event store over one database.
+#[derive(Clone, Debug)]
+pub struct EventStore {
+    db: Database,
+    appended: std::sync::Arc<tokio::sync::Notify>,
+}
+
+impl EventStore {
+    /// An event store on an open (migrated) database.
+    pub fn new(db: Database) -> Self {
+        Self {
+            db,
+            appended: std::sync::Arc::new(tokio::sync::Notify::new()),
+        }
+    }
+
+    /// Signalled after every append through this store (and its clones): the in-process wake-up
+    /// of projection runners, beside PostgreSQL's NOTIFY and polling.
+    pub fn appended(&self) -> &tokio::sync::Notify {
+        &self.appended
+    }
+
+    /// The database underneath.
+    pub fn database(&self) -> &Database {
+        &self.db
+    }
+
+    /// Appends events atomically: all of them and their claims, or nothing.
+    #[tracing::instrument(skip_all, fields(community.id = %append.community_id, events = append.events.len()))]
+    pub async fn append(&self, append: &Append) -> Result<Vec<Appended>, StoreError> {
+        if append.events.is_empty() {
+            return Ok(Vec::new());
+        }
+        let metadata = serde_json::to_string(&append.metadata.to_map()?)?;
+        let result = match &self.db {
+            Database::Postgres(pool) => append_postgres(pool, append, &metadata).await,
+            Database::Sqlite { writer, .. } => append_sqlite(writer, append, &metadata).await,
+        };
+        let appended = result.map_err(|error| classify_append_error(error, append))?;
+        self.appended.notify_waiters();
+        Ok(appended)
+    }
+
+    /// Loads a community by replaying its events through cqrs-es (event-sourced mode).
+    /// Returns the aggregate and its version (the last sequence; 0 when it has no events).
+    pub async fn load(&self, community_id: &str) -> Result<(Community, u64), StoreError> {
+        let context = match &self.db {
+            Database::Postgres(pool) => {
+                let repo = PostgresEventRepository::new(pool.clone());
+                PersistedEventStore::<_, Community>::new_event_store(repo)
+                    .load_aggregate(community_id)
+                    .await
+            }
+            Database::Sqlite { readers, .. } => {
+                let repo = SqliteEventRepository::new(readers.clone());
+                PersistedEventStore::<_, Community>::new_event_store(repo)
+                    .load_aggregate(community_id)
+                    .await
+            }
+        }
+        .map_err(from_aggregate_error)?;
+        Ok((context.aggregate, context.current_sequence as u64))
+    }
+
+    /// Every event of one community, in sequence order, with global positions.
+    pub async fn stream(&self, community_id: &str) -> Result<Vec<StoredEvent>, StoreError> {
+        let rows = match &self.db {
+            Database::Postgres(pool) => sqlx::query(include_str!("sql/postgres/stream_events.sql"))
+                .bind(AGGREGATE_TYPE)
+                .bind(community_id)
+                .fetch_all(pool)
+                .await?
+                .iter()
+                .map(stored_event_pg)
+                .collect::<Result<Vec<_>, _>>(),
+            Database::Sqlite { readers, .. } => {
+                sqlx::query(include_str!("sql/sqlite/stream_events.sql"))
+                    .bind(AGGREGATE_TYPE)
+                    .bind(community_id)
+                    .fetch_all(readers)
+                    .await?
+                    .iter()
+                    .map(stored_event_sqlite)
+                    .collect::<Result<Vec<_>, _>>()
+            }
+        };
+        rows
+    }
+
+    /// Up to `limit` events after `after` in global commit order (see `sql/postgres/read_all.sql`).
+    ///
+    /// `after` is the position of the last event the reader has seen (0 to start). The feed never
+    /// skips an event whose transaction committed late and never repeats one. On PostgreSQL the
+    /// order is the writers' transaction order; positions along it increase except where two
+    /// writers interleaved, so readers resume from the last position they were given, not from a
+    /// maximum.
+    pub async fn read_all(&self, after: u64, limit: u32) -> Result<Vec<StoredEvent>, StoreError> {
+        let after = to_i64(after)?;
+        match &self.db {
+            Database::Postgres(pool) => sqlx::query(include_str!("sql/postgres/read_all.sql"))
+                .bind(after)
+                .bind(i64::from(limit))
+                .fetch_all(pool)
+                .await?
+                .iter()
+                .map(stored_event_pg)
+                .collect(),
+            Database::Sqlite { readers, .. } => {
+                sqlx::query(include_str!("sql/sqlite/read_all.sql"))
+                    .bind(after)
+                    .bind(i64::from(limit))
+                    .fetch_all(readers)
+                    .await?
+                    .iter()
+                    .map(stored_event_sqlite)
+                    .collect()
+            }
+        }
+    }
+
+    /// How many events the log holds.
+    pub async fn count(&self) -> Result<u64, StoreError> {
+        let count: i64 = match &self.db {
+            Database::Postgres(pool) => {
+                sqlx::query_scalar("SELECT COUNT(*) FROM events")
+                    .fetch_one(pool)
+                    .await?
+            }
+            Database::Sqlite { readers, .. } => {
+                sqlx::query_scalar("SELECT COUNT(*) FROM events")
+                    .fetch_one(readers)
+                    .await?
+            }
+        };
+        Ok(u64::try_from(count).unwrap_or_default())
+    }
+}
+
+async fn append_postgres(
+    pool: &sqlx::PgPool,
+    append: &Append,
+    metadata: &str,
+) -> Result<Vec<Appended>, sqlx::Error> {
+    let mut sequences = Vec::with_capacity(append.events.len());
+    let mut types = Vec::with_capacity(append.events.len());
+    let mut versions = Vec::with_capacity(append.events.len());
+    let mut payloads = Vec::with_capacity(append.events.len());
+    let mut metadatas = Vec::with_capacity(append.events.len());
+    for (event, sequence) in append.events.iter().zip(append.after_sequence + 1..) {
+        sequences.push(sequence as i64);
+        types.push(event.event_type.as_str());
+        versions.push(event.event_version.as_str());
+        payloads.push(event.payload.to_string());
+        metadatas.push(metadata);
+    }
+    let insert = sqlx::query(include_str!("sql/postgres/append_events.sql"))
+        .bind(AGGREGATE_TYPE)
+        .bind(&append.community_id)
+        .bind(&sequences)
+        .bind(&types)
+        .bind(&versions)
+        .bind(&payloads)
+        .bind(&metadatas);
+    let rows = if append.claims.is_empty() {
+        // A single statement is atomic on its own: one round trip, no BEGIN/COMMIT.
+        insert.fetch_all(pool).await?
+    } else {
+        let mut tx = pool.begin().await?;
+        for claim in &append.claims {
+            sqlx::query(include_str!("sql/postgres/claim_registration.sql"))
+                .bind(&claim.regency)
+                .bind(&claim.number)
+                .bind(&append.community_id)
+                .bind(claim.sequence as i64)
+                .execute(&mut *tx)
+                .await?;
+        }
+        let rows = insert.fetch_all(&mut *tx).await?;
+        tx.commit().await?;
+        rows
+    };
+    let mut appended = rows
+        .iter()
+        .map(appended_from)
+        .collect::<Result<Vec<_>, sqlx::Error>>()?;
+    appended.sort_by_key(|a| a.sequence);
+    Ok(appended)
+}
+
+async fn append_sqlite(
+    writer: &sqlx::SqlitePool,
+    append: &Append,
+    metadata: &str,
+) -> Result<Vec<Appended>, sqlx::Error> {
+    if let ([event], []) = (append.events.as_slice(), append.claims.as_slice()) {
+        // One event and no claim: a single statement is atomic on its own (no BEGIN/COMMIT).
+        let row = insert_sqlite_event(event, append, append.after_sequence + 1, metadata)
+            .fetch_one(writer)
+            .await?;
+        return Ok(vec![appended_from(&row)?]);
+    }
+    let mut tx = writer.begin().await?;
+    for claim in &append.claims {
+        sqlx::query(include_str!("sql/sqlite/claim_registration.sql"))
+            .bind(&claim.regency)
+            .bind(&claim.number)
+            .bind(&append.community_id)
+            .bind(claim.sequence as i64)
+            .execute(&mut *tx)
+            .await?;
+    }
+    let mut appended = Vec::with_capacity(append.events.len());
+    for (event, sequence) in append.events.iter().zip(append.after_sequence + 1..) {
+        let row = insert_sqlite_event(event, append, sequence, metadata)
+            .fetch_one(&mut *tx)
+            .await?;
+        appended.push(appended_from(&row)?);
+    }
+    tx.commit().await?;
+    Ok(appended)
+}
+
+fn insert_sqlite_event<'q>(
+    event: &'q NewEvent,
+    append: &'q Append,
+    sequence: u64,
+    metadata: &'q str,
+) -> sqlx::query::Query<'q, sqlx::Sqlite, sqlx::sqlite::SqliteArguments<'q>> {
+    sqlx::query(include_str!("sql/sqlite/append_event.sql"))
+        .bind(AGGREGATE_TYPE)
+        .bind(&append.community_id)
+        .bind(sequence as i64)
+        .bind(&event.event_type)
+        .bind(&event.event_version)
+        .bind(event.payload.to_string())
+        .bind(metadata)
+}
+
+fn appended_from<R: Row>(row: &R) -> Result<Appended, sqlx::Error>
+where
+    for<'r> i64: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    for<'r> &'r str: sqlx::ColumnIndex<R>,
+{
+    Ok(Appended {
+        sequence: row.try_get::<i64, _>("sequence")? as u64,
+        position: row.try_get::<i64, _>("position")? as u64,
+    })
+}
+
+/// Turns unique violations into the conflicts they mean.
+fn classify_append_error(error: sqlx::Error, append: &Append) -> StoreError {
+    if let sqlx::Error::Database(db_error) = &error {
+        if db_error.is_unique_violation() {
+            let message = db_error.message();
+            let claim = db_error.constraint() == Some("registration_claims_pkey")
+                || message.contains("registration_claims");
+            if claim {
+                let (regency, number) = append
+                    .claims
+                    .first()
+                    .map(|c| (c.regency.clone(), c.number.clone()))
+                    .unwrap_or_default();
+                return StoreError::DuplicateRegistrationNumber { regency, number };
+            }
+            return StoreError::Conflict {
+                aggregate_id: append.community_id.clone(),
+                sequence: append.after_sequence + 1,
+            };
+        }
+    }
+    StoreError::from(error)
+}
+
+fn from_aggregate_error(error: AggregateError<DomainError>) -> StoreError {
+    match error {
+        AggregateError::DatabaseConnectionError(e) => StoreError::Unavailable(e.to_string()),
+        AggregateError::DeserializationError(e) => StoreError::Corrupt(e.to_string()),
+        AggregateError::AggregateConflict => StoreError::Conflict {
+            aggregate_id: String::new(),
+            sequence: 0,
+        },
+        AggregateError::UserError(e) => StoreError::Corrupt(e.to_string()),
+        AggregateError::UnexpectedError(e) => StoreError::Unavailable(e.to_string()),
+    }
+}
+
+fn to_i64(value: u64) -> Result<i64, StoreError> {
+    i64::try_from(value).map_err(|_| StoreError::Config(format!("position {value} is too large")))
+}
+
+fn stored_event_pg(row: &sqlx::postgres::PgRow) -> Result<StoredEvent, StoreError> {
+    stored_event(
+        row.try_get::<i64, _>("position")?,
+        row.try_get("aggregate_type")?,
+        row.try_get("aggregate_id")?,
+        row.try_get::<i64, _>("sequence")?,
+        row.try_get("event_type")?,
+        row.try_get("event_version")?,
+        row.try_get::<String, _>("payload")?,
+        row.try_get::<String, _>("metadata")?,
+    )
+}
+
+fn stored_event_sqlite(row: &sqlx::sqlite::SqliteRow) -> Result<StoredEvent, StoreError> {
+    stored_event(
+        row.try_get::<i64, _>("position")?,
+        row.try_get("aggregate_type")?,
+        row.try_get("aggregate_id")?,
+        row.try_get::<i64, _>("sequence")?,
+        row.try_get("event_type")?,
+        row.try_get("event_version")?,
+        row.try_get::<String, _>("payload")?,
+        row.try_get::<String, _>("metadata")?,
+    )
+}
+
+#[allow(clippy::too_many_arguments)]
+fn stored_event(
+    position: i64,
+    aggregate_type: String,
+    aggregate_id: String,
+    sequence: i64,
+    event_type: String,
+    event_version: String,
+    payload: String,
+    metadata: String,
+) -> Result<StoredEvent, StoreError> {
+    Ok(StoredEvent {
+        position: position as u64,
+        aggregate_type,
+        aggregate_id,
+        sequence: sequence as u64,
+        event_type,
+        event_version,
+        payload: serde_json::from_str(&payload)?,
+        metadata: serde_json::from_str(&metadata)?,
+    })
+}

@@ -1,0 +1,22 @@
+//! Event store adapters and the global event feed.
+//!
+//! Invariant: knows events and SQL, not HTTP. PostgreSQL goes through postgres-es' table and
+//! reader, SQLite through sqlite-es'; both are migrated from `migrations/`.
+
+mod db;
+mod error;
+mod event_store;
+mod idempotency;
+mod keys;
+mod metadata;
+mod tokens;
+
+pub use db::{Backend, Database, DatabaseUrl, POSTGRES_MIGRATOR, SQLITE_MIGRATOR};
+pub use error::StoreError;
+pub use event_store::{
+    Append, Appended, EventStore, NewEvent, RegistrationClaim, StoredEvent, AGGREGATE_TYPE,
+};
+pub use idempotency::{Claim, IdempotencyStore, IDEMPOTENCY_WINDOW_HOURS};
+pub use keys::{Erasure, KeyStore, MasterKey, Unsealed};
+pub use metadata::EventMetadata;
+pub use tokens::{token_hash, StoredToken, TokenStore, TOKEN_PREFIX};

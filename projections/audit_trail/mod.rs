@@ -1,0 +1,188 @@
+//! `audit_trail`: every event flattened — who did what, when, why — with a one-line summary in
+//! Bahasa Indonesia ("SK nomor 12/2025 diterbitkan oleh Lurah Pemping"). Officers appear by role,
+//! never by name: the trail carries no personal data.
+
+pub mod query;
+mod summary;
+
+use std::collections::HashMap;
+
+use async_trait::async_trait;
+use simpul_domain::events::CommunityEvent;
+use simpul_domain::{RegionCode, RegionLevel};
+use simpul_regions::Regions;
+use simpul_store::StoredEvent;
+
+use crate::fold;
+use crate::runtime::sqlite_sql;
+use crate::runtime::{Projection, ProjectionError};
+
+/// The `audit_trail` read model.
+pub struct AuditTrail {
+    regions: &'static Regions,
+}
+
+struct AuditRow {
+    position: i64,
+    recorded_at: String,
+    community_id: String,
+    sequence: i64,
+    desa: String,
+    regency: String,
+    province: String,
+    event_type: String,
+    actor: String,
+    role: String,
+    request_id: String,
+    reason: Option<String>,
+    summary: String,
+}
+
+impl AuditTrail {
+    /// The read model, naming regions from `regions`.
+    pub fn new(regions: &'static Regions) -> Self {
+        Self { regions }
+    }
+
+    /// Rows for a batch; `villages` holds what is known of each community's desa.
+    fn rows(
+        &self,
+        events: &[StoredEvent],
+        villages: &mut HashMap<String, Option<RegionCode>>,
+    ) -> Result<Vec<AuditRow>, ProjectionError> {
+        let mut rows = Vec::with_capacity(events.len());
+        for stored in events {
+            let event = fold::decode(stored)?;
+            if let CommunityEvent::CommunityFormed(formed) = &event {
+                villages.insert(stored.aggregate_id.clone(), Some(formed.village.clone()));
+            }
+            let village = villages.get(&stored.aggregate_id).cloned().flatten();
+            let at = |level| {
+                village
+                    .as_ref()
+                    .and_then(|v| v.ancestor_at(level))
+                    .map(|c| c.to_string())
+                    .unwrap_or_default()
+            };
+            let meta = |key: &str| stored.metadata.get(key).cloned().unwrap_or_default();
+            rows.push(AuditRow {
+                position: i64::try_from(stored.position).unwrap_or(i64::MAX),
+                recorded_at: meta("recorded_at"),
+                community_id: stored.aggregate_id.clone(),
+                sequence: i64::try_from(stored.sequence).unwrap_or(i64::MAX),
+                desa: at(RegionLevel::Village),
+                regency: at(RegionLevel::Regency),
+                province: at(RegionLevel::Province),
+                event_type: stored.event_type.clone(),
+                actor: meta("actor_id"),
+                role: meta("actor_role"),
+                request_id: meta("request_id"),
+                reason: stored.metadata.get("reason").cloned(),
+                summary: summary::line(&event, self.regions),
+            });
+        }
+        Ok(rows)
+    }
+}
+
+macro_rules! bind_audit {
+    ($query:expr, $row:expr) => {{
+        let row = $row;
+        $query
+            .bind(row.position)
+            .bind(&row.recorded_at)
+            .bind(&row.community_id)
+            .bind(row.sequence)
+            .bind(&row.desa)
+            .bind(&row.regency)
+            .bind(&row.province)
+            .bind(&row.event_type)
+            .bind(&row.actor)
+            .bind(&row.role)
+            .bind(&row.request_id)
+            .bind(&row.reason)
+            .bind(&row.summary)
+    }};
+}
+
+fn parse_village(code: Option<String>) -> Option<RegionCode> {
+    code.and_then(|c| RegionCode::parse(&c).ok())
+}
+
+#[async_trait]
+impl Projection for AuditTrail {
+    fn name(&self) -> &'static str {
+        "audit_trail"
+    }
+
+    fn tables(&self) -> &'static [&'static str] {
+        &["audit_trail"]
+    }
+
+    async fn apply_postgres(
+        &self,
+        tx: &mut sqlx::PgConnection,
+        events: &[StoredEvent],
+    ) -> Result<(), ProjectionError> {
+        let ids = fold::community_ids(events);
+        let known: Vec<(String, String)> = sqlx::query_as(
+            "SELECT DISTINCT ON (community_id) community_id, desa_code FROM audit_trail
+              WHERE community_id = ANY($1) AND desa_code <> '' ORDER BY community_id, position",
+        )
+        .bind(&ids)
+        .fetch_all(&mut *tx)
+        .await?;
+        let mut villages: HashMap<String, Option<RegionCode>> =
+            ids.into_iter().map(|id| (id, None)).collect();
+        for (id, desa) in known {
+            villages.insert(id, parse_village(Some(desa)));
+        }
+        let rows = self.rows(events, &mut villages)?;
+        macro_rules! column {
+            ($f:expr) => {
+                rows.iter().map($f).collect::<Vec<_>>()
+            };
+        }
+        sqlx::query(include_str!("insert_many.sql"))
+            .bind(column!(|r: &AuditRow| r.position))
+            .bind(column!(|r: &AuditRow| r.recorded_at.clone()))
+            .bind(column!(|r: &AuditRow| r.community_id.clone()))
+            .bind(column!(|r: &AuditRow| r.sequence))
+            .bind(column!(|r: &AuditRow| r.desa.clone()))
+            .bind(column!(|r: &AuditRow| r.regency.clone()))
+            .bind(column!(|r: &AuditRow| r.province.clone()))
+            .bind(column!(|r: &AuditRow| r.event_type.clone()))
+            .bind(column!(|r: &AuditRow| r.actor.clone()))
+            .bind(column!(|r: &AuditRow| r.role.clone()))
+            .bind(column!(|r: &AuditRow| r.request_id.clone()))
+            .bind(column!(|r: &AuditRow| r.reason.clone()))
+            .bind(column!(|r: &AuditRow| r.summary.clone()))
+            .execute(&mut *tx)
+            .await?;
+        Ok(())
+    }
+
+    async fn apply_sqlite(
+        &self,
+        tx: &mut sqlx::SqliteConnection,
+        events: &[StoredEvent],
+    ) -> Result<(), ProjectionError> {
+        let mut villages = HashMap::new();
+        for id in fold::community_ids(events) {
+            let desa: Option<String> = sqlx::query_scalar(
+                "SELECT desa_code FROM audit_trail WHERE community_id = ?1 AND desa_code <> '' LIMIT 1",
+            )
+            .bind(&id)
+            .fetch_optional(&mut *tx)
+            .await?;
+            villages.insert(id, parse_village(desa));
+        }
+        let sql = sqlite_sql(include_str!("insert.sql"));
+        for row in self.rows(events, &mut villages)? {
+            bind_audit!(sqlx::query(&sql), &row)
+                .execute(&mut *tx)
+                .await?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,117 @@
+//! Reading `audit_trail`: filtered, in position order, keyset-paginated on the position.
+
+use serde::Serialize;
+use simpul_store::Database;
+use sqlx::Row as _;
+
+use crate::runtime::sqlite_sql;
+use crate::runtime::ProjectionError;
+
+/// Filters; empty means "any".
+#[derive(Clone, Debug, Default)]
+pub struct AuditFilter {
+    /// One community.
+    pub community: Option<String>,
+    /// One actor (`token:<id>`).
+    pub actor: Option<String>,
+    /// A region prefix.
+    pub region: Option<String>,
+    /// An event type.
+    pub event_type: Option<String>,
+    /// From this server time (inclusive, RFC 3339 or a date).
+    pub from: Option<String>,
+    /// Before this server time (exclusive).
+    pub to: Option<String>,
+    /// After this position.
+    pub after: u64,
+    /// Page size.
+    pub limit: u32,
+}
+
+/// One audit row.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct AuditRow {
+    /// Global position.
+    pub position: i64,
+    /// Server time (UTC).
+    pub recorded_at: String,
+    /// The community.
+    pub community_id: String,
+    /// Sequence within it.
+    pub sequence: i64,
+    /// Its desa/kelurahan.
+    pub desa_code: String,
+    /// Its kabupaten/kota.
+    pub regency_code: String,
+    /// Its province.
+    pub province_code: String,
+    /// Event type.
+    pub event_type: String,
+    /// Who.
+    pub actor: String,
+    /// In which role.
+    pub role: String,
+    /// From which request.
+    pub request_id: String,
+    /// Why.
+    pub reason: Option<String>,
+    /// What happened, in Bahasa Indonesia.
+    pub summary: String,
+}
+
+/// A page of the audit trail.
+pub async fn list(db: &Database, filter: &AuditFilter) -> Result<Vec<AuditRow>, ProjectionError> {
+    let text = |value: &Option<String>| value.clone().unwrap_or_default();
+    let after = i64::try_from(filter.after).unwrap_or(i64::MAX);
+    macro_rules! bound {
+        ($query:expr) => {
+            $query
+                .bind(text(&filter.community))
+                .bind(text(&filter.actor))
+                .bind(text(&filter.region))
+                .bind(text(&filter.event_type))
+                .bind(text(&filter.from))
+                .bind(text(&filter.to))
+                .bind(after)
+                .bind(i64::from(filter.limit))
+        };
+    }
+    macro_rules! row {
+        ($row:expr) => {{
+            let row = $row;
+            AuditRow {
+                position: row.try_get("position")?,
+                recorded_at: row.try_get("recorded_at")?,
+                community_id: row.try_get("community_id")?,
+                sequence: row.try_get("sequence")?,
+                desa_code: row.try_get("desa_code")?,
+                regency_code: row.try_get("regency_code")?,
+                province_code: row.try_get("province_code")?,
+                event_type: row.try_get("event_type")?,
+                actor: row.try_get("actor")?,
+                role: row.try_get("role")?,
+                request_id: row.try_get("request_id")?,
+                reason: row.try_get("reason")?,
+                summary: row.try_get("summary")?,
+            }
+        }};
+    }
+    let mut rows = Vec::new();
+    match db {
+        Database::Postgres(pool) => {
+            for row in bound!(sqlx::query(include_str!("list.sql")))
+                .fetch_all(pool)
+                .await?
+            {
+                rows.push(row!(&row));
+            }
+        }
+        Database::Sqlite { readers, .. } => {
+            let sql = sqlite_sql(include_str!("list.sql"));
+            for row in bound!(sqlx::query(&sql)).fetch_all(readers).await? {
+                rows.push(row!(&row));
+            }
+        }
+    }
+    Ok(rows)
+}

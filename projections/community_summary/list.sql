@@ -1,0 +1,18 @@
+SELECT community_id, name, desa_code, desa_name, kecamatan_code, kecamatan_name, regency_code,
+       regency_name, province_code, province_name, stage, status, legal, sk_number,
+       CAST(sk_date AS text) AS sk_date, nomor_induk, CAST(member_count AS bigint) AS member_count,
+       CAST(active_officers AS bigint) AS active_officers,
+       CAST(bimtek_count AS bigint) AS bimtek_count,
+       CAST(last_bimtek_on AS text) AS last_bimtek_on, CAST(media_channels AS bigint) AS media_channels,
+       CAST(e_businesses AS bigint) AS e_businesses,
+       CAST(formed_on AS text) AS formed_on, last_event_at, version
+  FROM community_summary
+ WHERE ($1 = '' OR desa_code = $1 OR desa_code LIKE $1 || '.%')
+   AND ($2 = '' OR stage = $2)
+   AND ($3 = '' OR status = $3)
+   AND ($4 < 0 OR legal = ($4 = 1))
+   AND ($5 = '' OR lower(name) LIKE '%' || lower($5) || '%' OR nomor_induk = $5)
+   AND ($6 = '' OR community_id = $6)
+   AND community_id > $7
+ ORDER BY community_id
+ LIMIT $8

@@ -1,0 +1,159 @@
+//! Reading `community_summary`: filtered lists with keyset pagination on the community id (UUID
+//! v7 ids sort by creation time, so pages come oldest first and never shift under inserts).
+
+use serde::Serialize;
+use simpul_store::Database;
+use sqlx::Row as _;
+
+use crate::runtime::sqlite_sql;
+use crate::runtime::ProjectionError;
+
+/// Filters of a list; empty strings and `None` mean "any".
+#[derive(Clone, Debug, Default)]
+pub struct ListFilter {
+    /// A region prefix (`34`, `34.04`, …).
+    pub region: Option<String>,
+    /// `kim1` … `kim4`.
+    pub stage: Option<String>,
+    /// `active`, `suspended`, `dissolved`.
+    pub status: Option<String>,
+    /// SK + nomor induk.
+    pub legal: Option<bool>,
+    /// Part of the name, or an exact nomor induk.
+    pub q: Option<String>,
+    /// Only this community (a pegiat's scope).
+    pub community: Option<String>,
+    /// The last id of the previous page.
+    pub after: Option<String>,
+    /// Page size.
+    pub limit: u32,
+}
+
+/// One row of `community_summary`.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct SummaryRow {
+    /// The community id.
+    pub community_id: String,
+    /// Name.
+    pub name: String,
+    /// Desa/kelurahan code.
+    pub desa_code: String,
+    /// Desa/kelurahan name.
+    pub desa_name: String,
+    /// Kecamatan code.
+    pub kecamatan_code: String,
+    /// Kecamatan name.
+    pub kecamatan_name: String,
+    /// Kabupaten/kota code.
+    pub regency_code: String,
+    /// Kabupaten/kota name.
+    pub regency_name: String,
+    /// Province code.
+    pub province_code: String,
+    /// Province name.
+    pub province_name: String,
+    /// `kim1` … `kim4`.
+    pub stage: String,
+    /// `active`, `suspended`, `dissolved`.
+    pub status: String,
+    /// SK and nomor induk.
+    pub legal: bool,
+    /// Active SK number.
+    pub sk_number: Option<String>,
+    /// Its date.
+    pub sk_date: Option<String>,
+    /// Nomor induk.
+    pub nomor_induk: Option<String>,
+    /// Members.
+    pub member_count: i64,
+    /// Active officers.
+    pub active_officers: i64,
+    /// Bimtek attended.
+    pub bimtek_count: i64,
+    /// Last bimtek date.
+    pub last_bimtek_on: Option<String>,
+    /// Active media channels.
+    pub media_channels: i64,
+    /// Active e-businesses.
+    pub e_businesses: i64,
+    /// Formation date.
+    pub formed_on: String,
+    /// Server time of its last event.
+    pub last_event_at: String,
+    /// Its version.
+    pub version: i64,
+}
+
+/// A page of communities.
+pub async fn list(db: &Database, filter: &ListFilter) -> Result<Vec<SummaryRow>, ProjectionError> {
+    let text = |value: &Option<String>| value.clone().unwrap_or_default();
+    let legal: i64 = match filter.legal {
+        None => -1,
+        Some(true) => 1,
+        Some(false) => 0,
+    };
+    macro_rules! bound {
+        ($query:expr) => {
+            $query
+                .bind(text(&filter.region))
+                .bind(text(&filter.stage))
+                .bind(text(&filter.status))
+                .bind(legal)
+                .bind(text(&filter.q))
+                .bind(text(&filter.community))
+                .bind(text(&filter.after))
+                .bind(i64::from(filter.limit))
+        };
+    }
+    macro_rules! row {
+        ($row:expr) => {{
+            let row = $row;
+            SummaryRow {
+                community_id: row.try_get("community_id")?,
+                name: row.try_get("name")?,
+                desa_code: row.try_get("desa_code")?,
+                desa_name: row.try_get("desa_name")?,
+                kecamatan_code: row.try_get("kecamatan_code")?,
+                kecamatan_name: row.try_get("kecamatan_name")?,
+                regency_code: row.try_get("regency_code")?,
+                regency_name: row.try_get("regency_name")?,
+                province_code: row.try_get("province_code")?,
+                province_name: row.try_get("province_name")?,
+                stage: row.try_get("stage")?,
+                status: row.try_get("status")?,
+                legal: row.try_get("legal")?,
+                sk_number: row.try_get("sk_number")?,
+                sk_date: row.try_get("sk_date")?,
+                nomor_induk: row.try_get("nomor_induk")?,
+                member_count: row.try_get("member_count")?,
+                active_officers: row.try_get("active_officers")?,
+                bimtek_count: row.try_get("bimtek_count")?,
+                last_bimtek_on: row.try_get("last_bimtek_on")?,
+                media_channels: row.try_get("media_channels")?,
+                e_businesses: row.try_get("e_businesses")?,
+                formed_on: row.try_get("formed_on")?,
+                last_event_at: row.try_get("last_event_at")?,
+                version: row.try_get("version")?,
+            }
+        }};
+    }
+    let mut result = Vec::new();
+    match db {
+        Database::Postgres(pool) => {
+            // PostgreSQL needs the types of the "any" parameters spelled out.
+            let sql = include_str!("list.sql")
+                .replace("$4 < 0", "$4::bigint < 0")
+                .replace("($4 = 1)", "($4::bigint = 1)");
+            for row in bound!(sqlx::query(&sql)).fetch_all(pool).await? {
+                result.push(row!(&row));
+            }
+        }
+        Database::Sqlite { readers, .. } => {
+            let sql = sqlite_sql(include_str!("list.sql"));
+            for row in bound!(sqlx::query(&sql)).fetch_all(readers).await? {
+                result.push(row!(&row));
+            }
+        }
+    }
+    Ok(result)
+}

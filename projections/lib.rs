@@ -1,0 +1,26 @@
+//! Read models projected from the global event feed (`EventStore::read_all`), each with its own
+//! checkpoint written in the same transaction as its rows.
+//!
+//! Invariant: a read model is a pure function of the log. Any of them can be dropped and rebuilt
+//! from position 0 and must then be identical (`tests/it/projections.rs` checks it).
+
+pub mod audit_trail;
+pub mod community_summary;
+mod fold;
+pub mod runtime;
+pub mod stage_dashboard;
+pub mod stage_transitions;
+
+use std::sync::Arc;
+
+pub use runtime::{has_reached, status, Projection, ProjectionError, ProjectionStatus, Runner};
+
+/// Every read model, in the order they are run.
+pub fn all(regions: &'static simpul_regions::Regions) -> Vec<Arc<dyn Projection>> {
+    vec![
+        Arc::new(community_summary::CommunitySummary::new(regions)),
+        Arc::new(stage_dashboard::StageDashboard),
+        Arc::new(audit_trail::AuditTrail::new(regions)),
+        Arc::new(stage_transitions::StageTransitions),
+    ]
+}

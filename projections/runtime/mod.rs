@@ -1,0 +1,911 @@
+//! The catch-up runtime: each projection reads the global feed in batches from its own
+//! checkpoint and writes its rows and the new checkpoint in one transaction.
+//!
+//! A projection that fails on an event commits everything before it, stops there with state
+//! `failed`, and reports the event's position, id and error; the others go on. Nothing is skipped
+//! silently: a failed projection moves again only when rebuilt.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use serde::Serialize;
+use simpul_store::{Database, EventStore, StoreError, StoredEvent};
+use sqlx::Row as _;
+
+/// Events read per batch (and per transaction).
+pub const BATCH_SIZE: u32 = 500;
+/// How often an idle runner looks for new events when no notification arrives.
+const POLL_INTERVAL: Duration = Duration::from_millis(250);
+
+/// Why a projection could not go on.
+#[derive(Debug, thiserror::Error)]
+pub enum ProjectionError {
+    /// One event could not be projected: the projection stops at it.
+    #[error("event {event} at position {position}: {error}")]
+    Event {
+        /// Its global position.
+        position: u64,
+        /// `<community id>#<sequence>`.
+        event: String,
+        /// What went wrong.
+        error: String,
+    },
+    /// The read model's own storage failed (transient: the batch is retried).
+    #[error("storage: {0}")]
+    Storage(String),
+    /// The event store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The projection is stopped at a failed event.
+    #[error("projection {0} is stopped at a failed event; rebuild it")]
+    Stopped(String),
+}
+
+impl From<sqlx::Error> for ProjectionError {
+    fn from(error: sqlx::Error) -> Self {
+        ProjectionError::Storage(error.to_string())
+    }
+}
+
+/// A read model.
+#[async_trait]
+pub trait Projection: Send + Sync {
+    /// Its name, e.g. `community_summary`.
+    fn name(&self) -> &'static str;
+    /// Its tables, emptied by a rebuild.
+    fn tables(&self) -> &'static [&'static str];
+    /// Applies a batch inside the runner's PostgreSQL transaction.
+    async fn apply_postgres(
+        &self,
+        tx: &mut sqlx::PgConnection,
+        events: &[StoredEvent],
+    ) -> Result<(), ProjectionError>;
+    /// Applies a batch inside the runner's SQLite transaction.
+    async fn apply_sqlite(
+        &self,
+        tx: &mut sqlx::SqliteConnection,
+        events: &[StoredEvent],
+    ) -> Result<(), ProjectionError>;
+}
+
+/// A projection's progress, as `simpul projections status` and `GET /projections` show it.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ProjectionStatus {
+    /// Its name.
+    pub name: String,
+    /// The position of the last event applied (0: none).
+    pub position: u64,
+    /// Events applied since the last rebuild.
+    pub events: u64,
+    /// Events in the feed not applied yet.
+    pub lag_events: u64,
+    /// Age of the oldest event not applied yet, in seconds (0 when caught up).
+    pub lag_seconds: f64,
+    /// `running` or `failed`.
+    pub state: String,
+    /// The error that stopped it.
+    pub last_error: Option<String>,
+    /// Where it stopped.
+    pub error_position: Option<u64>,
+    /// Which event stopped it (`<community id>#<sequence>`).
+    pub error_event: Option<String>,
+}
+
+/// Runs projections over one event store.
+#[derive(Clone)]
+pub struct Runner {
+    store: EventStore,
+    batch_size: u32,
+    target: Target,
+}
+
+/// Where a runner writes: the live tables, or a shadow copy being rebuilt.
+#[derive(Clone, Debug)]
+enum Target {
+    /// The live read-model tables.
+    Live,
+    /// Tables of the same names in a PostgreSQL schema of their own (`search_path`).
+    PostgresSchema(String),
+    /// A scratch SQLite database with the same tables.
+    SqliteFile(Database),
+}
+
+struct Checkpoint {
+    position: u64,
+    failed: bool,
+}
+
+impl Runner {
+    /// A runner with the default batch size.
+    pub fn new(store: EventStore) -> Self {
+        Self {
+            store,
+            batch_size: BATCH_SIZE,
+            target: Target::Live,
+        }
+    }
+
+    /// The same runner with another batch size (tests use small ones).
+    pub fn with_batch_size(mut self, batch_size: u32) -> Self {
+        self.batch_size = batch_size.max(1);
+        self
+    }
+
+    /// The event store it reads.
+    pub fn store(&self) -> &EventStore {
+        &self.store
+    }
+
+    fn db(&self) -> &Database {
+        self.store.database()
+    }
+
+    /// Applies one batch; returns how many events were applied (0: caught up).
+    #[tracing::instrument(skip_all, fields(projection.name = projection.name()))]
+    pub async fn step(&self, projection: &dyn Projection) -> Result<usize, ProjectionError> {
+        let checkpoint = self.checkpoint(projection.name()).await?;
+        if checkpoint.failed {
+            return Err(ProjectionError::Stopped(projection.name().to_owned()));
+        }
+        let events = self
+            .store
+            .read_all(checkpoint.position, self.batch_size)
+            .await?;
+        if events.is_empty() {
+            return Ok(0);
+        }
+        match self
+            .commit_batch(projection, &events, checkpoint.position)
+            .await
+        {
+            // Applied, or skipped because the checkpoint moved: either way, read on.
+            Ok(_) => Ok(events.len()),
+            Err(ProjectionError::Event {
+                position,
+                event,
+                error,
+            }) => {
+                let good = events
+                    .iter()
+                    .position(|e| e.position == position)
+                    .unwrap_or(0);
+                if good > 0 {
+                    self.commit_batch(projection, &events[..good], checkpoint.position)
+                        .await?;
+                }
+                tracing::error!(position, event = %event, error = %error, "projection stopped at an event it cannot apply");
+                if matches!(self.target, Target::Live) {
+                    self.record_failure(projection.name(), position, &event, &error)
+                        .await?;
+                }
+                Err(ProjectionError::Event {
+                    position,
+                    event,
+                    error,
+                })
+            }
+            Err(other) => Err(other),
+        }
+    }
+
+    /// Applies batches until the projection has reached the end of the feed.
+    pub async fn catch_up(&self, projection: &dyn Projection) -> Result<u64, ProjectionError> {
+        let mut applied = 0u64;
+        loop {
+            let n = self.step(projection).await?;
+            if n == 0 {
+                return Ok(applied);
+            }
+            applied += n as u64;
+        }
+    }
+
+    /// Rebuilds a read model with zero downtime: replays the whole log into shadow tables while
+    /// the live ones keep serving and following, then swaps them in one transaction, checkpoint
+    /// included. Interrupted before the swap, it leaves the live read model untouched.
+    /// `progress` is called after every batch with (events applied, events in the log).
+    pub async fn rebuild(
+        &self,
+        projection: &dyn Projection,
+        progress: &(dyn Fn(u64, u64) + Send + Sync),
+    ) -> Result<u64, ProjectionError> {
+        let shadow = self.shadow_for(projection).await?;
+        let applied = shadow.fill(projection, progress).await?;
+        self.swap(projection, &shadow).await?;
+        Ok(applied)
+    }
+
+    /// Rebuilds a read model into scratch tables and compares them with the live ones, row by
+    /// row. Returns the differing rows (`-` live only, `+` rebuilt only), at most `limit`.
+    pub async fn verify(
+        &self,
+        projection: &dyn Projection,
+        limit: usize,
+    ) -> Result<Vec<String>, ProjectionError> {
+        let shadow = self.shadow_for(projection).await?;
+        shadow.fill(projection, &|_, _| {}).await?;
+        // Both must stand at the same position: catch the live one up (and the scratch one again
+        // if events arrived meanwhile).
+        let mut differences = Vec::new();
+        for _attempt in 0..5 {
+            self.catch_up(projection).await?;
+            shadow.catch_up(projection).await?;
+            let live = self.checkpoint(projection.name()).await?.position;
+            let scratch = shadow.checkpoint(projection.name()).await?.position;
+            if live != scratch {
+                continue;
+            }
+            differences = self.compare(projection, &shadow, limit).await?;
+            break;
+        }
+        self.drop_shadow(&shadow).await?;
+        Ok(differences)
+    }
+
+    async fn shadow_for(&self, projection: &dyn Projection) -> Result<Runner, ProjectionError> {
+        let name = projection.name();
+        let target = match self.db() {
+            Database::Postgres(pool) => {
+                let schema = format!("simpul_shadow_{name}");
+                let mut tx = pool.begin().await?;
+                sqlx::query(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"))
+                    .execute(&mut *tx)
+                    .await?;
+                sqlx::query(&format!("CREATE SCHEMA {schema}"))
+                    .execute(&mut *tx)
+                    .await?;
+                for table in projection
+                    .tables()
+                    .iter()
+                    .chain(&["projection_checkpoints"])
+                {
+                    sqlx::query(&format!(
+                        "CREATE TABLE {schema}.{table} (LIKE public.{table} INCLUDING ALL)"
+                    ))
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                tx.commit().await?;
+                Target::PostgresSchema(schema)
+            }
+            Database::Sqlite { writer, .. } => {
+                let main: String =
+                    sqlx::query_scalar("SELECT file FROM pragma_database_list WHERE name = 'main'")
+                        .fetch_one(writer)
+                        .await?;
+                let path = std::path::PathBuf::from(format!("{main}.rebuild-{name}"));
+                for suffix in ["", "-wal", "-shm"] {
+                    let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+                }
+                let scratch =
+                    Database::connect_and_migrate(&simpul_store::DatabaseUrl::Sqlite(path)).await?;
+                Target::SqliteFile(scratch)
+            }
+        };
+        Ok(Runner {
+            store: self.store.clone(),
+            batch_size: self.batch_size,
+            target,
+        })
+    }
+
+    async fn fill(
+        &self,
+        projection: &dyn Projection,
+        progress: &(dyn Fn(u64, u64) + Send + Sync),
+    ) -> Result<u64, ProjectionError> {
+        let total = self.store.count().await?;
+        let mut applied = 0u64;
+        loop {
+            let n = self.step(projection).await?;
+            if n == 0 {
+                return Ok(applied);
+            }
+            applied += n as u64;
+            progress(applied, total.max(applied));
+        }
+    }
+
+    /// Puts the shadow's tables and checkpoint in place of the live ones, atomically.
+    async fn swap(
+        &self,
+        projection: &dyn Projection,
+        shadow: &Runner,
+    ) -> Result<(), ProjectionError> {
+        let name = projection.name();
+        match (&shadow.target, self.db()) {
+            (Target::PostgresSchema(schema), Database::Postgres(pool)) => {
+                let mut tx = pool.begin().await?;
+                // Hold the live checkpoint: a live batch in flight finishes first, and one that
+                // starts later sees the moved checkpoint and reads again.
+                sqlx::query(
+                    "SELECT position FROM public.projection_checkpoints WHERE name = $1 FOR UPDATE",
+                )
+                .bind(name)
+                .execute(&mut *tx)
+                .await?;
+                for table in projection.tables() {
+                    sqlx::query(&format!("DROP TABLE public.{table}"))
+                        .execute(&mut *tx)
+                        .await?;
+                    sqlx::query(&format!("ALTER TABLE {schema}.{table} SET SCHEMA public"))
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                sqlx::query("DELETE FROM public.projection_checkpoints WHERE name = $1")
+                    .bind(name)
+                    .execute(&mut *tx)
+                    .await?;
+                sqlx::query(&format!(
+                    "INSERT INTO public.projection_checkpoints
+                     SELECT * FROM {schema}.projection_checkpoints WHERE name = $1"
+                ))
+                .bind(name)
+                .execute(&mut *tx)
+                .await?;
+                sqlx::query(&format!("DROP SCHEMA {schema} CASCADE"))
+                    .execute(&mut *tx)
+                    .await?;
+                tx.commit().await?;
+                Ok(())
+            }
+            (Target::SqliteFile(scratch), Database::Sqlite { writer, .. }) => {
+                let path = sqlite_path(scratch).await?;
+                let mut connection = writer.acquire().await?;
+                sqlx::query("ATTACH DATABASE ?1 AS shadow")
+                    .bind(&path)
+                    .execute(&mut *connection)
+                    .await?;
+                let swapped = async {
+                    let mut tx = sqlx::Connection::begin(&mut *connection).await?;
+                    for table in projection.tables() {
+                        sqlx::query(&format!("DELETE FROM main.{table}"))
+                            .execute(&mut *tx)
+                            .await?;
+                        sqlx::query(&format!(
+                            "INSERT INTO main.{table} SELECT * FROM shadow.{table}"
+                        ))
+                        .execute(&mut *tx)
+                        .await?;
+                    }
+                    sqlx::query("DELETE FROM main.projection_checkpoints WHERE name = ?1")
+                        .bind(name)
+                        .execute(&mut *tx)
+                        .await?;
+                    sqlx::query(
+                        "INSERT INTO main.projection_checkpoints
+                         SELECT * FROM shadow.projection_checkpoints WHERE name = ?1",
+                    )
+                    .bind(name)
+                    .execute(&mut *tx)
+                    .await?;
+                    tx.commit().await
+                }
+                .await;
+                sqlx::query("DETACH DATABASE shadow")
+                    .execute(&mut *connection)
+                    .await?;
+                swapped?;
+                self.drop_shadow(shadow).await
+            }
+            _ => Err(ProjectionError::Storage(
+                "shadow and live tables are on different backends".to_owned(),
+            )),
+        }
+    }
+
+    async fn drop_shadow(&self, shadow: &Runner) -> Result<(), ProjectionError> {
+        match &shadow.target {
+            Target::PostgresSchema(schema) => {
+                if let Database::Postgres(pool) = self.db() {
+                    sqlx::query(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"))
+                        .execute(pool)
+                        .await?;
+                }
+            }
+            Target::SqliteFile(scratch) => {
+                let path = sqlite_path(scratch).await?;
+                scratch.close().await;
+                for suffix in ["", "-wal", "-shm"] {
+                    let _ = std::fs::remove_file(format!("{path}{suffix}"));
+                }
+            }
+            Target::Live => {}
+        }
+        Ok(())
+    }
+
+    /// Rows that differ between the live tables and the shadow's.
+    async fn compare(
+        &self,
+        projection: &dyn Projection,
+        shadow: &Runner,
+        limit: usize,
+    ) -> Result<Vec<String>, ProjectionError> {
+        let mut differences = Vec::new();
+        for table in projection.tables() {
+            let (live, rebuilt) = match (&shadow.target, self.db()) {
+                (Target::PostgresSchema(schema), Database::Postgres(pool)) => {
+                    let rows = |from: String| async move {
+                        sqlx::query_scalar::<_, String>(&format!(
+                            "SELECT to_jsonb(t)::text FROM {from} t ORDER BY 1"
+                        ))
+                        .fetch_all(pool)
+                        .await
+                    };
+                    (
+                        rows(format!("public.{table}")).await?,
+                        rows(format!("{schema}.{table}")).await?,
+                    )
+                }
+                (Target::SqliteFile(scratch), Database::Sqlite { readers, .. }) => {
+                    let Database::Sqlite {
+                        readers: scratch_readers,
+                        ..
+                    } = scratch
+                    else {
+                        return Err(ProjectionError::Storage("scratch is not SQLite".to_owned()));
+                    };
+                    let columns: Vec<String> = sqlx::query_scalar(&format!(
+                        "SELECT name FROM pragma_table_info('{table}') ORDER BY cid"
+                    ))
+                    .fetch_all(readers)
+                    .await?;
+                    let object = columns
+                        .iter()
+                        .map(|c| format!("'{c}', {c}"))
+                        .collect::<Vec<_>>()
+                        .join(", ");
+                    let sql = format!("SELECT json_object({object}) FROM {table} ORDER BY 1");
+                    (
+                        sqlx::query_scalar::<_, String>(&sql)
+                            .fetch_all(readers)
+                            .await?,
+                        sqlx::query_scalar::<_, String>(&sql)
+                            .fetch_all(scratch_readers)
+                            .await?,
+                    )
+                }
+                _ => return Err(ProjectionError::Storage("no shadow to compare".to_owned())),
+            };
+            let live_set: std::collections::BTreeSet<&String> = live.iter().collect();
+            let rebuilt_set: std::collections::BTreeSet<&String> = rebuilt.iter().collect();
+            for row in live_set.difference(&rebuilt_set) {
+                differences.push(format!("{table} - {row}"));
+            }
+            for row in rebuilt_set.difference(&live_set) {
+                differences.push(format!("{table} + {row}"));
+            }
+        }
+        differences.truncate(limit);
+        Ok(differences)
+    }
+
+    /// Follows the feed with every projection until `shutdown` turns true. On PostgreSQL each
+    /// projection first takes an advisory lock, so only one server writes it at a time; the
+    /// others wait and take over when it goes away.
+    pub async fn run(
+        self,
+        projections: Vec<Arc<dyn Projection>>,
+        shutdown: tokio::sync::watch::Receiver<bool>,
+    ) {
+        let mut tasks = Vec::new();
+        for projection in projections {
+            let runner = self.clone();
+            let shutdown = shutdown.clone();
+            tasks.push(tokio::spawn(async move {
+                runner.follow(projection, shutdown).await;
+            }));
+        }
+        for task in tasks {
+            let _ = task.await;
+        }
+    }
+
+    async fn follow(
+        &self,
+        projection: Arc<dyn Projection>,
+        mut shutdown: tokio::sync::watch::Receiver<bool>,
+    ) {
+        let name = projection.name();
+        // On PostgreSQL: hold an advisory lock on a dedicated connection while running.
+        let _lock = loop {
+            if *shutdown.borrow() {
+                return;
+            }
+            match self.lock(name).await {
+                Ok(Some(lock)) => break Some(lock),
+                Ok(None) if matches!(self.db(), Database::Sqlite { .. }) => break None,
+                Ok(None) => {}
+                Err(error) => {
+                    tracing::warn!(projection.name = name, error = %error, "cannot take the projection lock")
+                }
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(POLL_INTERVAL * 4) => {}
+                _ = shutdown.changed() => {}
+            }
+        };
+        let mut listener = match self.db() {
+            Database::Postgres(pool) => {
+                match sqlx::postgres::PgListener::connect_with(pool).await {
+                    Ok(mut listener) => match listener.listen("simpul_events").await {
+                        Ok(()) => Some(listener),
+                        Err(_) => None,
+                    },
+                    Err(_) => None,
+                }
+            }
+            Database::Sqlite { .. } => None,
+        };
+        loop {
+            if *shutdown.borrow() {
+                return;
+            }
+            match self.catch_up(projection.as_ref()).await {
+                Ok(_) => {}
+                Err(ProjectionError::Stopped(_)) | Err(ProjectionError::Event { .. }) => {
+                    // Stopped at a failed event: wait for shutdown (a rebuild restarts it).
+                    let _ = shutdown.changed().await;
+                    return;
+                }
+                Err(error) => {
+                    tracing::warn!(projection.name = name, error = %error, "projection batch failed; retrying");
+                }
+            }
+            let notified = async {
+                match listener.as_mut() {
+                    Some(listener) => {
+                        let _ = listener.recv().await;
+                    }
+                    None => std::future::pending::<()>().await,
+                }
+            };
+            tokio::select! {
+                _ = notified => {}
+                _ = self.store.appended().notified() => {}
+                _ = tokio::time::sleep(POLL_INTERVAL) => {}
+                _ = shutdown.changed() => {}
+            }
+        }
+    }
+
+    /// The advisory lock of a projection (PostgreSQL), held as long as the connection lives.
+    async fn lock(
+        &self,
+        name: &str,
+    ) -> Result<Option<sqlx::pool::PoolConnection<sqlx::Postgres>>, ProjectionError> {
+        let Database::Postgres(pool) = self.db() else {
+            return Ok(None);
+        };
+        let mut connection = pool.acquire().await?;
+        let locked: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock(hashtext($1))")
+            .bind(format!("simpul-projection:{name}"))
+            .fetch_one(&mut *connection)
+            .await?;
+        Ok(locked.then_some(connection))
+    }
+
+    async fn checkpoint(&self, name: &str) -> Result<Checkpoint, ProjectionError> {
+        let row = match (&self.target, self.db()) {
+            (Target::SqliteFile(scratch), _) => sqlite_checkpoint(scratch, name).await?,
+            (_, Database::Sqlite { .. }) => sqlite_checkpoint(self.db(), name).await?,
+            (target, Database::Postgres(pool)) => {
+                let mut tx = pool.begin().await?;
+                if let Target::PostgresSchema(schema) = target {
+                    set_search_path(&mut tx, schema).await?;
+                }
+                let row = sqlx::query(
+                    "SELECT position, state FROM projection_checkpoints WHERE name = $1",
+                )
+                .bind(name)
+                .fetch_optional(&mut *tx)
+                .await?
+                .map(|row| -> Result<(i64, String), sqlx::Error> {
+                    Ok((row.try_get("position")?, row.try_get("state")?))
+                })
+                .transpose()?;
+                tx.commit().await?;
+                row
+            }
+        };
+        Ok(match row {
+            Some((position, state)) => Checkpoint {
+                position: u64::try_from(position).unwrap_or(0),
+                failed: state == "failed",
+            },
+            None => Checkpoint {
+                position: 0,
+                failed: false,
+            },
+        })
+    }
+
+    /// Applies `events` and moves the checkpoint from `from` to the last of them, in one
+    /// transaction. If another writer moved the checkpoint meanwhile (a swap after a rebuild),
+    /// nothing is written and `Ok(false)` says so: the batch is read again from the new position.
+    async fn commit_batch(
+        &self,
+        projection: &dyn Projection,
+        events: &[StoredEvent],
+        from: u64,
+    ) -> Result<bool, ProjectionError> {
+        let Some(last) = events.last() else {
+            return Ok(true);
+        };
+        let position = i64::try_from(last.position).unwrap_or(i64::MAX);
+        let from = i64::try_from(from).unwrap_or(i64::MAX);
+        let count = events.len() as i64;
+        let sqlite_writer = match (&self.target, self.db()) {
+            (Target::SqliteFile(Database::Sqlite { writer, .. }), _) => Some(writer),
+            (Target::Live, Database::Sqlite { writer, .. }) => Some(writer),
+            _ => None,
+        };
+        if let Some(writer) = sqlite_writer {
+            let mut tx = writer.begin().await?;
+            let current: Option<i64> =
+                sqlx::query_scalar("SELECT position FROM projection_checkpoints WHERE name = ?1")
+                    .bind(projection.name())
+                    .fetch_optional(&mut *tx)
+                    .await?;
+            if current.unwrap_or(0) != from {
+                return Ok(false);
+            }
+            projection.apply_sqlite(&mut tx, events).await?;
+            sqlx::query(include_str!("checkpoint_sqlite.sql"))
+                .bind(projection.name())
+                .bind(position)
+                .bind(count)
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await?;
+            return Ok(true);
+        }
+        let Database::Postgres(pool) = self.db() else {
+            return Err(ProjectionError::Storage(
+                "no target for this backend".to_owned(),
+            ));
+        };
+        let mut tx = pool.begin().await?;
+        if let Target::PostgresSchema(schema) = &self.target {
+            set_search_path(&mut tx, schema).await?;
+        }
+        let current: Option<i64> = sqlx::query_scalar(
+            "SELECT position FROM projection_checkpoints WHERE name = $1 FOR UPDATE",
+        )
+        .bind(projection.name())
+        .fetch_optional(&mut *tx)
+        .await?;
+        if current.unwrap_or(0) != from {
+            return Ok(false);
+        }
+        projection.apply_postgres(&mut tx, events).await?;
+        sqlx::query(include_str!("checkpoint_postgres.sql"))
+            .bind(projection.name())
+            .bind(position)
+            .bind(count)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    async fn record_failure(
+        &self,
+        name: &str,
+        position: u64,
+        event: &str,
+        error: &str,
+    ) -> Result<(), ProjectionError> {
+        let position = i64::try_from(position).unwrap_or(i64::MAX);
+        match self.db() {
+            Database::Postgres(pool) => {
+                sqlx::query(include_str!("failure_postgres.sql"))
+                    .bind(name)
+                    .bind(error)
+                    .bind(position)
+                    .bind(event)
+                    .execute(pool)
+                    .await?;
+            }
+            Database::Sqlite { writer, .. } => {
+                sqlx::query(include_str!("failure_sqlite.sql"))
+                    .bind(name)
+                    .bind(error)
+                    .bind(position)
+                    .bind(event)
+                    .execute(writer)
+                    .await?;
+            }
+        }
+        Ok(())
+    }
+}
+
+async fn sqlite_checkpoint(
+    db: &Database,
+    name: &str,
+) -> Result<Option<(i64, String)>, ProjectionError> {
+    let Database::Sqlite { writer, .. } = db else {
+        return Err(ProjectionError::Storage("expected SQLite".to_owned()));
+    };
+    // Read through the writer: the checkpoint must be the one the next batch will compare with.
+    Ok(
+        sqlx::query("SELECT position, state FROM projection_checkpoints WHERE name = ?1")
+            .bind(name)
+            .fetch_optional(writer)
+            .await?
+            .map(|row| -> Result<(i64, String), sqlx::Error> {
+                Ok((row.try_get("position")?, row.try_get("state")?))
+            })
+            .transpose()?,
+    )
+}
+
+async fn sqlite_path(db: &Database) -> Result<String, ProjectionError> {
+    let Database::Sqlite { writer, .. } = db else {
+        return Err(ProjectionError::Storage("expected SQLite".to_owned()));
+    };
+    Ok(
+        sqlx::query_scalar("SELECT file FROM pragma_database_list WHERE name = 'main'")
+            .fetch_one(writer)
+            .await?,
+    )
+}
+
+async fn set_search_path(tx: &mut sqlx::PgConnection, schema: &str) -> Result<(), ProjectionError> {
+    sqlx::query(&format!("SET LOCAL search_path TO {schema}, public"))
+        .execute(&mut *tx)
+        .await?;
+    Ok(())
+}
+
+/// Whether projection `name` has applied the event at global `position` (read-your-writes).
+/// On PostgreSQL "applied" follows the feed's order (transaction, then position), not the
+/// position's number alone.
+pub async fn has_reached(
+    store: &EventStore,
+    name: &str,
+    position: u64,
+) -> Result<bool, ProjectionError> {
+    let position = i64::try_from(position).unwrap_or(i64::MAX);
+    let reached: bool = match store.database() {
+        Database::Postgres(pool) => {
+            sqlx::query_scalar(
+                "SELECT EXISTS (
+                     SELECT 1 FROM projection_checkpoints c
+                       JOIN events done ON done.position = c.position
+                       JOIN events target ON target.position = $2
+                      WHERE c.name = $1 AND (target.txid, target.position) <= (done.txid, done.position))",
+            )
+            .bind(name)
+            .bind(position)
+            .fetch_one(pool)
+            .await?
+        }
+        Database::Sqlite { readers, .. } => {
+            sqlx::query_scalar(
+                "SELECT EXISTS (SELECT 1 FROM projection_checkpoints WHERE name = ?1 AND position >= ?2)",
+            )
+            .bind(name)
+            .bind(position)
+            .fetch_one(readers)
+            .await?
+        }
+    };
+    Ok(reached)
+}
+
+/// PostgreSQL's `$n` placeholders and date casts in SQLite's dialect (dates are ISO text there).
+pub(crate) fn sqlite_sql(postgres: &str) -> String {
+    let mut sql = postgres.to_owned();
+    for n in (1..=40).rev() {
+        sql = sql
+            .replace(&format!("CAST(${n} AS date)"), &format!("?{n}"))
+            .replace(&format!("${n}"), &format!("?{n}"));
+    }
+    sql
+}
+
+/// The status of every projection in `names` (those never run show position 0).
+pub async fn status(
+    store: &EventStore,
+    names: &[&str],
+) -> Result<Vec<ProjectionStatus>, ProjectionError> {
+    let mut result = Vec::with_capacity(names.len());
+    let total = store.count().await?;
+    for name in names {
+        let row = match store.database() {
+            Database::Postgres(pool) => sqlx::query(
+                "SELECT position, events, state, last_error, error_position, error_event
+                   FROM projection_checkpoints WHERE name = $1",
+            )
+            .bind(name)
+            .fetch_optional(pool)
+            .await?
+            .map(|row| status_row_pg(&row))
+            .transpose()?,
+            Database::Sqlite { readers, .. } => sqlx::query(
+                "SELECT position, events, state, last_error, error_position, error_event
+                   FROM projection_checkpoints WHERE name = ?1",
+            )
+            .bind(name)
+            .fetch_optional(readers)
+            .await?
+            .map(|row| status_row_sqlite(&row))
+            .transpose()?,
+        };
+        let (position, events, state, last_error, error_position, error_event) =
+            row.unwrap_or((0, 0, "running".to_owned(), None, None, None));
+        let next = store.read_all(position, 1).await?;
+        let lag_seconds = next
+            .first()
+            .and_then(|event| event.metadata.get("recorded_at"))
+            .and_then(|at| chrono::DateTime::parse_from_rfc3339(at).ok())
+            .map(|at| {
+                (chrono::Utc::now() - at.with_timezone(&chrono::Utc)).num_milliseconds() as f64
+                    / 1000.0
+            })
+            .unwrap_or(0.0)
+            .max(0.0);
+        result.push(ProjectionStatus {
+            name: (*name).to_owned(),
+            position,
+            events,
+            lag_events: total.saturating_sub(events),
+            lag_seconds,
+            state,
+            last_error,
+            error_position,
+            error_event,
+        });
+    }
+    Ok(result)
+}
+
+type StatusRow = (
+    u64,
+    u64,
+    String,
+    Option<String>,
+    Option<u64>,
+    Option<String>,
+);
+
+fn status_row_pg(row: &sqlx::postgres::PgRow) -> Result<StatusRow, sqlx::Error> {
+    Ok((
+        row.try_get::<i64, _>("position")? as u64,
+        row.try_get::<i64, _>("events")? as u64,
+        row.try_get("state")?,
+        row.try_get("last_error")?,
+        row.try_get::<Option<i64>, _>("error_position")?
+            .map(|p| p as u64),
+        row.try_get("error_event")?,
+    ))
+}
+
+fn status_row_sqlite(row: &sqlx::sqlite::SqliteRow) -> Result<StatusRow, sqlx::Error> {
+    Ok((
+        row.try_get::<i64, _>("position")? as u64,
+        row.try_get::<i64, _>("events")? as u64,
+        row.try_get("state")?,
+        row.try_get("last_error")?,
+        row.try_get::<Option<i64>, _>("error_position")?
+            .map(|p| p as u64),
+        row.try_get("error_event")?,
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn postgres_placeholders_become_sqlite_ones() {
+        assert_eq!(
+            sqlite_sql("VALUES ($1, CAST($12 AS date), $2)"),
+            "VALUES (?1, ?12, ?2)"
+        );
+    }
+}

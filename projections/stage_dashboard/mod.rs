@@ -1,0 +1,297 @@
+//! `stage_dashboard`: how many KIM at each stage in this region? Counts per region at every level
+//! (province, kabupaten/kota, kecamatan) × stage × status × legal, maintained by deltas: a KIM
+//! that moves from one key to another decrements the old counts and increments the new ones, so a
+//! dashboard read is a lookup, never a GROUP BY over all KIM.
+
+pub mod query;
+
+use std::collections::{BTreeMap, HashMap};
+
+use async_trait::async_trait;
+use simpul_domain::{Community, RegionCode, RegionLevel};
+use simpul_store::StoredEvent;
+use sqlx::Row as _;
+
+use crate::fold;
+use crate::runtime::sqlite_sql;
+use crate::runtime::{Projection, ProjectionError};
+
+/// The `stage_dashboard` read model.
+pub struct StageDashboard;
+
+/// Where a KIM counts.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Key {
+    desa: RegionCode,
+    stage: &'static str,
+    status: &'static str,
+    legal: bool,
+}
+
+/// (region code, level, stage, status, legal) → change in count.
+type Deltas = BTreeMap<(String, &'static str, &'static str, &'static str, bool), i64>;
+
+struct Member {
+    community: Community,
+    before: Option<Key>,
+}
+
+fn key_of(community: &Community) -> Option<Key> {
+    Some(Key {
+        desa: community.village()?.clone(),
+        stage: community.stage().as_str(),
+        status: community.status().as_str(),
+        legal: community.is_legal(),
+    })
+}
+
+fn level_name(level: RegionLevel) -> &'static str {
+    match level {
+        RegionLevel::Province => "province",
+        RegionLevel::Regency => "regency",
+        RegionLevel::District => "district",
+        RegionLevel::Village => "village",
+    }
+}
+
+fn add(deltas: &mut Deltas, key: &Key, change: i64) {
+    for level in [
+        RegionLevel::Province,
+        RegionLevel::Regency,
+        RegionLevel::District,
+    ] {
+        if let Some(region) = key.desa.ancestor_at(level) {
+            *deltas
+                .entry((
+                    region.to_string(),
+                    level_name(level),
+                    key.stage,
+                    key.status,
+                    key.legal,
+                ))
+                .or_default() += change;
+        }
+    }
+}
+
+fn stored_key(desa: &str, stage: &str, status: &str, legal: bool) -> Option<Key> {
+    let stage = simpul_domain::Stage::ALL
+        .into_iter()
+        .map(|s| s.as_str())
+        .find(|s| *s == stage)?;
+    let status = ["active", "suspended", "dissolved"]
+        .into_iter()
+        .find(|s| *s == status)?;
+    Some(Key {
+        desa: RegionCode::parse(desa).ok()?,
+        stage,
+        status,
+        legal,
+    })
+}
+
+impl StageDashboard {
+    fn fold(
+        members: &mut HashMap<String, Member>,
+        events: &[StoredEvent],
+    ) -> Result<(), ProjectionError> {
+        for stored in events {
+            let event = fold::decode(stored)?;
+            let member = members
+                .entry(stored.aggregate_id.clone())
+                .or_insert_with(|| Member {
+                    community: Community::default(),
+                    before: None,
+                });
+            fold::apply(&mut member.community, event);
+        }
+        Ok(())
+    }
+
+    fn deltas(members: &HashMap<String, Member>) -> Deltas {
+        let mut deltas = Deltas::new();
+        for member in members.values() {
+            let after = key_of(&member.community);
+            if member.before == after {
+                continue;
+            }
+            if let Some(before) = &member.before {
+                add(&mut deltas, before, -1);
+            }
+            if let Some(after) = &after {
+                add(&mut deltas, after, 1);
+            }
+        }
+        deltas.retain(|_, change| *change != 0);
+        deltas
+    }
+}
+
+const DELETE_EMPTY: &str = "DELETE FROM stage_dashboard
+     WHERE region_code = $1 AND stage = $2 AND status = $3 AND legal = $4 AND count = 0";
+
+#[async_trait]
+impl Projection for StageDashboard {
+    fn name(&self) -> &'static str {
+        "stage_dashboard"
+    }
+
+    fn tables(&self) -> &'static [&'static str] {
+        &["stage_dashboard", "stage_dashboard_members"]
+    }
+
+    async fn apply_postgres(
+        &self,
+        tx: &mut sqlx::PgConnection,
+        events: &[StoredEvent],
+    ) -> Result<(), ProjectionError> {
+        let ids = fold::community_ids(events);
+        let mut members = HashMap::new();
+        let rows = sqlx::query(
+            "SELECT community_id, desa_code, stage, status, legal, state
+               FROM stage_dashboard_members WHERE community_id = ANY($1)",
+        )
+        .bind(&ids)
+        .fetch_all(&mut *tx)
+        .await?;
+        for row in rows {
+            let before = stored_key(
+                &row.try_get::<String, _>("desa_code")?,
+                &row.try_get::<String, _>("stage")?,
+                &row.try_get::<String, _>("status")?,
+                row.try_get("legal")?,
+            );
+            members.insert(
+                row.try_get("community_id")?,
+                Member {
+                    community: fold::load_state(&row.try_get::<String, _>("state")?)?,
+                    before,
+                },
+            );
+        }
+        Self::fold(&mut members, events)?;
+        let (mut ids, mut desas, mut stages, mut statuses, mut legals, mut states) =
+            (vec![], vec![], vec![], vec![], vec![], vec![]);
+        for (id, member) in &members {
+            let Some(key) = key_of(&member.community) else {
+                continue;
+            };
+            ids.push(id.clone());
+            desas.push(key.desa.to_string());
+            stages.push(key.stage);
+            statuses.push(key.status);
+            legals.push(key.legal);
+            states.push(fold::save_state(&member.community)?);
+        }
+        sqlx::query(include_str!("upsert_members_many.sql"))
+            .bind(&ids)
+            .bind(&desas)
+            .bind(&stages)
+            .bind(&statuses)
+            .bind(&legals)
+            .bind(&states)
+            .execute(&mut *tx)
+            .await?;
+        let deltas = Self::deltas(&members);
+        if deltas.is_empty() {
+            return Ok(());
+        }
+        let (mut regions, mut levels, mut stages, mut statuses, mut legals, mut changes) =
+            (vec![], vec![], vec![], vec![], vec![], vec![]);
+        for ((region, level, stage, status, legal), change) in deltas {
+            regions.push(region);
+            levels.push(level);
+            stages.push(stage);
+            statuses.push(status);
+            legals.push(legal);
+            changes.push(change);
+        }
+        sqlx::query(include_str!("apply_deltas_many.sql"))
+            .bind(&regions)
+            .bind(&levels)
+            .bind(&stages)
+            .bind(&statuses)
+            .bind(&legals)
+            .bind(&changes)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query(include_str!("delete_empty_many.sql"))
+            .bind(&regions)
+            .bind(&stages)
+            .bind(&statuses)
+            .bind(&legals)
+            .execute(&mut *tx)
+            .await?;
+        Ok(())
+    }
+
+    async fn apply_sqlite(
+        &self,
+        tx: &mut sqlx::SqliteConnection,
+        events: &[StoredEvent],
+    ) -> Result<(), ProjectionError> {
+        let ids = fold::community_ids(events);
+        let mut members = HashMap::new();
+        for id in &ids {
+            let row = sqlx::query(
+                "SELECT desa_code, stage, status, legal, state
+                   FROM stage_dashboard_members WHERE community_id = ?1",
+            )
+            .bind(id)
+            .fetch_optional(&mut *tx)
+            .await?;
+            if let Some(row) = row {
+                let before = stored_key(
+                    &row.try_get::<String, _>("desa_code")?,
+                    &row.try_get::<String, _>("stage")?,
+                    &row.try_get::<String, _>("status")?,
+                    row.try_get("legal")?,
+                );
+                members.insert(
+                    id.clone(),
+                    Member {
+                        community: fold::load_state(&row.try_get::<String, _>("state")?)?,
+                        before,
+                    },
+                );
+            }
+        }
+        Self::fold(&mut members, events)?;
+        let upsert = sqlite_sql(include_str!("upsert_member.sql"));
+        for (id, member) in &members {
+            let Some(key) = key_of(&member.community) else {
+                continue;
+            };
+            sqlx::query(&upsert)
+                .bind(id)
+                .bind(key.desa.as_str())
+                .bind(key.stage)
+                .bind(key.status)
+                .bind(key.legal)
+                .bind(fold::save_state(&member.community)?)
+                .execute(&mut *tx)
+                .await?;
+        }
+        let delta = sqlite_sql(include_str!("apply_delta.sql"));
+        let delete = sqlite_sql(DELETE_EMPTY);
+        for ((region, level, stage, status, legal), change) in Self::deltas(&members) {
+            sqlx::query(&delta)
+                .bind(&region)
+                .bind(level)
+                .bind(stage)
+                .bind(status)
+                .bind(legal)
+                .bind(change)
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query(&delete)
+                .bind(&region)
+                .bind(stage)
+                .bind(status)
+                .bind(legal)
+                .execute(&mut *tx)
+                .await?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,294 @@
+//! `stage_transitions`: every stage change — how long do KIM stay in a stage? Each row has the
+//! days spent in the previous stage (from formation or the last change) and the bimtek attended
+//! before the change, so analysts can ask whether bimtek speeds progression.
+
+pub mod query;
+
+use std::collections::HashMap;
+
+use async_trait::async_trait;
+use chrono::NaiveDate;
+use simpul_domain::events::CommunityEvent;
+use simpul_domain::{RegionCode, RegionLevel, Stage};
+use simpul_store::StoredEvent;
+use sqlx::Row as _;
+
+use crate::fold;
+use crate::runtime::sqlite_sql;
+use crate::runtime::{Projection, ProjectionError};
+
+/// The `stage_transitions` read model.
+pub struct StageTransitions;
+
+#[derive(Clone)]
+struct Member {
+    desa: String,
+    stage: String,
+    since: NaiveDate,
+    bimtek_count: i64,
+}
+
+struct Transition {
+    position: i64,
+    community_id: String,
+    desa: String,
+    regency: String,
+    province: String,
+    from: Stage,
+    to: Stage,
+    at: NaiveDate,
+    days: i64,
+    bimtek_before: i64,
+    policy_version: Option<String>,
+}
+
+fn fold_batch(
+    members: &mut HashMap<String, Member>,
+    events: &[StoredEvent],
+) -> Result<Vec<Transition>, ProjectionError> {
+    let mut transitions = Vec::new();
+    for stored in events {
+        let event = fold::decode(stored)?;
+        let change = match &event {
+            CommunityEvent::CommunityFormed(formed) => {
+                members.insert(
+                    stored.aggregate_id.clone(),
+                    Member {
+                        desa: formed.village.to_string(),
+                        stage: formed.stage.as_str().to_owned(),
+                        since: formed.formed_on,
+                        bimtek_count: 0,
+                    },
+                );
+                None
+            }
+            CommunityEvent::BimtekAttended(_) => {
+                if let Some(member) = members.get_mut(&stored.aggregate_id) {
+                    member.bimtek_count += 1;
+                }
+                None
+            }
+            CommunityEvent::StageAdvanced(e) => {
+                Some((e.from, e.to, e.assessed_on, Some(e.policy_version.clone())))
+            }
+            CommunityEvent::StageLowered(e) => Some((e.from, e.to, e.assessed_on, None)),
+            _ => None,
+        };
+        let Some((from, to, at, policy_version)) = change else {
+            continue;
+        };
+        let Some(member) = members.get_mut(&stored.aggregate_id) else {
+            return Err(ProjectionError::Event {
+                position: stored.position,
+                event: format!("{}#{}", stored.aggregate_id, stored.sequence),
+                error: "a stage change of a KIM that was never formed".to_owned(),
+            });
+        };
+        let code = RegionCode::parse(&member.desa).ok();
+        let at_level = |level| {
+            code.as_ref()
+                .and_then(|c| c.ancestor_at(level))
+                .map(|c| c.to_string())
+                .unwrap_or_default()
+        };
+        transitions.push(Transition {
+            position: i64::try_from(stored.position).unwrap_or(i64::MAX),
+            community_id: stored.aggregate_id.clone(),
+            desa: member.desa.clone(),
+            regency: at_level(RegionLevel::Regency),
+            province: at_level(RegionLevel::Province),
+            from,
+            to,
+            at,
+            days: (at - member.since).num_days(),
+            bimtek_before: member.bimtek_count,
+            policy_version,
+        });
+        member.stage = to.as_str().to_owned();
+        member.since = at;
+    }
+    Ok(transitions)
+}
+
+const INSERT: &str = "INSERT INTO stage_transitions (position, community_id, desa_code,
+    regency_code, province_code, from_stage, to_stage, at, days_in_previous, bimtek_before,
+    policy_version) VALUES ($1, $2, $3, $4, $5, $6, $7, CAST($8 AS date), $9, $10, $11)";
+const UPSERT_MEMBER: &str = "INSERT INTO stage_transition_members (community_id, desa_code, stage,
+    stage_since, bimtek_count) VALUES ($1, $2, $3, CAST($4 AS date), $5)
+    ON CONFLICT (community_id) DO UPDATE SET desa_code = excluded.desa_code,
+    stage = excluded.stage, stage_since = excluded.stage_since,
+    bimtek_count = excluded.bimtek_count";
+
+/// Every touched KIM's stage in one statement (PostgreSQL).
+const UPSERT_MEMBERS_MANY: &str = "INSERT INTO stage_transition_members (community_id, desa_code,
+    stage, stage_since, bimtek_count)
+    SELECT id, desa, stage, CAST(since AS date), bimtek
+      FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[])
+           AS u(id, desa, stage, since, bimtek)
+    ON CONFLICT (community_id) DO UPDATE SET desa_code = excluded.desa_code,
+    stage = excluded.stage, stage_since = excluded.stage_since,
+    bimtek_count = excluded.bimtek_count";
+
+macro_rules! bind_transition {
+    ($query:expr, $t:expr) => {{
+        let t = $t;
+        $query
+            .bind(t.position)
+            .bind(&t.community_id)
+            .bind(&t.desa)
+            .bind(&t.regency)
+            .bind(&t.province)
+            .bind(t.from.as_str())
+            .bind(t.to.as_str())
+            .bind(t.at.to_string())
+            .bind(t.days)
+            .bind(t.bimtek_before)
+            .bind(&t.policy_version)
+    }};
+}
+
+fn member_from(
+    desa: String,
+    stage: String,
+    since: String,
+    bimtek_count: i64,
+) -> Result<Member, ProjectionError> {
+    Ok(Member {
+        desa,
+        stage,
+        since: since
+            .parse()
+            .map_err(|e| ProjectionError::Storage(format!("stage_since `{since}`: {e}")))?,
+        bimtek_count,
+    })
+}
+
+#[async_trait]
+impl Projection for StageTransitions {
+    fn name(&self) -> &'static str {
+        "stage_transitions"
+    }
+
+    fn tables(&self) -> &'static [&'static str] {
+        &["stage_transitions", "stage_transition_members"]
+    }
+
+    async fn apply_postgres(
+        &self,
+        tx: &mut sqlx::PgConnection,
+        events: &[StoredEvent],
+    ) -> Result<(), ProjectionError> {
+        let ids = fold::community_ids(events);
+        let mut members = HashMap::new();
+        let rows = sqlx::query(
+            "SELECT community_id, desa_code, stage, stage_since::text AS stage_since, bimtek_count
+               FROM stage_transition_members WHERE community_id = ANY($1)",
+        )
+        .bind(&ids)
+        .fetch_all(&mut *tx)
+        .await?;
+        for row in rows {
+            members.insert(
+                row.try_get::<String, _>("community_id")?,
+                member_from(
+                    row.try_get("desa_code")?,
+                    row.try_get("stage")?,
+                    row.try_get("stage_since")?,
+                    row.try_get("bimtek_count")?,
+                )?,
+            );
+        }
+        for transition in fold_batch(&mut members, events)? {
+            bind_transition!(sqlx::query(INSERT), &transition)
+                .execute(&mut *tx)
+                .await?;
+        }
+        let touched: Vec<(&String, &Member)> = ids
+            .iter()
+            .filter_map(|id| members.get(id).map(|m| (id, m)))
+            .collect();
+        sqlx::query(UPSERT_MEMBERS_MANY)
+            .bind(
+                touched
+                    .iter()
+                    .map(|(id, _)| (*id).clone())
+                    .collect::<Vec<_>>(),
+            )
+            .bind(
+                touched
+                    .iter()
+                    .map(|(_, m)| m.desa.clone())
+                    .collect::<Vec<_>>(),
+            )
+            .bind(
+                touched
+                    .iter()
+                    .map(|(_, m)| m.stage.clone())
+                    .collect::<Vec<_>>(),
+            )
+            .bind(
+                touched
+                    .iter()
+                    .map(|(_, m)| m.since.to_string())
+                    .collect::<Vec<_>>(),
+            )
+            .bind(
+                touched
+                    .iter()
+                    .map(|(_, m)| m.bimtek_count)
+                    .collect::<Vec<_>>(),
+            )
+            .execute(&mut *tx)
+            .await?;
+        Ok(())
+    }
+
+    async fn apply_sqlite(
+        &self,
+        tx: &mut sqlx::SqliteConnection,
+        events: &[StoredEvent],
+    ) -> Result<(), ProjectionError> {
+        let ids = fold::community_ids(events);
+        let mut members = HashMap::new();
+        for id in &ids {
+            let row = sqlx::query(
+                "SELECT desa_code, stage, stage_since, bimtek_count
+                   FROM stage_transition_members WHERE community_id = ?1",
+            )
+            .bind(id)
+            .fetch_optional(&mut *tx)
+            .await?;
+            if let Some(row) = row {
+                members.insert(
+                    id.clone(),
+                    member_from(
+                        row.try_get("desa_code")?,
+                        row.try_get("stage")?,
+                        row.try_get("stage_since")?,
+                        row.try_get("bimtek_count")?,
+                    )?,
+                );
+            }
+        }
+        let insert = sqlite_sql(INSERT);
+        for transition in fold_batch(&mut members, events)? {
+            bind_transition!(sqlx::query(&insert), &transition)
+                .execute(&mut *tx)
+                .await?;
+        }
+        let upsert = sqlite_sql(UPSERT_MEMBER);
+        for id in &ids {
+            if let Some(m) = members.get(id) {
+                sqlx::query(&upsert)
+                    .bind(id)
+                    .bind(&m.desa)
+                    .bind(&m.stage)
+                    .bind(m.since.to_string())
+                    .bind(m.bimtek_count)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,89 @@
+//! Subcommands. Each returns an exit code or an error that `main` prints.
+
+mod events;
+mod persons;
+mod projections;
+mod regions;
+mod serve;
+mod tokens;
+
+use std::process::ExitCode;
+
+use anyhow::Context as _;
+use clap::{Parser, Subcommand};
+use simpul_store::Database;
+
+use crate::config::{Config, LogFormat};
+
+/// Simpul keeps the life of every KIM (Komunitas Informasi Masyarakat) as an append-only event log.
+#[derive(Debug, Parser)]
+#[command(name = "simpul", version, about)]
+pub struct Cli {
+    #[command(flatten)]
+    pub config: Config,
+
+    /// Log format on stderr (`SIMPUL_LOG` sets the level, e.g. `info`).
+    #[arg(
+        long,
+        env = "SIMPUL_LOG_FORMAT",
+        value_enum,
+        default_value_t,
+        global = true
+    )]
+    pub log_format: LogFormat,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve the HTTP API (`/api/v1`, docs at `/api/docs`) until Ctrl-C or SIGTERM.
+    Serve(serve::ServeArgs),
+    /// Apply every pending schema migration to the database.
+    Migrate,
+    /// Look up Kemendagri region codes (edition 300.2.2-2138/2025).
+    #[command(subcommand)]
+    Regions(regions::RegionsCommand),
+    /// Read the event log.
+    #[command(subcommand)]
+    Events(events::EventsCommand),
+    /// Read models: status, run, rebuild.
+    #[command(subcommand)]
+    Projections(projections::ProjectionsCommand),
+    /// Personal data of officers.
+    #[command(subcommand)]
+    Persons(persons::PersonsCommand),
+    /// API bearer tokens: create (the secret is shown once), list, revoke.
+    #[command(subcommand)]
+    Tokens(tokens::TokensCommand),
+}
+
+pub async fn run(mut cli: Cli) -> anyhow::Result<ExitCode> {
+    let file_listen = cli.config.merge_file()?;
+    match cli.command {
+        Command::Serve(args) => serve::run(&cli.config, args, file_listen).await,
+        Command::Migrate => {
+            let url = cli.config.database_url()?;
+            let db = Database::connect(&url)
+                .await
+                .with_context(|| format!("connecting to {url:?}"))?;
+            db.migrate().await.context("applying migrations")?;
+            println!("migrations applied to {url:?}");
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Regions(command) => regions::run(command),
+        Command::Events(command) => events::run(&cli.config, command).await,
+        Command::Persons(command) => persons::run(&cli.config, command).await,
+        Command::Projections(command) => projections::run(&cli.config, command).await,
+        Command::Tokens(command) => tokens::run(&cli.config, command).await,
+    }
+}
+
+/// Connects to the configured database and migrates it.
+async fn open_database(config: &Config) -> anyhow::Result<Database> {
+    let url = config.database_url()?;
+    Database::connect_and_migrate(&url)
+        .await
+        .with_context(|| format!("opening {url:?}"))
+}

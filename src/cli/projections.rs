@@ -1,0 +1,152 @@
+//! `simpul projections status|run|rebuild`: the read models' runtime from the command line.
+
+use std::process::ExitCode;
+
+use anyhow::Context as _;
+use simpul_projections::{Projection, Runner};
+use simpul_store::EventStore;
+
+use crate::config::Config;
+
+#[derive(Debug, clap::Subcommand)]
+pub enum ProjectionsCommand {
+    /// A table of every read model: position, events applied, lag, state, last error.
+    Status {
+        /// JSON lines instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Follow the feed with every read model until Ctrl-C (as `simpul serve` does).
+    Run,
+    /// Rebuild a read model (or all) from position 0 into shadow tables while the live ones keep
+    /// serving, then swap them in atomically. Interrupting it leaves the live tables untouched.
+    Rebuild {
+        /// `community_summary`, `stage_dashboard`, `audit_trail` or `stage_transitions`.
+        name: Option<String>,
+        /// Every read model.
+        #[arg(long, conflicts_with = "name")]
+        all: bool,
+    },
+    /// Rebuild into scratch tables and compare with the live ones row by row; exits 1 and
+    /// prints the first differing rows when they differ.
+    Verify {
+        /// A read model name.
+        name: Option<String>,
+        /// Every read model.
+        #[arg(long, conflicts_with = "name")]
+        all: bool,
+    },
+}
+
+pub async fn run(config: &Config, command: ProjectionsCommand) -> anyhow::Result<ExitCode> {
+    let store = EventStore::new(super::open_database(config).await?);
+    let regions = simpul_regions::bundled().context("loading the bundled region codes")?;
+    let projections = simpul_projections::all(regions);
+    let names: Vec<&str> = projections.iter().map(|p| p.name()).collect();
+    match command {
+        ProjectionsCommand::Status { json } => {
+            let status = simpul_projections::status(&store, &names).await?;
+            if json {
+                for projection in &status {
+                    println!("{}", serde_json::to_string(projection)?);
+                }
+            } else {
+                println!(
+                    "{:<20} {:>10} {:>10} {:>10} {:>10}  {:<8} ERROR",
+                    "NAME", "POSITION", "EVENTS", "LAG", "LAG_S", "STATE"
+                );
+                for p in &status {
+                    let error = match (&p.error_event, &p.last_error) {
+                        (Some(event), Some(error)) => format!("{event}: {error}"),
+                        _ => String::new(),
+                    };
+                    println!(
+                        "{:<20} {:>10} {:>10} {:>10} {:>10.1}  {:<8} {error}",
+                        p.name, p.position, p.events, p.lag_events, p.lag_seconds, p.state
+                    );
+                }
+            }
+            let failed = status.iter().any(|p| p.state == "failed");
+            Ok(if failed {
+                ExitCode::from(3)
+            } else {
+                ExitCode::SUCCESS
+            })
+        }
+        ProjectionsCommand::Run => {
+            let (stop, stopped) = tokio::sync::watch::channel(false);
+            let runner = tokio::spawn(Runner::new(store).run(projections, stopped));
+            tokio::signal::ctrl_c()
+                .await
+                .context("waiting for Ctrl-C")?;
+            let _ = stop.send(true);
+            let _ = runner.await;
+            Ok(ExitCode::SUCCESS)
+        }
+        ProjectionsCommand::Rebuild { name, all } => {
+            let runner = Runner::new(store);
+            for projection in choose(&projections, name.as_deref(), all)? {
+                let started = std::time::Instant::now();
+                let label = projection.name();
+                let progress = move |applied: u64, total: u64| {
+                    let seconds = started.elapsed().as_secs_f64().max(1e-9);
+                    let rate = applied as f64 / seconds;
+                    let eta = total.saturating_sub(applied) as f64 / rate.max(1e-9);
+                    eprint!("\r{label}: {applied}/{total} events, {rate:.0} events/s, ETA {eta:.0} s   ");
+                };
+                let events = runner
+                    .rebuild(projection, &progress)
+                    .await
+                    .with_context(|| {
+                        format!("rebuilding {label} (the live tables are untouched)")
+                    })?;
+                let seconds = started.elapsed().as_secs_f64();
+                eprintln!(
+                    "\r{label}: {events} events in {seconds:.1} s ({:.0} events/s), swapped in",
+                    events as f64 / seconds.max(1e-9)
+                );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        ProjectionsCommand::Verify { name, all } => {
+            let runner = Runner::new(store);
+            let mut clean = true;
+            for projection in choose(&projections, name.as_deref(), all)? {
+                let differences = runner
+                    .verify(projection, 10)
+                    .await
+                    .with_context(|| format!("verifying {}", projection.name()))?;
+                if differences.is_empty() {
+                    println!("{}: identical to a rebuild", projection.name());
+                } else {
+                    clean = false;
+                    println!("{}: differs from a rebuild; first rows:", projection.name());
+                    for row in differences {
+                        println!("  {row}");
+                    }
+                }
+            }
+            Ok(if clean {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            })
+        }
+    }
+}
+
+fn choose<'a>(
+    projections: &'a [std::sync::Arc<dyn Projection>],
+    name: Option<&str>,
+    all: bool,
+) -> anyhow::Result<Vec<&'a dyn Projection>> {
+    let names: Vec<&str> = projections.iter().map(|p| p.name()).collect();
+    match (name, all) {
+        (_, true) => Ok(projections.iter().map(|p| p.as_ref()).collect()),
+        (Some(name), false) => match projections.iter().find(|p| p.name() == name) {
+            Some(projection) => Ok(vec![projection.as_ref()]),
+            None => anyhow::bail!("unknown read model `{name}`; known: {}", names.join(", ")),
+        },
+        (None, false) => anyhow::bail!("name a read model ({}) or pass --all", names.join(", ")),
+    }
+}

@@ -1,0 +1,88 @@
+//! `simpul serve`: the HTTP API.
+
+use std::net::SocketAddr;
+use std::process::ExitCode;
+
+use anyhow::Context as _;
+use simpul_http::AppState;
+use simpul_store::{KeyStore, TokenStore};
+
+use crate::config::{Config, DEFAULT_LISTEN};
+
+/// Options of `simpul serve`.
+#[derive(Debug, clap::Args)]
+pub struct ServeArgs {
+    /// Address to listen on [default: 127.0.0.1:8080].
+    #[arg(long, env = "SIMPUL_LISTEN")]
+    pub listen: Option<SocketAddr>,
+}
+
+pub async fn run(
+    config: &Config,
+    args: ServeArgs,
+    file_listen: Option<SocketAddr>,
+) -> anyhow::Result<ExitCode> {
+    let listen = match args.listen.or(file_listen) {
+        Some(listen) => listen,
+        None => DEFAULT_LISTEN.parse().context("default listen address")?,
+    };
+    let database = super::open_database(config).await?;
+    let keys = KeyStore::new(database.clone(), config.master_key()?);
+    let regions = simpul_regions::bundled().context("loading the bundled region codes")?;
+    let token_path = config.data_dir().join("admin-token");
+    let tokens = TokenStore::new(database.clone());
+    if let Some(path) = simpul_app::bootstrap_admin_token(&tokens, &token_path)
+        .await
+        .context("creating the first admin token")?
+    {
+        tracing::warn!(path = %path.display(), "no API tokens existed: an admin token was written to this file (mode 0600)");
+    }
+    let state = AppState::new(database.clone(), keys, regions);
+    // The read models follow the feed inside the server until it stops.
+    let (stop_projections, projections_stopped) = tokio::sync::watch::channel(false);
+    let runner = tokio::spawn(
+        simpul_projections::Runner::new(state.store().clone())
+            .run(simpul_projections::all(regions), projections_stopped),
+    );
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("listening on {listen}"))?;
+    let local = listener
+        .local_addr()
+        .context("reading the listening address")?;
+    tracing::info!(address = %local, backend = ?database.backend(), "simpul serving");
+    eprintln!("simpul: serving http://{local}/api/v1 (docs: http://{local}/api/docs)");
+    simpul_http::serve(listener, state, shutdown_signal())
+        .await
+        .context("serving HTTP")?;
+    let _ = stop_projections.send(true);
+    let _ = runner.await;
+    database.close().await;
+    tracing::info!("stopped");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Resolves on Ctrl-C or SIGTERM; in-flight requests then finish before the server stops.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = terminate => {}
+    }
+    tracing::info!("shutting down: finishing in-flight requests");
+}

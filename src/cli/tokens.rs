@@ -1,0 +1,134 @@
+//! `simpul tokens create|list|revoke`: API bearer tokens. A secret is printed once, at creation;
+//! only its SHA-256 is stored.
+
+use std::process::ExitCode;
+
+use anyhow::Context as _;
+use simpul_app::auth::{parse_token_role, Scope};
+use simpul_store::{StoredToken, TokenStore};
+use uuid::Uuid;
+
+use crate::config::Config;
+
+#[derive(Debug, clap::Subcommand)]
+pub enum TokensCommand {
+    /// Create a token and print its secret (shown this once only).
+    Create {
+        /// admin, national, province, regency, pegiat or auditor.
+        #[arg(long)]
+        role: String,
+        /// `national` (admin, national, auditor), a province code (province), a kabupaten/kota
+        /// code (regency), a community id (pegiat) or a region code of any level (auditor).
+        #[arg(long)]
+        scope: String,
+        /// Who or what holds the token, e.g. "Diskominfo Sleman".
+        #[arg(long)]
+        name: String,
+    },
+    /// List every token, revoked ones included (never their secrets).
+    List {
+        /// One JSON object per line instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Revoke a token: it stops authenticating at once. Exit 2 if no such active token.
+    Revoke {
+        /// The token's id (from `simpul tokens list`).
+        id: String,
+    },
+}
+
+pub async fn run(config: &Config, command: TokensCommand) -> anyhow::Result<ExitCode> {
+    match command {
+        TokensCommand::Create { role, scope, name } => create(config, &role, &scope, &name).await,
+        TokensCommand::List { json } => list(config, json).await,
+        TokensCommand::Revoke { id } => revoke(config, &id).await,
+    }
+}
+
+async fn create(config: &Config, role: &str, scope: &str, name: &str) -> anyhow::Result<ExitCode> {
+    let role = parse_token_role(role).context("--role")?;
+    let regions = simpul_regions::bundled().context("loading the bundled region codes")?;
+    let scope = Scope::parse(role, scope, regions).context("--scope")?;
+    let name = name.trim();
+    if name.is_empty() {
+        anyhow::bail!("--name must not be empty: say who holds the token");
+    }
+    let tokens = TokenStore::new(super::open_database(config).await?);
+    let (token, secret) = tokens
+        .create(name, role.as_str(), &scope.to_string())
+        .await
+        .context("creating the token")?;
+    println!(
+        "created token {} `{}` (role {}, scope {})",
+        token.id, token.name, token.role, token.scope
+    );
+    println!("{secret}");
+    println!("This token will not be shown again: store it now (send it as `Authorization: Bearer <token>`).");
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn list(config: &Config, json: bool) -> anyhow::Result<ExitCode> {
+    let tokens = TokenStore::new(super::open_database(config).await?)
+        .list()
+        .await
+        .context("listing tokens")?;
+    if json {
+        for token in &tokens {
+            println!("{}", serde_json::to_string(token)?);
+        }
+    } else {
+        print!("{}", table(&tokens));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn revoke(config: &Config, id: &str) -> anyhow::Result<ExitCode> {
+    let id = Uuid::parse_str(id.trim()).with_context(|| format!("ID `{id}` is not a UUID"))?;
+    let tokens = TokenStore::new(super::open_database(config).await?);
+    if tokens.revoke(id).await.context("revoking the token")? {
+        println!("token {id} revoked");
+        Ok(ExitCode::SUCCESS)
+    } else {
+        eprintln!("error: no active token {id} (unknown or already revoked)");
+        Ok(ExitCode::from(2))
+    }
+}
+
+/// The tokens as an aligned text table.
+fn table(tokens: &[StoredToken]) -> String {
+    const TIME: &str = "%Y-%m-%d %H:%M:%SZ";
+    let header = ["ID", "NAME", "ROLE", "SCOPE", "CREATED", "REVOKED"].map(str::to_owned);
+    let rows: Vec<[String; 6]> = tokens
+        .iter()
+        .map(|t| {
+            [
+                t.id.to_string(),
+                t.name.clone(),
+                t.role.clone(),
+                t.scope.clone(),
+                t.created_at.format(TIME).to_string(),
+                t.revoked_at
+                    .map(|at| at.format(TIME).to_string())
+                    .unwrap_or_else(|| "-".to_owned()),
+            ]
+        })
+        .collect();
+    let mut widths = header.clone().map(|h| h.chars().count());
+    for row in &rows {
+        for (width, cell) in widths.iter_mut().zip(row) {
+            *width = (*width).max(cell.chars().count());
+        }
+    }
+    let mut out = String::new();
+    for row in std::iter::once(&header).chain(&rows) {
+        let cells: Vec<String> = row
+            .iter()
+            .zip(widths)
+            .map(|(cell, width)| format!("{cell:<width$}"))
+            .collect();
+        out.push_str(cells.join("  ").trim_end());
+        out.push('\n');
+    }
+    out
+}

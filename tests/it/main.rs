@@ -1,0 +1,19 @@
+//! One integration-test binary; each module an area. Every store test runs against a real
+//! PostgreSQL (its own database, created and dropped here) and against SQLite (a temp file).
+
+// Test code: a failed unwrap is a failed test, with its location.
+#![allow(clippy::unwrap_used)]
+
+mod api;
+mod architecture;
+mod cli;
+mod commands;
+mod feed;
+mod helpers;
+mod persons;
+mod projections;
+mod property;
+mod queries;
+mod rules;
+mod server;
+mod tokens;

@@ -1,0 +1,154 @@
+//! A real `simpul-http` server on a random port over a `TestDb`, with tokens per role.
+
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+use simpul_http::AppState;
+use simpul_store::{Backend, KeyStore, MasterKey, TokenStore};
+
+use crate::helpers::TestDb;
+
+pub struct TestServer {
+    pub base: String,
+    _db: TestDb,
+    pub client: reqwest::Client,
+    tokens: TokenStore,
+}
+
+pub struct Reply {
+    pub status: StatusCode,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: Value,
+}
+
+impl Reply {
+    pub fn is_problem(&self) -> bool {
+        self.headers
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.starts_with("application/problem+json"))
+    }
+}
+
+impl TestServer {
+    pub async fn spawn(backend: Backend) -> Self {
+        let db = TestDb::new(backend).await;
+        let keys = KeyStore::new(db.database.clone(), MasterKey::generate());
+        let regions = simpul_regions::bundled().unwrap();
+        let state = AppState::new(db.database.clone(), keys, regions);
+        // The read models follow the feed, as in `simpul serve`.
+        let (_stop, stopped) = tokio::sync::watch::channel(false);
+        let runner = simpul_projections::Runner::new(state.store().clone());
+        tokio::spawn(async move {
+            let _keep_open = _stop;
+            runner.run(simpul_projections::all(regions), stopped).await;
+        });
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(simpul_http::serve(listener, state, std::future::pending()));
+        Self {
+            base,
+            tokens: TokenStore::new(db.database.clone()),
+            _db: db,
+            client: reqwest::Client::new(),
+        }
+    }
+
+    /// A command executor on the server's database (a second process's view, own cache).
+    pub fn executor(&self) -> simpul_app::CommandExecutor {
+        self._db.executor()
+    }
+
+    /// A bearer token for `role` with `scope`.
+    pub async fn token(&self, role: &str, scope: &str) -> String {
+        self.tokens
+            .create(&format!("{role} {scope}"), role, scope)
+            .await
+            .unwrap()
+            .1
+    }
+
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+        headers: &[(&str, &str)],
+    ) -> Reply {
+        let mut request = self.client.request(method, format!("{}{path}", self.base));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        let response = request.send().await.unwrap();
+        let status = response.status();
+        let headers = response.headers().clone();
+        let text = response.text().await.unwrap();
+        let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
+        Reply {
+            status,
+            headers,
+            body,
+        }
+    }
+
+    pub async fn post(&self, path: &str, token: &str, body: Value) -> Reply {
+        self.call(
+            Method::POST,
+            &format!("/api/v1{path}"),
+            Some(token),
+            Some(body),
+            &[],
+        )
+        .await
+    }
+
+    pub async fn get(&self, path: &str, token: &str) -> Reply {
+        self.call(
+            Method::GET,
+            &format!("/api/v1{path}"),
+            Some(token),
+            None,
+            &[],
+        )
+        .await
+    }
+
+    /// Forms a KIM through the API and returns its id.
+    pub async fn form(&self, token: &str, village: &str) -> String {
+        let reply = self
+            .post("/communities", token, form_body(village, 12))
+            .await;
+        assert_eq!(reply.status, 201, "{:?}", reply.body);
+        reply.body["id"].as_str().unwrap().to_owned()
+    }
+}
+
+pub fn form_body(village: &str, members: u32) -> Value {
+    json!({
+        "name": "KIM Karang Taruna Bersatu",
+        "village": village,
+        "formed_on": "2025-08-01",
+        "origin_group": "Karang Taruna",
+        "member_count": members,
+        "initiated_by": "Karang Taruna Kelurahan",
+    })
+}
+
+pub fn officer_body(role: &str, name: &str) -> Value {
+    json!({
+        "role": role,
+        "name": name,
+        "contact": "0812-0000-0000",
+        "appointed_on": "2025-08-05",
+        "eligibility": {
+            "not_asn": true, "no_criminal_record": true,
+            "no_party_affiliation": true, "no_ngo_affiliation": true
+        }
+    })
+}
