@@ -316,39 +316,19 @@ impl Runner {
         let name = projection.name();
         match (&shadow.target, self.db()) {
             (Target::PostgresSchema(schema), Database::Postgres(pool)) => {
-                let mut tx = pool.begin().await?;
-                // Hold the live checkpoint: a live batch in flight finishes first, and one that
-                // starts later sees the moved checkpoint and reads again.
-                sqlx::query(
-                    "SELECT position FROM public.projection_checkpoints WHERE name = $1 FOR UPDATE",
-                )
-                .bind(name)
-                .execute(&mut *tx)
-                .await?;
-                for table in projection.tables() {
-                    sqlx::query(&format!("DROP TABLE public.{table}"))
-                        .execute(&mut *tx)
-                        .await?;
-                    sqlx::query(&format!("ALTER TABLE {schema}.{table} SET SCHEMA public"))
-                        .execute(&mut *tx)
-                        .await?;
+                // A reader holding one table while waiting for another can still deadlock with
+                // the swap's exclusive locks; PostgreSQL then aborts one of the two, and the swap
+                // (which changed nothing) tries again.
+                let mut attempt = 0;
+                loop {
+                    match swap_postgres(pool, projection, schema).await {
+                        Err(error) if attempt < SWAP_ATTEMPTS && is_lock_conflict(&error) => {
+                            attempt += 1;
+                            tracing::warn!(projection.name = name, attempt, error = %error, "swap retried");
+                        }
+                        result => return Ok(result?),
+                    }
                 }
-                sqlx::query("DELETE FROM public.projection_checkpoints WHERE name = $1")
-                    .bind(name)
-                    .execute(&mut *tx)
-                    .await?;
-                sqlx::query(&format!(
-                    "INSERT INTO public.projection_checkpoints
-                     SELECT * FROM {schema}.projection_checkpoints WHERE name = $1"
-                ))
-                .bind(name)
-                .execute(&mut *tx)
-                .await?;
-                sqlx::query(&format!("DROP SCHEMA {schema} CASCADE"))
-                    .execute(&mut *tx)
-                    .await?;
-                tx.commit().await?;
-                Ok(())
             }
             (Target::SqliteFile(scratch), Database::Sqlite { writer, .. }) => {
                 let path = sqlite_path(scratch).await?;
@@ -668,8 +648,11 @@ impl Runner {
             ));
         };
         let mut tx = pool.begin().await?;
-        if let Target::PostgresSchema(schema) = &self.target {
-            set_search_path(&mut tx, schema).await?;
+        match &self.target {
+            Target::PostgresSchema(schema) => set_search_path(&mut tx, schema).await?,
+            // Serialise with a swap (`rebuild`): a row lock on the checkpoint is not enough, as
+            // the row does not exist before the first batch.
+            _ => write_lock(&mut tx, projection.name()).await?,
         }
         let current: Option<i64> = sqlx::query_scalar(
             "SELECT position FROM projection_checkpoints WHERE name = $1 FOR UPDATE",
@@ -752,6 +735,73 @@ async fn sqlite_path(db: &Database) -> Result<String, ProjectionError> {
             .fetch_one(writer)
             .await?,
     )
+}
+
+/// How often a swap is tried again after PostgreSQL aborted it to break a deadlock.
+const SWAP_ATTEMPTS: u32 = 5;
+
+/// The transaction-scoped lock that serialises the live writes of projection `name` (each batch,
+/// and a rebuild's swap). Key space 1 of the two-key advisory locks; the runner's session lock
+/// (one writer per projection) uses the one-key space.
+async fn write_lock(tx: &mut sqlx::PgConnection, name: &str) -> Result<(), sqlx::Error> {
+    sqlx::query("SELECT pg_advisory_xact_lock(1, hashtext($1))")
+        .bind(name)
+        .execute(&mut *tx)
+        .await?;
+    Ok(())
+}
+
+/// Deadlock (40P01) or lock not available (55P03).
+fn is_lock_conflict(error: &sqlx::Error) -> bool {
+    error
+        .as_database_error()
+        .and_then(|e| e.code())
+        .is_some_and(|code| code == "40P01" || code == "55P03")
+}
+
+/// One try at swapping a PostgreSQL shadow schema in: all or nothing.
+async fn swap_postgres(
+    pool: &sqlx::PgPool,
+    projection: &dyn Projection,
+    schema: &str,
+) -> Result<(), sqlx::Error> {
+    let name = projection.name();
+    let mut tx = pool.begin().await?;
+    // A live batch in flight finishes first; one that starts later sees the moved checkpoint and
+    // reads again.
+    write_lock(&mut tx, name).await?;
+    let live = projection
+        .tables()
+        .iter()
+        .map(|table| format!("public.{table}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    sqlx::query(&format!("LOCK TABLE {live} IN ACCESS EXCLUSIVE MODE"))
+        .execute(&mut *tx)
+        .await?;
+    for table in projection.tables() {
+        sqlx::query(&format!("DROP TABLE public.{table}"))
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query(&format!("ALTER TABLE {schema}.{table} SET SCHEMA public"))
+            .execute(&mut *tx)
+            .await?;
+    }
+    sqlx::query("DELETE FROM public.projection_checkpoints WHERE name = $1")
+        .bind(name)
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query(&format!(
+        "INSERT INTO public.projection_checkpoints
+         SELECT * FROM {schema}.projection_checkpoints WHERE name = $1"
+    ))
+    .bind(name)
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query(&format!("DROP SCHEMA {schema} CASCADE"))
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await
 }
 
 async fn set_search_path(tx: &mut sqlx::PgConnection, schema: &str) -> Result<(), ProjectionError> {
