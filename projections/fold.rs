@@ -31,11 +31,3 @@ pub fn save_state(community: &Community) -> Result<String, ProjectionError> {
 pub fn apply(community: &mut Community, event: CommunityEvent) {
     community.apply(event);
 }
-
-/// The distinct communities of a batch, sorted: the rows a read model loads and writes.
-pub fn community_ids(events: &[StoredEvent]) -> Vec<String> {
-    let mut ids: Vec<String> = events.iter().map(|e| e.aggregate_id.clone()).collect();
-    ids.sort();
-    ids.dedup();
-    ids
-}

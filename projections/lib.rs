@@ -13,7 +13,10 @@ pub mod stage_transitions;
 
 use std::sync::Arc;
 
-pub use runtime::{has_reached, status, Projection, ProjectionError, ProjectionStatus, Runner};
+pub use runtime::{
+    has_reached, status, Budget, Entries, Memory, Projection, ProjectionError, ProjectionStatus,
+    Runner,
+};
 
 /// Every read model, in the order they are run.
 pub fn all(regions: &'static simpul_regions::Regions) -> Vec<Arc<dyn Projection>> {

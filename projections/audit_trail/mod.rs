@@ -15,7 +15,7 @@ use simpul_store::StoredEvent;
 
 use crate::fold;
 use crate::runtime::sqlite_sql;
-use crate::runtime::{Projection, ProjectionError};
+use crate::runtime::{Budget, Entries, Memory, Projection, ProjectionError};
 
 /// The `audit_trail` read model.
 pub struct AuditTrail {
@@ -105,6 +105,26 @@ macro_rules! bind_audit {
     }};
 }
 
+/// What the trail keeps between batches: each community's desa, and rows not written yet
+/// (only while a rebuild defers its writes).
+#[derive(Default)]
+struct Pending {
+    villages: Entries<Option<RegionCode>>,
+    rows: Vec<AuditRow>,
+}
+
+impl Pending {
+    fn must_write(&self, budget: Budget) -> bool {
+        !budget.deferring || self.rows.len() > budget.capacity
+    }
+
+    /// The rows to write now; memory starts over when full.
+    fn take(&mut self, budget: Budget) -> Vec<AuditRow> {
+        self.villages.written(budget);
+        std::mem::take(&mut self.rows)
+    }
+}
+
 fn parse_village(code: Option<String>) -> Option<RegionCode> {
     code.and_then(|c| RegionCode::parse(&c).ok())
 }
@@ -123,21 +143,36 @@ impl Projection for AuditTrail {
         &self,
         tx: &mut sqlx::PgConnection,
         events: &[StoredEvent],
+        memory: &mut Memory,
     ) -> Result<(), ProjectionError> {
-        let ids = fold::community_ids(events);
-        let known: Vec<(String, String)> = sqlx::query_as(
-            "SELECT DISTINCT ON (community_id) community_id, desa_code FROM audit_trail
-              WHERE community_id = ANY($1) AND desa_code <> '' ORDER BY community_id, position",
-        )
-        .bind(&ids)
-        .fetch_all(&mut *tx)
-        .await?;
-        let mut villages: HashMap<String, Option<RegionCode>> =
-            ids.into_iter().map(|id| (id, None)).collect();
-        for (id, desa) in known {
-            villages.insert(id, parse_village(Some(desa)));
+        let budget = memory.budget();
+        let pending = memory.state::<Pending>();
+        let missing = pending.villages.missing(events);
+        if !missing.is_empty() {
+            let known: Vec<(String, String)> = sqlx::query_as(
+                "SELECT DISTINCT ON (community_id) community_id, desa_code FROM audit_trail
+                  WHERE community_id = ANY($1) AND desa_code <> '' ORDER BY community_id, position",
+            )
+            .bind(&missing)
+            .fetch_all(&mut *tx)
+            .await?;
+            let villages = pending.villages.map_mut();
+            for id in missing {
+                villages.insert(id, None);
+            }
+            for (id, desa) in known {
+                villages.insert(id, parse_village(Some(desa)));
+            }
         }
-        let rows = self.rows(events, &mut villages)?;
+        let mut rows = self.rows(events, pending.villages.map_mut())?;
+        pending.rows.append(&mut rows);
+        if !pending.must_write(budget) {
+            return Ok(());
+        }
+        let rows = pending.take(budget);
+        if rows.is_empty() {
+            return Ok(());
+        }
         macro_rules! column {
             ($f:expr) => {
                 rows.iter().map($f).collect::<Vec<_>>()
@@ -166,19 +201,26 @@ impl Projection for AuditTrail {
         &self,
         tx: &mut sqlx::SqliteConnection,
         events: &[StoredEvent],
+        memory: &mut Memory,
     ) -> Result<(), ProjectionError> {
-        let mut villages = HashMap::new();
-        for id in fold::community_ids(events) {
+        let budget = memory.budget();
+        let pending = memory.state::<Pending>();
+        for id in pending.villages.missing(events) {
             let desa: Option<String> = sqlx::query_scalar(
                 "SELECT desa_code FROM audit_trail WHERE community_id = ?1 AND desa_code <> '' LIMIT 1",
             )
             .bind(&id)
             .fetch_optional(&mut *tx)
             .await?;
-            villages.insert(id, parse_village(desa));
+            pending.villages.map_mut().insert(id, parse_village(desa));
+        }
+        let mut rows = self.rows(events, pending.villages.map_mut())?;
+        pending.rows.append(&mut rows);
+        if !pending.must_write(budget) {
+            return Ok(());
         }
         let sql = sqlite_sql(include_str!("insert.sql"));
-        for row in self.rows(events, &mut villages)? {
+        for row in pending.take(budget) {
             bind_audit!(sqlx::query(&sql), &row)
                 .execute(&mut *tx)
                 .await?;

@@ -5,8 +5,6 @@
 
 pub mod query;
 
-use std::collections::HashMap;
-
 use async_trait::async_trait;
 use chrono::NaiveDate;
 use simpul_domain::events::CommunityEvent;
@@ -16,7 +14,7 @@ use simpul_store::StoredEvent;
 use sqlx::Row as _;
 
 use crate::fold;
-use crate::runtime::{sqlite_sql, Projection, ProjectionError};
+use crate::runtime::{sqlite_sql, Entries, Memory, Projection, ProjectionError};
 
 /// The `community_summary` read model.
 pub struct CommunitySummary {
@@ -61,18 +59,16 @@ impl CommunitySummary {
 
     fn fold(
         &self,
-        entries: &mut HashMap<String, Entry>,
+        entries: &mut Entries<Entry>,
         events: &[StoredEvent],
     ) -> Result<(), ProjectionError> {
         for stored in events {
             let event = fold::decode(stored)?;
-            let entry = entries
-                .entry(stored.aggregate_id.clone())
-                .or_insert_with(|| Entry {
-                    community: Community::default(),
-                    last_bimtek_on: None,
-                    last_event_at: String::new(),
-                });
+            let entry = entries.change(&stored.aggregate_id, || Entry {
+                community: Community::default(),
+                last_bimtek_on: None,
+                last_event_at: String::new(),
+            });
             if let CommunityEvent::BimtekAttended(bimtek) = &event {
                 entry.last_bimtek_on = entry.last_bimtek_on.max(Some(bimtek.held_on));
             }
@@ -143,6 +139,16 @@ impl CommunitySummary {
     }
 }
 
+impl CommunitySummary {
+    /// The rows of the entries changed since they were last written.
+    fn changed_rows(&self, entries: &Entries<Entry>) -> Result<Vec<SummaryRow>, ProjectionError> {
+        entries
+            .changed()
+            .filter_map(|(id, entry)| self.row(id, entry))
+            .collect()
+    }
+}
+
 fn loaded(
     state: &str,
     last_bimtek_on: Option<String>,
@@ -203,32 +209,34 @@ impl Projection for CommunitySummary {
         &self,
         tx: &mut sqlx::PgConnection,
         events: &[StoredEvent],
+        memory: &mut Memory,
     ) -> Result<(), ProjectionError> {
-        let ids = fold::community_ids(events);
-        let mut entries = HashMap::new();
-        let rows = sqlx::query(
-            "SELECT community_id, state, last_bimtek_on::text AS last_bimtek_on, last_event_at
-               FROM community_summary WHERE community_id = ANY($1)",
-        )
-        .bind(&ids)
-        .fetch_all(&mut *tx)
-        .await?;
-        for row in rows {
-            let id: String = row.try_get("community_id")?;
-            let entry = loaded(
-                &row.try_get::<String, _>("state")?,
-                row.try_get("last_bimtek_on")?,
-                row.try_get("last_event_at")?,
-            )?;
-            entries.insert(id, entry);
-        }
-        self.fold(&mut entries, events)?;
-        let mut rows = Vec::with_capacity(ids.len());
-        for id in &ids {
-            if let Some(row) = entries.get(id).and_then(|entry| self.row(id, entry)) {
-                rows.push(row?);
+        let budget = memory.budget();
+        let entries = memory.state::<Entries<Entry>>();
+        let missing = entries.missing(events);
+        if !missing.is_empty() {
+            let rows = sqlx::query(
+                "SELECT community_id, state, last_bimtek_on::text AS last_bimtek_on, last_event_at
+                   FROM community_summary WHERE community_id = ANY($1)",
+            )
+            .bind(&missing)
+            .fetch_all(&mut *tx)
+            .await?;
+            for row in rows {
+                let entry = loaded(
+                    &row.try_get::<String, _>("state")?,
+                    row.try_get("last_bimtek_on")?,
+                    row.try_get("last_event_at")?,
+                )?;
+                entries.loaded(row.try_get("community_id")?, entry);
             }
         }
+        self.fold(entries, events)?;
+        if !entries.must_write(budget) {
+            return Ok(());
+        }
+        let rows = self.changed_rows(entries)?;
+        entries.written(budget);
         if rows.is_empty() {
             return Ok(());
         }
@@ -274,15 +282,16 @@ impl Projection for CommunitySummary {
         &self,
         tx: &mut sqlx::SqliteConnection,
         events: &[StoredEvent],
+        memory: &mut Memory,
     ) -> Result<(), ProjectionError> {
-        let ids = fold::community_ids(events);
-        let mut entries = HashMap::new();
-        for id in &ids {
+        let budget = memory.budget();
+        let entries = memory.state::<Entries<Entry>>();
+        for id in entries.missing(events) {
             let row = sqlx::query(
                 "SELECT state, last_bimtek_on, last_event_at FROM community_summary
                   WHERE community_id = ?1",
             )
-            .bind(id)
+            .bind(&id)
             .fetch_optional(&mut *tx)
             .await?;
             if let Some(row) = row {
@@ -291,17 +300,18 @@ impl Projection for CommunitySummary {
                     row.try_get("last_bimtek_on")?,
                     row.try_get("last_event_at")?,
                 )?;
-                entries.insert(id.clone(), entry);
+                entries.loaded(id, entry);
             }
         }
-        self.fold(&mut entries, events)?;
+        self.fold(entries, events)?;
+        if !entries.must_write(budget) {
+            return Ok(());
+        }
+        let rows = self.changed_rows(entries)?;
+        entries.written(budget);
         let sql = sqlite_sql(include_str!("upsert.sql"));
-        for id in &ids {
-            let Some(row) = entries.get(id).and_then(|entry| self.row(id, entry)) else {
-                continue;
-            };
-            let row = row?;
-            bind_row!(sqlx::query(&sql), &row).execute(&mut *tx).await?;
+        for row in &rows {
+            bind_row!(sqlx::query(&sql), row).execute(&mut *tx).await?;
         }
         Ok(())
     }

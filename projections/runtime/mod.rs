@@ -15,6 +15,9 @@ use sqlx::Row as _;
 
 /// Events read per batch (and per transaction).
 pub const BATCH_SIZE: u32 = 500;
+/// Events read per batch while rebuilding into shadow tables (their writes are deferred, see
+/// [`Memory`]; each batch still commits the shadow's checkpoint, so no transaction stays open).
+pub const REBUILD_BATCH_SIZE: u32 = 5_000;
 /// How often an idle runner looks for new events when no notification arrives.
 const POLL_INTERVAL: Duration = Duration::from_millis(250);
 
@@ -55,18 +58,173 @@ pub trait Projection: Send + Sync {
     fn name(&self) -> &'static str;
     /// Its tables, emptied by a rebuild.
     fn tables(&self) -> &'static [&'static str];
-    /// Applies a batch inside the runner's PostgreSQL transaction.
+    /// Applies a batch inside the runner's PostgreSQL transaction. `memory` holds what this
+    /// projection kept from earlier batches of the same runner (see [`Memory`]).
     async fn apply_postgres(
         &self,
         tx: &mut sqlx::PgConnection,
         events: &[StoredEvent],
+        memory: &mut Memory,
     ) -> Result<(), ProjectionError>;
     /// Applies a batch inside the runner's SQLite transaction.
     async fn apply_sqlite(
         &self,
         tx: &mut sqlx::SqliteConnection,
         events: &[StoredEvent],
+        memory: &mut Memory,
     ) -> Result<(), ProjectionError>;
+}
+
+/// Communities a projection keeps in memory between batches before it starts over from its
+/// tables (bounds the memory of a runner, whatever the size of the log).
+pub const MEMORY_CAPACITY: usize = 100_000;
+
+/// What one projection keeps between the batches of one runner: the folded state of the
+/// communities it has seen, so a batch does not read back and decode the rows the previous one
+/// wrote.
+///
+/// The runner guarantees that the memory is exactly as current as the tables it writes: it is
+/// emptied whenever a batch fails, and whenever the checkpoint found in the batch's transaction
+/// is not the one the memory was left at (another runner wrote, or a rebuild was swapped in).
+/// During a rebuild into shadow tables the runner may let the projection *defer* writes
+/// ([`Memory::deferring`]); the last call of the rebuild never defers.
+pub struct Memory {
+    state: Option<Box<dyn std::any::Any + Send>>,
+    synced_at: Option<u64>,
+    budget: Budget,
+}
+
+impl Default for Memory {
+    fn default() -> Self {
+        Self {
+            state: None,
+            synced_at: None,
+            budget: Budget {
+                deferring: false,
+                capacity: MEMORY_CAPACITY,
+            },
+        }
+    }
+}
+
+/// How much a projection may keep in [`Memory`] after a call.
+#[derive(Clone, Copy, Debug)]
+pub struct Budget {
+    /// Rows may stay unwritten (a rebuild into shadow tables).
+    pub deferring: bool,
+    /// Entries (communities, or pending rows) to hold at most before writing and starting over.
+    pub capacity: usize,
+}
+
+impl Memory {
+    /// The projection's state, created empty on first use.
+    pub fn state<T: Default + Send + 'static>(&mut self) -> &mut T {
+        let fresh = !self.state.as_ref().is_some_and(|state| state.is::<T>());
+        if fresh {
+            self.state = Some(Box::new(T::default()));
+        }
+        match self
+            .state
+            .as_mut()
+            .and_then(|state| state.downcast_mut::<T>())
+        {
+            Some(state) => state,
+            None => unreachable!("the state was just set to a T"),
+        }
+    }
+
+    /// What this call may leave in memory.
+    pub fn budget(&self) -> Budget {
+        self.budget
+    }
+
+    fn clear(&mut self) {
+        self.state = None;
+        self.synced_at = None;
+    }
+}
+
+/// Per-community entries held in [`Memory`], with the ones changed since they were last written.
+pub struct Entries<E> {
+    map: std::collections::HashMap<String, E>,
+    dirty: std::collections::BTreeSet<String>,
+}
+
+impl<E> Default for Entries<E> {
+    fn default() -> Self {
+        Self {
+            map: std::collections::HashMap::new(),
+            dirty: std::collections::BTreeSet::new(),
+        }
+    }
+}
+
+impl<E> Entries<E> {
+    /// The distinct communities of `events` not held in memory, sorted: the rows to load.
+    pub fn missing(&self, events: &[StoredEvent]) -> Vec<String> {
+        let mut ids: Vec<String> = events
+            .iter()
+            .filter(|e| !self.map.contains_key(&e.aggregate_id))
+            .map(|e| e.aggregate_id.clone())
+            .collect();
+        ids.sort();
+        ids.dedup();
+        ids
+    }
+
+    /// Holds a row read from the tables (not dirty).
+    pub fn loaded(&mut self, id: String, entry: E) {
+        self.map.insert(id, entry);
+    }
+
+    /// The entry of `id` (created by `new` if absent), marked as changed.
+    pub fn change(&mut self, id: &str, new: impl FnOnce() -> E) -> &mut E {
+        if !self.dirty.contains(id) {
+            self.dirty.insert(id.to_owned());
+        }
+        self.map.entry(id.to_owned()).or_insert_with(new)
+    }
+
+    /// The entry of `id` if held, marked as changed.
+    pub fn change_existing(&mut self, id: &str) -> Option<&mut E> {
+        let entry = self.map.get_mut(id)?;
+        if !self.dirty.contains(id) {
+            self.dirty.insert(id.to_owned());
+        }
+        Some(entry)
+    }
+
+    /// The entry of `id`, if held.
+    pub fn get(&self, id: &str) -> Option<&E> {
+        self.map.get(id)
+    }
+
+    /// The raw map (for projections whose entries are lookups, not rows).
+    pub fn map_mut(&mut self) -> &mut std::collections::HashMap<String, E> {
+        &mut self.map
+    }
+
+    /// Whether the changed entries must be written now: always unless deferring, and when
+    /// deferring once memory is full.
+    pub fn must_write(&self, budget: Budget) -> bool {
+        !budget.deferring || self.map.len() > budget.capacity
+    }
+
+    /// The changed entries, sorted by community id.
+    pub fn changed(&self) -> impl Iterator<Item = (&String, &E)> {
+        self.dirty
+            .iter()
+            .filter_map(|id| self.map.get(id).map(|entry| (id, entry)))
+    }
+
+    /// After the changed entries were written: none is changed any more, and a full memory
+    /// starts over.
+    pub fn written(&mut self, budget: Budget) {
+        self.dirty.clear();
+        if self.map.len() > budget.capacity {
+            self.map.clear();
+        }
+    }
 }
 
 /// A projection's progress, as `simpul projections status` and `GET /projections` show it.
@@ -97,7 +255,11 @@ pub struct ProjectionStatus {
 pub struct Runner {
     store: EventStore,
     batch_size: u32,
+    rebuild_batch_size: u32,
+    memory_capacity: usize,
     target: Target,
+    /// Each projection's [`Memory`], locked for the length of a batch.
+    memory: Arc<std::sync::Mutex<MemoryMap>>,
 }
 
 /// Where a runner writes: the live tables, or a shadow copy being rebuilt.
@@ -111,6 +273,8 @@ enum Target {
     SqliteFile(Database),
 }
 
+type MemoryMap = std::collections::HashMap<&'static str, Arc<tokio::sync::Mutex<Memory>>>;
+
 struct Checkpoint {
     position: u64,
     failed: bool,
@@ -122,13 +286,25 @@ impl Runner {
         Self {
             store,
             batch_size: BATCH_SIZE,
+            rebuild_batch_size: REBUILD_BATCH_SIZE,
+            memory_capacity: MEMORY_CAPACITY,
             target: Target::Live,
+            memory: Arc::default(),
         }
     }
 
-    /// The same runner with another batch size (tests use small ones).
+    /// The same runner with another batch size, for following and rebuilding (tests use small
+    /// ones).
     pub fn with_batch_size(mut self, batch_size: u32) -> Self {
         self.batch_size = batch_size.max(1);
+        self.rebuild_batch_size = self.batch_size;
+        self
+    }
+
+    /// The same runner holding at most `capacity` communities per projection in memory (tests
+    /// use tiny ones to exercise starting over).
+    pub fn with_memory_capacity(mut self, capacity: usize) -> Self {
+        self.memory_capacity = capacity;
         self
     }
 
@@ -156,7 +332,7 @@ impl Runner {
             return Ok(0);
         }
         match self
-            .commit_batch(projection, &events, checkpoint.position)
+            .commit_batch(projection, &events, checkpoint.position, false)
             .await
         {
             // Applied, or skipped because the checkpoint moved: either way, read on.
@@ -171,7 +347,7 @@ impl Runner {
                     .position(|e| e.position == position)
                     .unwrap_or(0);
                 if good > 0 {
-                    self.commit_batch(projection, &events[..good], checkpoint.position)
+                    self.commit_batch(projection, &events[..good], checkpoint.position, false)
                         .await?;
                 }
                 tracing::error!(position, event = %event, error = %error, "projection stopped at an event it cannot apply");
@@ -286,7 +462,10 @@ impl Runner {
         Ok(Runner {
             store: self.store.clone(),
             batch_size: self.batch_size,
+            rebuild_batch_size: self.rebuild_batch_size,
+            memory_capacity: self.memory_capacity,
             target,
+            memory: Arc::default(),
         })
     }
 
@@ -297,14 +476,28 @@ impl Runner {
     ) -> Result<u64, ProjectionError> {
         let total = self.store.count().await?;
         let mut applied = 0u64;
-        loop {
-            let n = self.step(projection).await?;
-            if n == 0 {
-                return Ok(applied);
+        let mut from = self.checkpoint(projection.name()).await?.position;
+        let mut events = self.store.read_all(from, self.rebuild_batch_size).await?;
+        // Read the next batch while this one is applied (the database and this process work on
+        // two cores at once); the shadow's writes are deferred until the end or a full memory.
+        while let Some(last) = events.last().map(|e| e.position) {
+            let (next, committed) = tokio::join!(
+                self.store.read_all(last, self.rebuild_batch_size),
+                self.commit_batch(projection, &events, from, true)
+            );
+            if !committed? {
+                return Err(ProjectionError::Storage(
+                    "the shadow checkpoint moved during a rebuild".to_owned(),
+                ));
             }
-            applied += n as u64;
+            applied += events.len() as u64;
             progress(applied, total.max(applied));
+            from = last;
+            events = next?;
         }
+        // Write whatever is still deferred.
+        self.commit_batch(projection, &[], from, false).await?;
+        Ok(applied)
     }
 
     /// Puts the shadow's tables and checkpoint in place of the live ones, atomically.
@@ -610,12 +803,43 @@ impl Runner {
         projection: &dyn Projection,
         events: &[StoredEvent],
         from: u64,
+        defer: bool,
     ) -> Result<bool, ProjectionError> {
-        let Some(last) = events.last() else {
-            return Ok(true);
+        let slot = {
+            let mut memories = self
+                .memory
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            memories.entry(projection.name()).or_default().clone()
         };
-        let position = i64::try_from(last.position).unwrap_or(i64::MAX);
-        let from = i64::try_from(from).unwrap_or(i64::MAX);
+        let mut memory = slot.lock().await;
+        let memory = &mut *memory;
+        memory.budget = Budget {
+            deferring: defer && !matches!(self.target, Target::Live),
+            capacity: self.memory_capacity,
+        };
+        let result = self.write_batch(projection, events, from, memory).await;
+        match &result {
+            Ok(true) => {
+                memory.synced_at = Some(events.last().map_or(from, |e| e.position));
+            }
+            // Skipped (the checkpoint moved) or failed: what memory holds is not in the tables.
+            _ => memory.clear(),
+        }
+        result
+    }
+
+    /// `commit_batch` in one transaction; with no events, writes only what memory deferred.
+    async fn write_batch(
+        &self,
+        projection: &dyn Projection,
+        events: &[StoredEvent],
+        from_position: u64,
+        memory: &mut Memory,
+    ) -> Result<bool, ProjectionError> {
+        let last = events.last().map_or(from_position, |e| e.position);
+        let position = i64::try_from(last).unwrap_or(i64::MAX);
+        let from = i64::try_from(from_position).unwrap_or(i64::MAX);
         let count = events.len() as i64;
         let sqlite_writer = match (&self.target, self.db()) {
             (Target::SqliteFile(Database::Sqlite { writer, .. }), _) => Some(writer),
@@ -632,7 +856,10 @@ impl Runner {
             if current.unwrap_or(0) != from {
                 return Ok(false);
             }
-            projection.apply_sqlite(&mut tx, events).await?;
+            if memory.synced_at != Some(from_position) {
+                memory.clear();
+            }
+            projection.apply_sqlite(&mut tx, events, memory).await?;
             sqlx::query(include_str!("checkpoint_sqlite.sql"))
                 .bind(projection.name())
                 .bind(position)
@@ -663,7 +890,10 @@ impl Runner {
         if current.unwrap_or(0) != from {
             return Ok(false);
         }
-        projection.apply_postgres(&mut tx, events).await?;
+        if memory.synced_at != Some(from_position) {
+            memory.clear();
+        }
+        projection.apply_postgres(&mut tx, events, memory).await?;
         sqlx::query(include_str!("checkpoint_postgres.sql"))
             .bind(projection.name())
             .bind(position)

@@ -5,7 +5,7 @@
 
 pub mod query;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 use async_trait::async_trait;
 use simpul_domain::{Community, RegionCode, RegionLevel};
@@ -14,7 +14,7 @@ use sqlx::Row as _;
 
 use crate::fold;
 use crate::runtime::sqlite_sql;
-use crate::runtime::{Projection, ProjectionError};
+use crate::runtime::{Budget, Entries, Memory, Projection, ProjectionError};
 
 /// The `stage_dashboard` read model.
 pub struct StageDashboard;
@@ -30,6 +30,9 @@ struct Key {
 
 /// (region code, level, stage, status, legal) → change in count.
 type Deltas = BTreeMap<(String, &'static str, &'static str, &'static str, bool), i64>;
+
+/// A member row to write: community id, where it counts, folded state.
+type MemberRow = (String, Key, String);
 
 struct Member {
     community: Community,
@@ -91,26 +94,22 @@ fn stored_key(desa: &str, stage: &str, status: &str, legal: bool) -> Option<Key>
 }
 
 impl StageDashboard {
-    fn fold(
-        members: &mut HashMap<String, Member>,
-        events: &[StoredEvent],
-    ) -> Result<(), ProjectionError> {
+    fn fold(members: &mut Entries<Member>, events: &[StoredEvent]) -> Result<(), ProjectionError> {
         for stored in events {
             let event = fold::decode(stored)?;
-            let member = members
-                .entry(stored.aggregate_id.clone())
-                .or_insert_with(|| Member {
-                    community: Community::default(),
-                    before: None,
-                });
+            let member = members.change(&stored.aggregate_id, || Member {
+                community: Community::default(),
+                before: None,
+            });
             fold::apply(&mut member.community, event);
         }
         Ok(())
     }
 
-    fn deltas(members: &HashMap<String, Member>) -> Deltas {
+    /// The count changes of the members changed since they were last written.
+    fn deltas(members: &Entries<Member>) -> Deltas {
         let mut deltas = Deltas::new();
-        for member in members.values() {
+        for (_, member) in members.changed() {
             let after = key_of(&member.community);
             if member.before == after {
                 continue;
@@ -124,6 +123,27 @@ impl StageDashboard {
         }
         deltas.retain(|_, change| *change != 0);
         deltas
+    }
+
+    /// The member rows to write, and the members marked as written.
+    fn take_changed(
+        members: &mut Entries<Member>,
+        budget: Budget,
+    ) -> Result<(Deltas, Vec<MemberRow>), ProjectionError> {
+        let deltas = Self::deltas(members);
+        let mut rows = Vec::new();
+        for (id, member) in members.changed() {
+            if let Some(key) = key_of(&member.community) {
+                rows.push((id.clone(), key, fold::save_state(&member.community)?));
+            }
+        }
+        for (id, key, _) in &rows {
+            if let Some(member) = members.map_mut().get_mut(id) {
+                member.before = Some(key.clone());
+            }
+        }
+        members.written(budget);
+        Ok((deltas, rows))
     }
 }
 
@@ -144,44 +164,49 @@ impl Projection for StageDashboard {
         &self,
         tx: &mut sqlx::PgConnection,
         events: &[StoredEvent],
+        memory: &mut Memory,
     ) -> Result<(), ProjectionError> {
-        let ids = fold::community_ids(events);
-        let mut members = HashMap::new();
-        let rows = sqlx::query(
-            "SELECT community_id, desa_code, stage, status, legal, state
-               FROM stage_dashboard_members WHERE community_id = ANY($1)",
-        )
-        .bind(&ids)
-        .fetch_all(&mut *tx)
-        .await?;
-        for row in rows {
-            let before = stored_key(
-                &row.try_get::<String, _>("desa_code")?,
-                &row.try_get::<String, _>("stage")?,
-                &row.try_get::<String, _>("status")?,
-                row.try_get("legal")?,
-            );
-            members.insert(
-                row.try_get("community_id")?,
-                Member {
-                    community: fold::load_state(&row.try_get::<String, _>("state")?)?,
-                    before,
-                },
-            );
+        let budget = memory.budget();
+        let members = memory.state::<Entries<Member>>();
+        let missing = members.missing(events);
+        if !missing.is_empty() {
+            let rows = sqlx::query(
+                "SELECT community_id, desa_code, stage, status, legal, state
+                   FROM stage_dashboard_members WHERE community_id = ANY($1)",
+            )
+            .bind(&missing)
+            .fetch_all(&mut *tx)
+            .await?;
+            for row in rows {
+                let before = stored_key(
+                    &row.try_get::<String, _>("desa_code")?,
+                    &row.try_get::<String, _>("stage")?,
+                    &row.try_get::<String, _>("status")?,
+                    row.try_get("legal")?,
+                );
+                members.loaded(
+                    row.try_get("community_id")?,
+                    Member {
+                        community: fold::load_state(&row.try_get::<String, _>("state")?)?,
+                        before,
+                    },
+                );
+            }
         }
-        Self::fold(&mut members, events)?;
+        Self::fold(members, events)?;
+        if !members.must_write(budget) {
+            return Ok(());
+        }
+        let (deltas, rows) = Self::take_changed(members, budget)?;
         let (mut ids, mut desas, mut stages, mut statuses, mut legals, mut states) =
             (vec![], vec![], vec![], vec![], vec![], vec![]);
-        for (id, member) in &members {
-            let Some(key) = key_of(&member.community) else {
-                continue;
-            };
-            ids.push(id.clone());
+        for (id, key, state) in rows {
+            ids.push(id);
             desas.push(key.desa.to_string());
             stages.push(key.stage);
             statuses.push(key.status);
             legals.push(key.legal);
-            states.push(fold::save_state(&member.community)?);
+            states.push(state);
         }
         sqlx::query(include_str!("upsert_members_many.sql"))
             .bind(&ids)
@@ -192,7 +217,6 @@ impl Projection for StageDashboard {
             .bind(&states)
             .execute(&mut *tx)
             .await?;
-        let deltas = Self::deltas(&members);
         if deltas.is_empty() {
             return Ok(());
         }
@@ -229,15 +253,16 @@ impl Projection for StageDashboard {
         &self,
         tx: &mut sqlx::SqliteConnection,
         events: &[StoredEvent],
+        memory: &mut Memory,
     ) -> Result<(), ProjectionError> {
-        let ids = fold::community_ids(events);
-        let mut members = HashMap::new();
-        for id in &ids {
+        let budget = memory.budget();
+        let members = memory.state::<Entries<Member>>();
+        for id in members.missing(events) {
             let row = sqlx::query(
                 "SELECT desa_code, stage, status, legal, state
                    FROM stage_dashboard_members WHERE community_id = ?1",
             )
-            .bind(id)
+            .bind(&id)
             .fetch_optional(&mut *tx)
             .await?;
             if let Some(row) = row {
@@ -247,8 +272,8 @@ impl Projection for StageDashboard {
                     &row.try_get::<String, _>("status")?,
                     row.try_get("legal")?,
                 );
-                members.insert(
-                    id.clone(),
+                members.loaded(
+                    id,
                     Member {
                         community: fold::load_state(&row.try_get::<String, _>("state")?)?,
                         before,
@@ -256,25 +281,26 @@ impl Projection for StageDashboard {
                 );
             }
         }
-        Self::fold(&mut members, events)?;
+        Self::fold(members, events)?;
+        if !members.must_write(budget) {
+            return Ok(());
+        }
+        let (deltas, rows) = Self::take_changed(members, budget)?;
         let upsert = sqlite_sql(include_str!("upsert_member.sql"));
-        for (id, member) in &members {
-            let Some(key) = key_of(&member.community) else {
-                continue;
-            };
+        for (id, key, state) in rows {
             sqlx::query(&upsert)
                 .bind(id)
                 .bind(key.desa.as_str())
                 .bind(key.stage)
                 .bind(key.status)
                 .bind(key.legal)
-                .bind(fold::save_state(&member.community)?)
+                .bind(state)
                 .execute(&mut *tx)
                 .await?;
         }
         let delta = sqlite_sql(include_str!("apply_delta.sql"));
         let delete = sqlite_sql(DELETE_EMPTY);
-        for ((region, level, stage, status, legal), change) in Self::deltas(&members) {
+        for ((region, level, stage, status, legal), change) in deltas {
             sqlx::query(&delta)
                 .bind(&region)
                 .bind(level)

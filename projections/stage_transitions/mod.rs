@@ -4,8 +4,6 @@
 
 pub mod query;
 
-use std::collections::HashMap;
-
 use async_trait::async_trait;
 use chrono::NaiveDate;
 use simpul_domain::events::CommunityEvent;
@@ -15,7 +13,7 @@ use sqlx::Row as _;
 
 use crate::fold;
 use crate::runtime::sqlite_sql;
-use crate::runtime::{Projection, ProjectionError};
+use crate::runtime::{Budget, Entries, Memory, Projection, ProjectionError};
 
 /// The `stage_transitions` read model.
 pub struct StageTransitions;
@@ -43,27 +41,26 @@ struct Transition {
 }
 
 fn fold_batch(
-    members: &mut HashMap<String, Member>,
+    members: &mut Entries<Member>,
     events: &[StoredEvent],
-) -> Result<Vec<Transition>, ProjectionError> {
-    let mut transitions = Vec::new();
+    transitions: &mut Vec<Transition>,
+) -> Result<(), ProjectionError> {
     for stored in events {
         let event = fold::decode(stored)?;
         let change = match &event {
             CommunityEvent::CommunityFormed(formed) => {
-                members.insert(
-                    stored.aggregate_id.clone(),
-                    Member {
-                        desa: formed.village.to_string(),
-                        stage: formed.stage.as_str().to_owned(),
-                        since: formed.formed_on,
-                        bimtek_count: 0,
-                    },
-                );
+                let member = Member {
+                    desa: formed.village.to_string(),
+                    stage: formed.stage.as_str().to_owned(),
+                    since: formed.formed_on,
+                    bimtek_count: 0,
+                };
+                let slot = members.change(&stored.aggregate_id, || member.clone());
+                *slot = member;
                 None
             }
             CommunityEvent::BimtekAttended(_) => {
-                if let Some(member) = members.get_mut(&stored.aggregate_id) {
+                if let Some(member) = members.change_existing(&stored.aggregate_id) {
                     member.bimtek_count += 1;
                 }
                 None
@@ -77,7 +74,7 @@ fn fold_batch(
         let Some((from, to, at, policy_version)) = change else {
             continue;
         };
-        let Some(member) = members.get_mut(&stored.aggregate_id) else {
+        let Some(member) = members.change_existing(&stored.aggregate_id) else {
             return Err(ProjectionError::Event {
                 position: stored.position,
                 event: format!("{}#{}", stored.aggregate_id, stored.sequence),
@@ -107,8 +104,44 @@ fn fold_batch(
         member.stage = to.as_str().to_owned();
         member.since = at;
     }
-    Ok(transitions)
+    Ok(())
 }
+
+/// What the read model keeps between batches: each KIM's current stage, and the transitions not
+/// written yet (only while a rebuild defers its writes).
+#[derive(Default)]
+struct Pending {
+    members: Entries<Member>,
+    transitions: Vec<Transition>,
+}
+
+impl Pending {
+    fn must_write(&self, budget: Budget) -> bool {
+        self.members.must_write(budget) || self.transitions.len() > budget.capacity
+    }
+
+    /// The transitions and member rows to write now.
+    fn take(&mut self, budget: Budget) -> (Vec<Transition>, Vec<(String, Member)>) {
+        let members = self
+            .members
+            .changed()
+            .map(|(id, member)| (id.clone(), member.clone()))
+            .collect();
+        self.members.written(budget);
+        (std::mem::take(&mut self.transitions), members)
+    }
+}
+
+/// Many transitions in one statement (PostgreSQL).
+const INSERT_MANY: &str = "INSERT INTO stage_transitions (position, community_id, desa_code,
+    regency_code, province_code, from_stage, to_stage, at, days_in_previous, bimtek_before,
+    policy_version)
+    SELECT position, id, desa, regency, province, from_stage, to_stage, CAST(at AS date), days,
+           bimtek, policy
+      FROM UNNEST($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
+                  $7::text[], $8::text[], $9::bigint[], $10::bigint[], $11::text[])
+           AS u(position, id, desa, regency, province, from_stage, to_stage, at, days, bimtek,
+                policy)";
 
 const INSERT: &str = "INSERT INTO stage_transitions (position, community_id, desa_code,
     regency_code, province_code, from_stage, to_stage, at, days_in_previous, bimtek_before,
@@ -177,90 +210,22 @@ impl Projection for StageTransitions {
         &self,
         tx: &mut sqlx::PgConnection,
         events: &[StoredEvent],
+        memory: &mut Memory,
     ) -> Result<(), ProjectionError> {
-        let ids = fold::community_ids(events);
-        let mut members = HashMap::new();
-        let rows = sqlx::query(
-            "SELECT community_id, desa_code, stage, stage_since::text AS stage_since, bimtek_count
-               FROM stage_transition_members WHERE community_id = ANY($1)",
-        )
-        .bind(&ids)
-        .fetch_all(&mut *tx)
-        .await?;
-        for row in rows {
-            members.insert(
-                row.try_get::<String, _>("community_id")?,
-                member_from(
-                    row.try_get("desa_code")?,
-                    row.try_get("stage")?,
-                    row.try_get("stage_since")?,
-                    row.try_get("bimtek_count")?,
-                )?,
-            );
-        }
-        for transition in fold_batch(&mut members, events)? {
-            bind_transition!(sqlx::query(INSERT), &transition)
-                .execute(&mut *tx)
-                .await?;
-        }
-        let touched: Vec<(&String, &Member)> = ids
-            .iter()
-            .filter_map(|id| members.get(id).map(|m| (id, m)))
-            .collect();
-        sqlx::query(UPSERT_MEMBERS_MANY)
-            .bind(
-                touched
-                    .iter()
-                    .map(|(id, _)| (*id).clone())
-                    .collect::<Vec<_>>(),
+        let budget = memory.budget();
+        let pending = memory.state::<Pending>();
+        let missing = pending.members.missing(events);
+        if !missing.is_empty() {
+            let rows = sqlx::query(
+                "SELECT community_id, desa_code, stage, stage_since::text AS stage_since, bimtek_count
+                   FROM stage_transition_members WHERE community_id = ANY($1)",
             )
-            .bind(
-                touched
-                    .iter()
-                    .map(|(_, m)| m.desa.clone())
-                    .collect::<Vec<_>>(),
-            )
-            .bind(
-                touched
-                    .iter()
-                    .map(|(_, m)| m.stage.clone())
-                    .collect::<Vec<_>>(),
-            )
-            .bind(
-                touched
-                    .iter()
-                    .map(|(_, m)| m.since.to_string())
-                    .collect::<Vec<_>>(),
-            )
-            .bind(
-                touched
-                    .iter()
-                    .map(|(_, m)| m.bimtek_count)
-                    .collect::<Vec<_>>(),
-            )
-            .execute(&mut *tx)
+            .bind(&missing)
+            .fetch_all(&mut *tx)
             .await?;
-        Ok(())
-    }
-
-    async fn apply_sqlite(
-        &self,
-        tx: &mut sqlx::SqliteConnection,
-        events: &[StoredEvent],
-    ) -> Result<(), ProjectionError> {
-        let ids = fold::community_ids(events);
-        let mut members = HashMap::new();
-        for id in &ids {
-            let row = sqlx::query(
-                "SELECT desa_code, stage, stage_since, bimtek_count
-                   FROM stage_transition_members WHERE community_id = ?1",
-            )
-            .bind(id)
-            .fetch_optional(&mut *tx)
-            .await?;
-            if let Some(row) = row {
-                members.insert(
-                    id.clone(),
+            for row in rows {
+                pending.members.loaded(
+                    row.try_get::<String, _>("community_id")?,
                     member_from(
                         row.try_get("desa_code")?,
                         row.try_get("stage")?,
@@ -270,24 +235,100 @@ impl Projection for StageTransitions {
                 );
             }
         }
+        fold_batch(&mut pending.members, events, &mut pending.transitions)?;
+        if !pending.must_write(budget) {
+            return Ok(());
+        }
+        let (transitions, members) = pending.take(budget);
+        if !transitions.is_empty() {
+            macro_rules! column {
+                ($f:expr) => {
+                    transitions.iter().map($f).collect::<Vec<_>>()
+                };
+            }
+            sqlx::query(INSERT_MANY)
+                .bind(column!(|t: &Transition| t.position))
+                .bind(column!(|t: &Transition| t.community_id.clone()))
+                .bind(column!(|t: &Transition| t.desa.clone()))
+                .bind(column!(|t: &Transition| t.regency.clone()))
+                .bind(column!(|t: &Transition| t.province.clone()))
+                .bind(column!(|t: &Transition| t.from.as_str()))
+                .bind(column!(|t: &Transition| t.to.as_str()))
+                .bind(column!(|t: &Transition| t.at.to_string()))
+                .bind(column!(|t: &Transition| t.days))
+                .bind(column!(|t: &Transition| t.bimtek_before))
+                .bind(column!(|t: &Transition| t.policy_version.clone()))
+                .execute(&mut *tx)
+                .await?;
+        }
+        if members.is_empty() {
+            return Ok(());
+        }
+        macro_rules! column {
+            ($f:expr) => {
+                members.iter().map($f).collect::<Vec<_>>()
+            };
+        }
+        sqlx::query(UPSERT_MEMBERS_MANY)
+            .bind(column!(|(id, _): &(String, Member)| id.clone()))
+            .bind(column!(|(_, m): &(String, Member)| m.desa.clone()))
+            .bind(column!(|(_, m): &(String, Member)| m.stage.clone()))
+            .bind(column!(|(_, m): &(String, Member)| m.since.to_string()))
+            .bind(column!(|(_, m): &(String, Member)| m.bimtek_count))
+            .execute(&mut *tx)
+            .await?;
+        Ok(())
+    }
+
+    async fn apply_sqlite(
+        &self,
+        tx: &mut sqlx::SqliteConnection,
+        events: &[StoredEvent],
+        memory: &mut Memory,
+    ) -> Result<(), ProjectionError> {
+        let budget = memory.budget();
+        let pending = memory.state::<Pending>();
+        for id in pending.members.missing(events) {
+            let row = sqlx::query(
+                "SELECT desa_code, stage, stage_since, bimtek_count
+                   FROM stage_transition_members WHERE community_id = ?1",
+            )
+            .bind(&id)
+            .fetch_optional(&mut *tx)
+            .await?;
+            if let Some(row) = row {
+                pending.members.loaded(
+                    id,
+                    member_from(
+                        row.try_get("desa_code")?,
+                        row.try_get("stage")?,
+                        row.try_get("stage_since")?,
+                        row.try_get("bimtek_count")?,
+                    )?,
+                );
+            }
+        }
+        fold_batch(&mut pending.members, events, &mut pending.transitions)?;
+        if !pending.must_write(budget) {
+            return Ok(());
+        }
+        let (transitions, members) = pending.take(budget);
         let insert = sqlite_sql(INSERT);
-        for transition in fold_batch(&mut members, events)? {
-            bind_transition!(sqlx::query(&insert), &transition)
+        for transition in &transitions {
+            bind_transition!(sqlx::query(&insert), transition)
                 .execute(&mut *tx)
                 .await?;
         }
         let upsert = sqlite_sql(UPSERT_MEMBER);
-        for id in &ids {
-            if let Some(m) = members.get(id) {
-                sqlx::query(&upsert)
-                    .bind(id)
-                    .bind(&m.desa)
-                    .bind(&m.stage)
-                    .bind(m.since.to_string())
-                    .bind(m.bimtek_count)
-                    .execute(&mut *tx)
-                    .await?;
-            }
+        for (id, m) in &members {
+            sqlx::query(&upsert)
+                .bind(id)
+                .bind(&m.desa)
+                .bind(&m.stage)
+                .bind(m.since.to_string())
+                .bind(m.bimtek_count)
+                .execute(&mut *tx)
+                .await?;
         }
         Ok(())
     }

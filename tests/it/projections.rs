@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use simpul_domain::commands::{AdvanceStage, SuspendCommunity, UpdateMemberCount};
 use simpul_domain::events::ActivityKind;
 use simpul_domain::{ActorRole, CommunityCommand, RegionCode, Stage};
-use simpul_projections::{Projection, ProjectionError, Runner};
+use simpul_projections::{Memory, Projection, ProjectionError, Runner};
 use simpul_store::Database;
 
 use crate::both_backends;
@@ -450,16 +450,18 @@ impl Projection for Faulty {
         &self,
         tx: &mut sqlx::PgConnection,
         events: &[simpul_store::StoredEvent],
+        memory: &mut Memory,
     ) -> Result<(), ProjectionError> {
-        self.inner.apply_postgres(tx, events).await?;
+        self.inner.apply_postgres(tx, events, memory).await?;
         self.after_write()
     }
     async fn apply_sqlite(
         &self,
         tx: &mut sqlx::SqliteConnection,
         events: &[simpul_store::StoredEvent],
+        memory: &mut Memory,
     ) -> Result<(), ProjectionError> {
-        self.inner.apply_sqlite(tx, events).await?;
+        self.inner.apply_sqlite(tx, events, memory).await?;
         self.after_write()
     }
 }

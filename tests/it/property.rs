@@ -179,6 +179,9 @@ async fn check(backend: Backend, ops: Vec<Op>) {
         .map(|_| uuid::Uuid::now_v7().to_string())
         .collect();
     let projections = simpul_projections::all(simpul_regions::bundled().unwrap());
+    let long_lived = Runner::new(db.store())
+        .with_batch_size(3)
+        .with_memory_capacity(2);
     let mut accepted = 0;
     for op in &ops {
         let (community, _) = db.store().load(&ids[op.kim]).await.unwrap();
@@ -197,7 +200,10 @@ async fn check(backend: Backend, ops: Vec<Op>) {
             accepted += 1;
         }
         if let Some(batch) = op.project_after {
-            let runner = Runner::new(db.store()).with_batch_size(batch);
+            // Alternate a runner that keeps its memory across batches (and must notice when
+            // another runner moved the checkpoint) with fresh runners of random batch sizes.
+            let fresh = Runner::new(db.store()).with_batch_size(batch);
+            let runner = if batch % 2 == 0 { &long_lived } else { &fresh };
             for projection in &projections {
                 runner.step(projection.as_ref()).await.unwrap();
             }
@@ -220,6 +226,15 @@ async fn check(backend: Backend, ops: Vec<Op>) {
     }
     for projection in &projections {
         runner
+            .rebuild(projection.as_ref(), &|_, _| {})
+            .await
+            .unwrap();
+    }
+    assert_eq!(crate::projections::digests(&db.database).await, incremental);
+    // A rebuild whose deferred writes overflow a tiny memory again and again.
+    let small = Runner::new(db.store()).with_memory_capacity(1);
+    for projection in &projections {
+        small
             .rebuild(projection.as_ref(), &|_, _| {})
             .await
             .unwrap();
