@@ -6,6 +6,7 @@
 
 pub mod audit_trail;
 pub mod community_summary;
+pub mod exports;
 mod fold;
 pub mod runtime;
 pub mod stage_dashboard;

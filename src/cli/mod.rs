@@ -1,6 +1,7 @@
 //! Subcommands. Each returns an exit code or an error that `main` prints.
 
 mod events;
+mod export;
 mod persons;
 mod projections;
 mod regions;
@@ -51,6 +52,9 @@ pub enum Command {
     /// Read models: status, run, rebuild.
     #[command(subcommand)]
     Projections(projections::ProjectionsCommand),
+    /// Export KIM (CSV, XLSX) or the event log (JSON lines) to stdout or a file.
+    #[command(subcommand)]
+    Export(export::ExportCommand),
     /// Personal data of officers.
     #[command(subcommand)]
     Persons(persons::PersonsCommand),
@@ -74,6 +78,7 @@ pub async fn run(mut cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Regions(command) => regions::run(command),
         Command::Events(command) => events::run(&cli.config, command).await,
+        Command::Export(command) => export::run(&cli.config, command).await,
         Command::Persons(command) => persons::run(&cli.config, command).await,
         Command::Projections(command) => projections::run(&cli.config, command).await,
         Command::Tokens(command) => tokens::run(&cli.config, command).await,

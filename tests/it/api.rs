@@ -728,6 +728,8 @@ async fn every_route_is_in_the_openapi_document_and_the_docs_are_served_locally(
         ("get", "/projections"),
         ("get", "/audit"),
         ("get", "/analytics/stage-transitions"),
+        ("get", "/exports/communities"),
+        ("get", "/exports/events"),
         ("get", "/healthz"),
         ("get", "/readyz"),
     ];

@@ -8,6 +8,7 @@ mod api;
 mod architecture;
 mod cli;
 mod commands;
+mod exports;
 mod feed;
 mod helpers;
 mod persons;

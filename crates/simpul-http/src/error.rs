@@ -50,6 +50,9 @@ pub enum ApiError {
     /// 404: no such resource, or one outside the token's scope.
     #[error("not found")]
     NotFound,
+    /// 406: the `Accept` header asks for no type this resource offers.
+    #[error("{0}")]
+    NotAcceptable(String),
     /// 409: the current state conflicts (duplicate nomor induk, concurrent writers, lifecycle).
     #[error("{detail}")]
     Conflict {
@@ -90,6 +93,7 @@ impl ApiError {
             ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::NotFound => StatusCode::NOT_FOUND,
+            ApiError::NotAcceptable(_) => StatusCode::NOT_ACCEPTABLE,
             ApiError::Conflict { .. } => StatusCode::CONFLICT,
             ApiError::PreconditionFailed(_) => StatusCode::PRECONDITION_FAILED,
             ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
@@ -108,6 +112,7 @@ impl ApiError {
             ApiError::Unauthorized => "unauthorized",
             ApiError::Forbidden(_) => "forbidden",
             ApiError::NotFound => "not-found",
+            ApiError::NotAcceptable(_) => "not-acceptable",
             ApiError::Conflict { .. } => "conflict",
             ApiError::PreconditionFailed(_) => "version-mismatch",
             ApiError::PayloadTooLarge => "payload-too-large",
@@ -126,6 +131,7 @@ impl ApiError {
         let (rule, field) = match self {
             ApiError::Malformed { field, .. } => (None, field.clone()),
             ApiError::Conflict { rule, field, .. } => (rule.clone(), field.clone()),
+            ApiError::NotAcceptable(_) => (None, Some("Accept".to_owned())),
             ApiError::Unprocessable(error) => {
                 (error.rule.map(|r| r.to_string()), Some(error.field.clone()))
             }

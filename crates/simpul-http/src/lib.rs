@@ -34,7 +34,7 @@ pub const BODY_LIMIT: usize = 1024 * 1024;
 
 /// The API router and its OpenAPI document.
 pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
-    use routes::{communities, health, queries, regions};
+    use routes::{communities, exports, health, queries, regions};
     let (v1, document) = OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
         .routes(routes!(communities::form))
         .routes(routes!(communities::show))
@@ -60,6 +60,8 @@ pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(queries::projections))
         .routes(routes!(queries::audit))
         .routes(routes!(queries::stage_transitions))
+        .routes(routes!(exports::communities))
+        .routes(routes!(exports::events))
         .routes(routes!(regions::show))
         .routes(routes!(health::healthz))
         .routes(routes!(health::readyz))

@@ -21,6 +21,7 @@ use utoipa::{Modify, OpenApi};
     tags(
         (name = "communities", description = "KIM: pembentukan, pengurus, SK, nomor induk, bimtek, tahap"),
         (name = "regions", description = "Kode wilayah Kemendagri 2025"),
+        (name = "exports", description = "Ekspor KIM (CSV, XLSX) dan log peristiwa (JSON lines)"),
         (name = "operations", description = "Health and readiness")
     )
 )]

@@ -1,6 +1,7 @@
 //! One file per resource; the write path every command endpoint shares lives here.
 
 pub mod communities;
+pub mod exports;
 pub mod health;
 pub mod queries;
 pub mod regions;

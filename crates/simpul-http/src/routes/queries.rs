@@ -177,7 +177,11 @@ pub async fn list(
         None
     };
     if wants_csv(&headers) {
-        return Ok(csv_response(&summary_csv(&items), "kim.csv"));
+        // The same columns as `GET /exports/communities`, formatted in one place.
+        let bytes = simpul_projections::exports::communities::csv_bytes(&items, true)
+            .map_err(|e| ApiError::Internal(e.to_string()))?;
+        let body = String::from_utf8(bytes).map_err(|e| ApiError::Internal(e.to_string()))?;
+        return Ok(csv_response(&body, "kim.csv"));
     }
     Ok(Json(CommunityPage { items, next_cursor }).into_response())
 }
@@ -343,7 +347,7 @@ async fn wait_for(state: &AppState, min_position: Option<u64>) -> Result<(), Api
     }
 }
 
-fn parse_region(text: &str) -> Result<RegionCode, ApiError> {
+pub(super) fn parse_region(text: &str) -> Result<RegionCode, ApiError> {
     RegionCode::parse(text.trim()).map_err(|e| invalid("region", &e.to_string()))
 }
 
@@ -361,14 +365,14 @@ fn check_choice(
     }
 }
 
-fn invalid(field: &str, detail: &str) -> ApiError {
+pub(super) fn invalid(field: &str, detail: &str) -> ApiError {
     ApiError::Malformed {
         detail: format!("{field}: {detail}"),
         field: Some(field.to_owned()),
     }
 }
 
-fn projection_error(error: simpul_projections::ProjectionError) -> ApiError {
+pub(super) fn projection_error(error: simpul_projections::ProjectionError) -> ApiError {
     match error {
         simpul_projections::ProjectionError::Store(store) => store.into(),
         other => ApiError::Internal(other.to_string()),
@@ -398,67 +402,6 @@ fn csv_line(fields: &[String]) -> String {
         .join(",");
     line.push_str("\r\n");
     line
-}
-
-fn summary_csv(rows: &[SummaryRow]) -> String {
-    let mut out = csv_line(
-        &[
-            "id",
-            "nama",
-            "kode_desa",
-            "desa",
-            "kode_kecamatan",
-            "kecamatan",
-            "kode_kabupaten_kota",
-            "kabupaten_kota",
-            "kode_provinsi",
-            "provinsi",
-            "tahap",
-            "status",
-            "legal",
-            "nomor_sk",
-            "tanggal_sk",
-            "nomor_induk",
-            "jumlah_anggota",
-            "pengurus_aktif",
-            "jumlah_bimtek",
-            "bimtek_terakhir",
-            "media_baru",
-            "e_bisnis",
-            "tanggal_pembentukan",
-            "versi",
-        ]
-        .map(str::to_owned),
-    );
-    for r in rows {
-        out.push_str(&csv_line(&[
-            r.community_id.clone(),
-            r.name.clone(),
-            r.desa_code.clone(),
-            r.desa_name.clone(),
-            r.kecamatan_code.clone(),
-            r.kecamatan_name.clone(),
-            r.regency_code.clone(),
-            r.regency_name.clone(),
-            r.province_code.clone(),
-            r.province_name.clone(),
-            r.stage.clone(),
-            r.status.clone(),
-            r.legal.to_string(),
-            r.sk_number.clone().unwrap_or_default(),
-            r.sk_date.clone().unwrap_or_default(),
-            r.nomor_induk.clone().unwrap_or_default(),
-            r.member_count.to_string(),
-            r.active_officers.to_string(),
-            r.bimtek_count.to_string(),
-            r.last_bimtek_on.clone().unwrap_or_default(),
-            r.media_channels.to_string(),
-            r.e_businesses.to_string(),
-            r.formed_on.clone(),
-            r.version.to_string(),
-        ]));
-    }
-    out
 }
 
 fn dashboard_csv(region: &Totals, children: &[Totals]) -> String {

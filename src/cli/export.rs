@@ -1,0 +1,215 @@
+//! `simpul export communities|events`: files for spreadsheets and other systems. The formats are
+//! `simpul_projections::exports`, the same as `GET /api/v1/exports/…`.
+
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::Context as _;
+use simpul_domain::RegionCode;
+use simpul_projections::exports::communities::{CommunityPages, CsvExport, XlsxExport};
+use simpul_projections::exports::events::{EventLine, EventPages, PersonalData};
+use simpul_store::{EventStore, KeyStore};
+
+use crate::config::Config;
+
+#[derive(Debug, clap::Subcommand)]
+pub enum ExportCommand {
+    /// Every KIM of a region (or the whole country) from the `community_summary` read model,
+    /// ordered by id, with Indonesian column names.
+    Communities {
+        /// A region code at any level: `34`, `34.04`, `34.04.01`, `34.04.01.2001`
+        /// [default: the whole country].
+        #[arg(long)]
+        region: Option<String>,
+        /// `csv` or `xlsx` (XLSX needs --output).
+        #[arg(long, value_enum, default_value_t = Format::Csv)]
+        format: Format,
+        /// Write to this file instead of stdout.
+        #[arg(long, short, required_if_eq("format", "xlsx"))]
+        output: Option<PathBuf>,
+    },
+    /// The event log as JSON lines in feed order: position, community id, sequence, event type,
+    /// event version, payload, metadata.
+    Events {
+        /// Start after this global position (0: from the beginning).
+        #[arg(long, default_value_t = 0)]
+        after: u64,
+        /// Stop after this many events.
+        #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+        limit: Option<u64>,
+        /// Open officers' sealed names and contacts with the master key (erased persons read
+        /// `[dihapus]`); without it they stay sealed.
+        #[arg(long)]
+        with_personal_data: bool,
+        /// Write to this file instead of stdout.
+        #[arg(long, short)]
+        output: Option<PathBuf>,
+    },
+}
+
+/// File formats of `export communities`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// RFC 4180 CSV, UTF-8, header row.
+    Csv,
+    /// Excel workbook: bold frozen header, numbers and dates typed.
+    Xlsx,
+}
+
+pub async fn run(config: &Config, command: ExportCommand) -> anyhow::Result<ExitCode> {
+    match command {
+        ExportCommand::Communities {
+            region,
+            format,
+            output,
+        } => {
+            let region = match region {
+                Some(text) => {
+                    let code = RegionCode::parse(text.trim())?;
+                    let regions =
+                        simpul_regions::bundled().context("loading the bundled region codes")?;
+                    if regions.get(&code).is_none() {
+                        eprintln!(
+                            "error: region code {code} does not exist in edition {}",
+                            simpul_regions::EDITION
+                        );
+                        return Ok(ExitCode::from(2));
+                    }
+                    Some(code.to_string())
+                }
+                None => None,
+            };
+            let store = EventStore::new(super::open_database(config).await?);
+            warn_if_behind(&store).await;
+            let pages = CommunityPages::new(store.database().clone(), region, None);
+            let written = match (format, output) {
+                (Format::Xlsx, Some(path)) => {
+                    cleaned_up_on_error(&path, communities_xlsx(pages, &path)).await?
+                }
+                (Format::Xlsx, None) => anyhow::bail!("--format xlsx needs --output FILE"),
+                (Format::Csv, Some(path)) => {
+                    let file = create(&path)?;
+                    cleaned_up_on_error(&path, communities_csv(pages, file)).await?
+                }
+                (Format::Csv, None) => communities_csv(pages, std::io::stdout()).await?,
+            };
+            eprintln!("{written} KIM exported");
+            Ok(ExitCode::SUCCESS)
+        }
+        ExportCommand::Events {
+            after,
+            limit,
+            with_personal_data,
+            output,
+        } => {
+            let database = super::open_database(config).await?;
+            // The master key is read only when names are to be opened.
+            let keys = if with_personal_data {
+                Some(KeyStore::new(database.clone(), config.master_key()?))
+            } else {
+                None
+            };
+            let pages = EventPages::new(EventStore::new(database), after);
+            let written = match output {
+                Some(path) => {
+                    let file = create(&path)?;
+                    cleaned_up_on_error(&path, events(pages, limit, keys.as_ref(), file)).await?
+                }
+                None => events(pages, limit, keys.as_ref(), std::io::stdout()).await?,
+            };
+            eprintln!("{written} events exported");
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+async fn communities_csv(mut pages: CommunityPages, out: impl Write) -> anyhow::Result<u64> {
+    let mut export = CsvExport::new(BufWriter::new(out))?;
+    let mut written = 0u64;
+    while let Some(rows) = pages.next_page().await? {
+        for row in &rows {
+            export.write(row)?;
+        }
+        written += rows.len() as u64;
+    }
+    export.finish()?.flush().context("writing the export")?;
+    Ok(written)
+}
+
+async fn communities_xlsx(mut pages: CommunityPages, path: &Path) -> anyhow::Result<u64> {
+    let mut workbook = XlsxExport::new()?;
+    while let Some(rows) = pages.next_page().await? {
+        for row in &rows {
+            workbook.write(row)?;
+        }
+    }
+    let written = u64::from(workbook.rows());
+    workbook
+        .save(path)
+        .with_context(|| format!("writing {}", path.display()))?;
+    Ok(written)
+}
+
+async fn events(
+    mut pages: EventPages,
+    limit: Option<u64>,
+    keys: Option<&KeyStore>,
+    out: impl Write,
+) -> anyhow::Result<u64> {
+    let personal = match keys {
+        Some(keys) => PersonalData::Opened(keys),
+        None => PersonalData::Sealed,
+    };
+    let mut out = BufWriter::new(out);
+    let mut written = 0u64;
+    loop {
+        let max = limit.map_or(u64::MAX, |limit| limit - written);
+        let Some(batch) = pages
+            .next_batch(max)
+            .await
+            .context("reading the event feed")?
+        else {
+            break;
+        };
+        for event in batch {
+            EventLine::from_stored(event, personal)
+                .await?
+                .write_to(&mut out)?;
+            written += 1;
+        }
+        out.flush().context("writing the export")?;
+    }
+    Ok(written)
+}
+
+/// Says so on stderr when the read model has not applied the whole log yet (no server or
+/// `simpul projections run` is following it).
+async fn warn_if_behind(store: &EventStore) {
+    if let Ok(status) = simpul_projections::status(store, &["community_summary"]).await {
+        for projection in status.iter().filter(|p| p.lag_events > 0) {
+            eprintln!(
+                "warning: {} is {} events behind the log; run `simpul projections run` (or \
+                 `simpul serve`) to bring it up to date",
+                projection.name, projection.lag_events
+            );
+        }
+    }
+}
+
+fn create(path: &Path) -> anyhow::Result<File> {
+    File::create(path).with_context(|| format!("creating {}", path.display()))
+}
+
+/// Runs `export`; if it fails, removes the half-written `path` before returning the error.
+async fn cleaned_up_on_error<T>(
+    path: &Path,
+    export: impl std::future::Future<Output = anyhow::Result<T>>,
+) -> anyhow::Result<T> {
+    let result = export.await;
+    if result.is_err() {
+        let _ = std::fs::remove_file(path);
+    }
+    result.with_context(|| format!("exporting to {} (removed)", path.display()))
+}
