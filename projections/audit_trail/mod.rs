@@ -125,6 +125,55 @@ impl Pending {
     }
 }
 
+/// From this many rows (a rebuild's deferred writes), `COPY` instead of one `INSERT`.
+const COPY_THRESHOLD: usize = 2_000;
+
+/// Writes rows with `COPY … FROM STDIN` (PostgreSQL), into the table `search_path` names.
+async fn copy_rows(tx: &mut sqlx::PgConnection, rows: &[AuditRow]) -> Result<(), ProjectionError> {
+    use simpul_store::copy_csv_field as field;
+    let mut copy = tx
+        .copy_in_raw(
+            "COPY audit_trail (position, recorded_at, community_id, sequence, desa_code,
+                               regency_code, province_code, event_type, actor, role, request_id,
+                               reason, summary) FROM STDIN WITH (FORMAT csv)",
+        )
+        .await?;
+    let mut buffer = String::with_capacity(1 << 20);
+    for row in rows {
+        buffer.push_str(&row.position.to_string());
+        buffer.push(',');
+        field(&mut buffer, Some(&row.recorded_at));
+        buffer.push(',');
+        field(&mut buffer, Some(&row.community_id));
+        buffer.push(',');
+        buffer.push_str(&row.sequence.to_string());
+        for value in [
+            Some(row.desa.as_str()),
+            Some(&row.regency),
+            Some(&row.province),
+            Some(&row.event_type),
+            Some(&row.actor),
+            Some(&row.role),
+            Some(&row.request_id),
+            row.reason.as_deref(),
+            Some(&row.summary),
+        ] {
+            buffer.push(',');
+            field(&mut buffer, value);
+        }
+        buffer.push('\n');
+        if buffer.len() > 1 << 20 {
+            copy.send(buffer.as_bytes()).await?;
+            buffer.clear();
+        }
+    }
+    if !buffer.is_empty() {
+        copy.send(buffer.as_bytes()).await?;
+    }
+    copy.finish().await?;
+    Ok(())
+}
+
 fn parse_village(code: Option<String>) -> Option<RegionCode> {
     code.and_then(|c| RegionCode::parse(&c).ok())
 }
@@ -172,6 +221,10 @@ impl Projection for AuditTrail {
         let rows = pending.take(budget);
         if rows.is_empty() {
             return Ok(());
+        }
+        // Many rows, or a rebuild's final write (no events of its own): COPY.
+        if rows.len() >= COPY_THRESHOLD || events.is_empty() {
+            return copy_rows(tx, &rows).await;
         }
         macro_rules! column {
             ($f:expr) => {

@@ -19,6 +19,10 @@ pub enum StoreError {
         /// The number, canonical form.
         number: String,
     },
+    /// A bulk write met data already stored (an event sequence, a nomor induk or a person key):
+    /// nothing of it was written.
+    #[error("bulk write conflicts with stored data: {0}")]
+    BulkConflict(String),
     /// An append without the metadata every event must carry (R11).
     #[error("R11: event metadata lacks `{0}`")]
     MissingMetadata(&'static str),

@@ -202,6 +202,17 @@ impl KeyStore {
         }
     }
 
+    /// Wraps a data key made elsewhere (a deterministic generator, an import) for
+    /// [`EventStore::append_bulk`](crate::EventStore::append_bulk).
+    pub fn wrap(&self, person_id: Uuid, key: &DataKey) -> Result<crate::WrappedKey, StoreError> {
+        let (wrapped, nonce) = self.master.wrap(person_id, key)?;
+        Ok(crate::WrappedKey {
+            person_id,
+            wrapped,
+            nonce,
+        })
+    }
+
     /// Seals `plaintext` for `person_id` with their data key; `None` if the person was erased.
     pub async fn seal(
         &self,

@@ -3,6 +3,7 @@
 //! Invariant: knows events and SQL, not HTTP. PostgreSQL goes through postgres-es' table and
 //! reader, SQLite through sqlite-es'; both are migrated from `migrations/`.
 
+mod bulk;
 mod db;
 mod error;
 mod event_store;
@@ -11,6 +12,7 @@ mod keys;
 mod metadata;
 mod tokens;
 
+pub use bulk::{copy_csv_field, BulkOutcome, WrappedKey};
 pub use db::{Backend, Database, DatabaseUrl, POSTGRES_MIGRATOR, SQLITE_MIGRATOR};
 pub use error::StoreError;
 pub use event_store::{
