@@ -177,7 +177,9 @@ async fn bench(url: &str, communities: i64) -> anyhow::Result<()> {
     let replay_rate = replayed as f64 / started.elapsed().as_secs_f64();
     eprintln!("cqrs-es replay of {replayed} events: {replay_rate:.0} events/s");
 
-    // Latency from accepted to visible in community_summary, 8 writers, runner following.
+    // Latency from accepted to visible in community_summary, 8 writers, runner following. One
+    // observer polls every millisecond for all pending positions at once, so the measurement
+    // itself costs one query per millisecond, not one per writer.
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let follower =
         tokio::spawn(Runner::new(store.clone()).run(simpul_projections::all(regions), stopped));
@@ -185,14 +187,53 @@ async fn bench(url: &str, communities: i64) -> anyhow::Result<()> {
         store.clone(),
         CommunityServices::new(Arc::new(regions)),
     ));
+    type Pending = (i64, Instant, tokio::sync::oneshot::Sender<Duration>);
+    let (pending_tx, mut pending_rx) = tokio::sync::mpsc::unbounded_channel::<Pending>();
+    let observer_pool = pool.clone();
+    let observer = tokio::spawn(async move {
+        let mut waiting: Vec<Pending> = Vec::new();
+        loop {
+            while let Ok(p) = pending_rx.try_recv() {
+                waiting.push(p);
+            }
+            if waiting.is_empty() {
+                match pending_rx.recv().await {
+                    Some(p) => waiting.push(p),
+                    None => return Ok::<_, anyhow::Error>(()),
+                }
+                continue;
+            }
+            let positions: Vec<i64> = waiting.iter().map(|(p, _, _)| *p).collect();
+            let visible: Vec<i64> = sqlx::query_scalar(
+                "SELECT t.position FROM events t, projection_checkpoints c
+                   JOIN events done ON done.position = c.position
+                  WHERE c.name = 'community_summary' AND t.position = ANY($1)
+                    AND (t.txid, t.position) <= (done.txid, done.position)",
+            )
+            .bind(&positions)
+            .fetch_all(&observer_pool)
+            .await?;
+            let now = Instant::now();
+            let mut still = Vec::new();
+            for (position, accepted, done) in waiting.drain(..) {
+                if visible.contains(&position) {
+                    let _ = done.send(now - accepted);
+                } else {
+                    still.push((position, accepted, done));
+                }
+            }
+            waiting = still;
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+    });
     let mut tasks = Vec::new();
     for writer in 0..8 {
         let executor = executor.clone();
-        let store = store.clone();
+        let pending_tx = pending_tx.clone();
         tasks.push(tokio::spawn(async move {
             let mut latencies = Vec::new();
-            for n in 0..40 {
-                let id = format!("bench-{}", 1 + (writer * 40 + n) % 1000);
+            for n in 0..60 {
+                let id = format!("bench-{}", 1 + (writer * 60 + n) % 1000);
                 let command = simpul_domain::CommunityCommand::RecordActivity(
                     simpul_domain::commands::RecordActivity {
                         activity_id: Uuid::new_v4(),
@@ -211,24 +252,21 @@ async fn bench(url: &str, communities: i64) -> anyhow::Result<()> {
                 };
                 let outcome = executor.execute(&id, command, &context).await?;
                 let accepted = Instant::now();
-                while !simpul_projections::has_reached(
-                    &store,
-                    "community_summary",
-                    outcome.position,
-                )
-                .await?
-                {
-                    tokio::time::sleep(Duration::from_millis(1)).await;
-                }
-                latencies.push(accepted.elapsed());
+                let (done, seen) = tokio::sync::oneshot::channel();
+                pending_tx
+                    .send((i64::try_from(outcome.position)?, accepted, done))
+                    .map_err(|_| anyhow::anyhow!("observer stopped"))?;
+                latencies.push(seen.await?);
             }
             Ok::<_, anyhow::Error>(latencies)
         }));
     }
+    drop(pending_tx);
     let mut visible = Vec::new();
     for task in tasks {
         visible.extend(task.await??);
     }
+    observer.await??;
     let _ = stop.send(true);
     let _ = follower.await;
 

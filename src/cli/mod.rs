@@ -1,7 +1,9 @@
 //! Subcommands. Each returns an exit code or an error that `main` prints.
 
+mod demo;
 mod events;
 mod export;
+mod import;
 mod persons;
 mod projections;
 mod regions;
@@ -52,9 +54,14 @@ pub enum Command {
     /// Read models: status, run, rebuild.
     #[command(subcommand)]
     Projections(projections::ProjectionsCommand),
+    /// Synthetic data: `demo seed --scale S` (deterministic, real region codes).
+    #[command(subcommand)]
+    Demo(demo::DemoCommand),
     /// Export KIM (CSV, XLSX) or the event log (JSON lines) to stdout or a file.
     #[command(subcommand)]
     Export(export::ExportCommand),
+    /// Import an existing KIM registry (CSV from KIM.id or the Dinas), all or nothing.
+    Import(import::ImportArgs),
     /// Personal data of officers.
     #[command(subcommand)]
     Persons(persons::PersonsCommand),
@@ -78,7 +85,9 @@ pub async fn run(mut cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Regions(command) => regions::run(command),
         Command::Events(command) => events::run(&cli.config, command).await,
+        Command::Demo(command) => demo::run(&cli.config, command).await,
         Command::Export(command) => export::run(&cli.config, command).await,
+        Command::Import(args) => import::run(&cli.config, args).await,
         Command::Persons(command) => persons::run(&cli.config, command).await,
         Command::Projections(command) => projections::run(&cli.config, command).await,
         Command::Tokens(command) => tokens::run(&cli.config, command).await,

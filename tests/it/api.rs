@@ -730,6 +730,7 @@ async fn every_route_is_in_the_openapi_document_and_the_docs_are_served_locally(
         ("get", "/analytics/stage-transitions"),
         ("get", "/exports/communities"),
         ("get", "/exports/events"),
+        ("post", "/imports"),
         ("get", "/healthz"),
         ("get", "/readyz"),
     ];

@@ -220,6 +220,8 @@ both_backends!(
                 reason: None,
                 recorded_at: chrono::Utc::now(),
                 region_edition: simpul_regions::EDITION.to_owned(),
+                import_file: None,
+                import_sha256: None,
             },
             claims: vec![],
         };

@@ -4,7 +4,7 @@
 //! HTTP exports keep the tokens' scopes.
 
 use std::io::Cursor;
-use std::process::{Command, Output};
+use std::process::Output;
 
 use calamine::{Data, DataType as _, Reader as _};
 use reqwest::Method;
@@ -25,33 +25,8 @@ use crate::both_backends;
 use crate::helpers::*;
 use crate::server::{officer_body, TestServer};
 
-fn simpul(args: &[&str], envs: &[(&str, &str)]) -> Output {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_simpul"));
-    command
-        .args(args)
-        .env_remove("DATABASE_URL")
-        .env_remove("SIMPUL_MASTER_KEY")
-        .env_remove("SIMPUL_DATA_DIR");
-    for (key, value) in envs {
-        command.env(key, value);
-    }
-    command.output().expect("the simpul binary runs")
-}
-
-/// Runs the binary off the async runtime.
 async fn simpul_async(args: &[&str], envs: &[(&str, &str)]) -> Output {
-    let args: Vec<String> = args.iter().map(|a| (*a).to_owned()).collect();
-    let envs: Vec<(String, String)> = envs
-        .iter()
-        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-        .collect();
-    tokio::task::spawn_blocking(move || {
-        let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        let envs: Vec<(&str, &str)> = envs.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-        simpul(&args, &envs)
-    })
-    .await
-    .unwrap()
+    simpul_binary_async(args, envs).await
 }
 
 fn stdout(output: &Output) -> String {

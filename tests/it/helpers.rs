@@ -91,6 +91,14 @@ impl TestDb {
         }
     }
 
+    /// Which backend it is on.
+    pub fn backend(&self) -> Backend {
+        match self.database {
+            Database::Postgres(_) => Backend::Postgres,
+            Database::Sqlite { .. } => Backend::Sqlite,
+        }
+    }
+
     pub fn store(&self) -> EventStore {
         EventStore::new(self.database.clone())
     }
@@ -322,4 +330,34 @@ pub async fn read_feed(
             tokio::time::sleep(std::time::Duration::from_millis(20)).await;
         }
     }
+}
+
+/// Runs the real `simpul` binary with only the given environment of Simpul's own.
+pub fn simpul_binary(args: &[&str], envs: &[(&str, &str)]) -> std::process::Output {
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_simpul"));
+    command
+        .args(args)
+        .env_remove("DATABASE_URL")
+        .env_remove("SIMPUL_MASTER_KEY")
+        .env_remove("SIMPUL_DATA_DIR");
+    for (key, value) in envs {
+        command.env(key, value);
+    }
+    command.output().expect("the simpul binary runs")
+}
+
+/// [`simpul_binary`] off the async runtime.
+pub async fn simpul_binary_async(args: &[&str], envs: &[(&str, &str)]) -> std::process::Output {
+    let args: Vec<String> = args.iter().map(|a| (*a).to_owned()).collect();
+    let envs: Vec<(String, String)> = envs
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect();
+    tokio::task::spawn_blocking(move || {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let envs: Vec<(&str, &str)> = envs.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        simpul_binary(&args, &envs)
+    })
+    .await
+    .expect("the binary's thread")
 }

@@ -18,7 +18,12 @@ const SUMMARY_COLUMNS: &str = "community_id, name, desa_code, desa_name, kecamat
     last_bimtek_on, media_channels, e_businesses, formed_on, last_event_at, version, state";
 
 /// Every row of `table` as text, in primary-key order: the read model's digest.
-async fn rows(db: &Database, table: &str, columns: &str, order: &str) -> Vec<Vec<Option<String>>> {
+pub async fn rows(
+    db: &Database,
+    table: &str,
+    columns: &str,
+    order: &str,
+) -> Vec<Vec<Option<String>>> {
     let select = columns
         .split(',')
         .map(|c| format!("CAST({} AS text)", c.trim()))

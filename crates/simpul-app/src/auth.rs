@@ -5,7 +5,7 @@
 //! | admin | `national` | everything, including tokens |
 //! | national | `national` | read |
 //! | province | a province code | read in scope; record bimtek |
-//! | regency | a kabupaten/kota code | read in scope; form (on the community's behalf), SK, nomor induk, bimtek, stage, suspend/reactivate/dissolve |
+//! | regency | a kabupaten/kota code | read in scope; form (on the community's behalf), SK, nomor induk, bimtek, stage, suspend/reactivate/dissolve; import a registry (rows in scope) |
 //! | pegiat | one community id | read its own KIM; officers, members, activities, media channels, e-business |
 //! | auditor | `national` or a region code of any level | read everything in scope, including full history |
 //!
@@ -291,11 +291,13 @@ pub enum Action {
     ManageTokens,
     /// Look up region codes (everyone, everywhere).
     ReadRegion,
+    /// Import an existing KIM registry (a CSV file): every row inside the scope.
+    ImportRegistry,
 }
 
 impl Action {
     /// Every action, in declaration order.
-    pub const ALL: [Action; 21] = [
+    pub const ALL: [Action; 22] = [
         Action::ReadCommunity,
         Action::ReadHistory,
         Action::FormCommunity,
@@ -317,6 +319,7 @@ impl Action {
         Action::Dissolve,
         Action::ManageTokens,
         Action::ReadRegion,
+        Action::ImportRegistry,
     ];
 
     /// The action a command needs.
@@ -368,6 +371,7 @@ impl Action {
             Action::Dissolve => "dissolve a community",
             Action::ManageTokens => "manage API tokens",
             Action::ReadRegion => "look up region codes",
+            Action::ImportRegistry => "import a KIM registry",
         }
     }
 }
@@ -398,6 +402,7 @@ fn role_may(role: ActorRole, action: Action) -> bool {
                 | Suspend
                 | Reactivate
                 | Dissolve
+                | ImportRegistry
         ),
         ActorRole::Pegiat => matches!(
             action,

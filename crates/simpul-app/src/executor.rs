@@ -8,7 +8,7 @@
 use std::collections::HashMap;
 use std::sync::Mutex;
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use cqrs_es::Aggregate as _;
 use simpul_domain::events::CommunityEvent;
 use simpul_domain::{ActorRole, Community, CommunityCommand, CommunityServices};
@@ -81,6 +81,18 @@ impl CommandExecutor {
         command: CommunityCommand,
         context: &CommandContext,
     ) -> Result<Outcome, AppError> {
+        self.execute_at(community_id, command, context, None).await
+    }
+
+    /// [`execute`](Self::execute) with the time the events are recorded at given by the caller
+    /// (`None`: now) — for generated histories, which must replay the same byte for byte.
+    pub async fn execute_at(
+        &self,
+        community_id: &str,
+        command: CommunityCommand,
+        context: &CommandContext,
+        recorded_at: Option<DateTime<Utc>>,
+    ) -> Result<Outcome, AppError> {
         let mut trust_cache = true;
         for _attempt in 0..MAX_ATTEMPTS {
             let (community, version) = self.current(community_id, trust_cache).await?;
@@ -98,7 +110,14 @@ impl CommandExecutor {
                 }
             }
             let events = community.decide(command.clone(), &self.services)?;
-            let append = self.append_request(community_id, version, &events, context)?;
+            let append = append_request(
+                &self.services,
+                community_id,
+                version,
+                &events,
+                context,
+                recorded_at.unwrap_or_else(Utc::now),
+            )?;
             match self.store.append(&append).await {
                 Ok(appended) => {
                     let new_version = version + appended.len() as u64;
@@ -151,53 +170,12 @@ impl CommandExecutor {
             }
         }
         let loaded = self.store.load(community_id).await?;
-        self.store_in_cache(community_id, loaded.0.clone(), loaded.1);
-        Ok(loaded)
-    }
-
-    fn append_request(
-        &self,
-        community_id: &str,
-        version: u64,
-        events: &[CommunityEvent],
-        context: &CommandContext,
-    ) -> Result<Append, AppError> {
-        let mut claims = Vec::new();
-        let mut new_events = Vec::with_capacity(events.len());
-        for (event, sequence) in events.iter().zip(version + 1..) {
-            if let CommunityEvent::RegistrationNumberAssigned(assigned) = event {
-                claims.push(RegistrationClaim {
-                    regency: assigned.regency.to_string(),
-                    number: assigned.number.canonical(),
-                    sequence,
-                });
-            }
-            new_events.push(NewEvent {
-                event_type: event.name().to_owned(),
-                event_version: simpul_domain::events::EVENT_VERSION.to_owned(),
-                payload: serde_json::to_value(event).map_err(|e| {
-                    AppError::Store(simpul_store::StoreError::Corrupt(e.to_string()))
-                })?,
-            });
+        // An id with no events is not cached: another process (a registry import, whose ids are
+        // derived from its keys) may form it at any time, and a cached absence would hide it.
+        if loaded.1 > 0 {
+            self.store_in_cache(community_id, loaded.0.clone(), loaded.1);
         }
-        let reason = events
-            .iter()
-            .find_map(|event| event.reason())
-            .map(|reason| reason.to_string());
-        Ok(Append {
-            community_id: community_id.to_owned(),
-            after_sequence: version,
-            events: new_events,
-            metadata: EventMetadata {
-                actor_id: context.actor_id.clone(),
-                actor_role: context.actor_role.as_str().to_owned(),
-                request_id: context.request_id.clone(),
-                reason,
-                recorded_at: Utc::now(),
-                region_edition: self.services.regions.edition().to_owned(),
-            },
-            claims,
-        })
+        Ok(loaded)
     }
 
     fn cached(&self, community_id: &str) -> Option<(Community, u64)> {
@@ -239,4 +217,54 @@ impl CommandExecutor {
             cache.remove(community_id);
         }
     }
+}
+
+/// The store request for `events` decided on `community_id` at `version`: their payloads, the
+/// nomor induk claims they make, and the metadata of R11. The executor and the bulk writers
+/// (demo generator, import) build their appends here, so both write the same rows.
+pub fn append_request(
+    services: &CommunityServices,
+    community_id: &str,
+    version: u64,
+    events: &[CommunityEvent],
+    context: &CommandContext,
+    recorded_at: DateTime<Utc>,
+) -> Result<Append, AppError> {
+    let mut claims = Vec::new();
+    let mut new_events = Vec::with_capacity(events.len());
+    for (event, sequence) in events.iter().zip(version + 1..) {
+        if let CommunityEvent::RegistrationNumberAssigned(assigned) = event {
+            claims.push(RegistrationClaim {
+                regency: assigned.regency.to_string(),
+                number: assigned.number.canonical(),
+                sequence,
+            });
+        }
+        new_events.push(NewEvent {
+            event_type: event.name().to_owned(),
+            event_version: simpul_domain::events::EVENT_VERSION.to_owned(),
+            payload: serde_json::to_value(event)
+                .map_err(|e| AppError::Store(simpul_store::StoreError::Corrupt(e.to_string())))?,
+        });
+    }
+    let reason = events
+        .iter()
+        .find_map(|event| event.reason())
+        .map(|reason| reason.to_string());
+    Ok(Append {
+        community_id: community_id.to_owned(),
+        after_sequence: version,
+        events: new_events,
+        metadata: EventMetadata {
+            actor_id: context.actor_id.clone(),
+            actor_role: context.actor_role.as_str().to_owned(),
+            request_id: context.request_id.clone(),
+            reason,
+            recorded_at,
+            region_edition: services.regions.edition().to_owned(),
+            import_file: None,
+            import_sha256: None,
+        },
+        claims,
+    })
 }

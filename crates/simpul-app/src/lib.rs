@@ -4,11 +4,13 @@
 //! [`auth`] has said whether the token's principal may.
 
 pub mod auth;
+pub mod demo;
 mod error;
 mod executor;
+pub mod import;
 
 pub use auth::{
     bootstrap_admin_token, parse_token_role, Action, AuthError, Principal, Scope, ScopeError,
 };
 pub use error::AppError;
-pub use executor::{CommandContext, CommandExecutor, Outcome};
+pub use executor::{append_request, CommandContext, CommandExecutor, Outcome};

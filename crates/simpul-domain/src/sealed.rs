@@ -67,11 +67,36 @@ impl DataKey {
     /// Seals `plaintext` for `person_id`; the person id is authenticated as associated data, so a
     /// sealed value cannot be moved to another person.
     pub fn seal(&self, person_id: Uuid, plaintext: &str) -> Result<SealedText, SealError> {
-        let cipher = XChaCha20Poly1305::new((&self.0).into());
         let nonce = XChaCha20Poly1305::generate_nonce(&mut OsRng);
+        self.seal_with(person_id, plaintext, &nonce)
+    }
+
+    /// Seals like [`DataKey::seal`] but with a nonce chosen by the caller, so the output is a pure
+    /// function of key, person, plaintext and nonce.
+    ///
+    /// **For deterministic generators only** (`simpul demo seed`, whose nonces come from a seeded
+    /// generator so that the same seed gives byte-identical events). A nonce must never be used
+    /// twice with the same key; everything that seals real personal data uses [`DataKey::seal`],
+    /// which draws a random nonce.
+    pub fn seal_with_nonce(
+        &self,
+        person_id: Uuid,
+        plaintext: &str,
+        nonce: [u8; 24],
+    ) -> Result<SealedText, SealError> {
+        self.seal_with(person_id, plaintext, XNonce::from_slice(&nonce))
+    }
+
+    fn seal_with(
+        &self,
+        person_id: Uuid,
+        plaintext: &str,
+        nonce: &XNonce,
+    ) -> Result<SealedText, SealError> {
+        let cipher = XChaCha20Poly1305::new((&self.0).into());
         let ciphertext = cipher
             .encrypt(
-                &nonce,
+                nonce,
                 Payload {
                     msg: plaintext.as_bytes(),
                     aad: person_id.as_bytes(),
@@ -141,6 +166,19 @@ mod tests {
         assert!(!sealed.ciphertext.contains("Zul"));
         assert_eq!(key.open(&sealed).unwrap(), "Zul Arif");
         assert_eq!(DataKey::generate().open(&sealed), Err(SealError::Damaged));
+    }
+
+    #[test]
+    fn sealing_with_a_given_nonce_is_deterministic_and_opens() {
+        let person = Uuid::from_u128(7);
+        let key = DataKey::from_bytes([9; 32]);
+        let first = key.seal_with_nonce(person, "Siti Rahayu", [3; 24]).unwrap();
+        let again = key.seal_with_nonce(person, "Siti Rahayu", [3; 24]).unwrap();
+        assert!(first == again);
+        assert_eq!(first.nonce, BASE64.encode([3u8; 24]));
+        assert_eq!(key.open(&first).unwrap(), "Siti Rahayu");
+        let other = key.seal_with_nonce(person, "Siti Rahayu", [4; 24]).unwrap();
+        assert!(first.ciphertext != other.ciphertext);
     }
 
     #[test]

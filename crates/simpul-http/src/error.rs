@@ -72,6 +72,9 @@ pub enum ApiError {
     /// 415: the body is not `application/json`.
     #[error("request body must be application/json")]
     UnsupportedMediaType,
+    /// 413 or 415 for a body that is not JSON (an imported CSV): the status and why.
+    #[error("{1}")]
+    UnreadableBody(StatusCode, String),
     /// 422: a domain rule (or an idempotency key reused with another body).
     #[error("{0}")]
     Unprocessable(Box<DomainError>),
@@ -98,6 +101,7 @@ impl ApiError {
             ApiError::PreconditionFailed(_) => StatusCode::PRECONDITION_FAILED,
             ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::UnreadableBody(status, _) => *status,
             ApiError::Unprocessable(_) | ApiError::IdempotencyMismatch => {
                 StatusCode::UNPROCESSABLE_ENTITY
             }
@@ -117,6 +121,10 @@ impl ApiError {
             ApiError::PreconditionFailed(_) => "version-mismatch",
             ApiError::PayloadTooLarge => "payload-too-large",
             ApiError::UnsupportedMediaType => "unsupported-media-type",
+            ApiError::UnreadableBody(status, _) if *status == StatusCode::PAYLOAD_TOO_LARGE => {
+                "payload-too-large"
+            }
+            ApiError::UnreadableBody(_, _) => "unsupported-media-type",
             ApiError::Unprocessable(error) if error.kind == ErrorKind::Rule => "rule-violated",
             ApiError::Unprocessable(_) => "invalid-field",
             ApiError::IdempotencyMismatch => "idempotency-key-reused",

@@ -34,7 +34,7 @@ pub const BODY_LIMIT: usize = 1024 * 1024;
 
 /// The API router and its OpenAPI document.
 pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
-    use routes::{communities, exports, health, queries, regions};
+    use routes::{communities, exports, health, imports, queries, regions};
     let (v1, document) = OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
         .routes(routes!(communities::form))
         .routes(routes!(communities::show))
@@ -62,6 +62,7 @@ pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(queries::stage_transitions))
         .routes(routes!(exports::communities))
         .routes(routes!(exports::events))
+        .routes(routes!(imports::create))
         .routes(routes!(regions::show))
         .routes(routes!(health::healthz))
         .routes(routes!(health::readyz))

@@ -211,6 +211,38 @@ impl EventStore {
         }
     }
 
+    /// The community holding nomor induk `number` (canonical form) in kabupaten/kota `regency`,
+    /// if any (R8), from the claims table.
+    pub async fn registration_holder(
+        &self,
+        regency: &str,
+        number: &str,
+    ) -> Result<Option<String>, StoreError> {
+        let holder = match &self.db {
+            Database::Postgres(pool) => {
+                sqlx::query_scalar(
+                    "SELECT community_id FROM registration_claims \
+                     WHERE regency = $1 AND number = $2",
+                )
+                .bind(regency)
+                .bind(number)
+                .fetch_optional(pool)
+                .await?
+            }
+            Database::Sqlite { readers, .. } => {
+                sqlx::query_scalar(
+                    "SELECT community_id FROM registration_claims \
+                     WHERE regency = ?1 AND number = ?2",
+                )
+                .bind(regency)
+                .bind(number)
+                .fetch_optional(readers)
+                .await?
+            }
+        };
+        Ok(holder)
+    }
+
     /// How many events the log holds.
     pub async fn count(&self) -> Result<u64, StoreError> {
         let count: i64 = match &self.db {

@@ -1,7 +1,7 @@
 //! The metadata every event carries (R11): who, in which role, from which request, why, when,
 //! and the edition of the region codes in its payload.
 
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::Serialize;
@@ -23,11 +23,17 @@ pub struct EventMetadata {
     pub recorded_at: DateTime<Utc>,
     /// The region-code edition the payload's codes belong to.
     pub region_edition: String,
+    /// For events written by a registry import: the imported file's name (`import_file`).
+    pub import_file: Option<String>,
+    /// For events written by a registry import: the SHA-256 (hex) of the imported file's bytes
+    /// (`import_sha256`).
+    pub import_sha256: Option<String>,
 }
 
 impl EventMetadata {
-    /// The flat map stored in the `metadata` column, after checking R11.
-    pub fn to_map(&self) -> Result<HashMap<String, String>, StoreError> {
+    /// The flat map stored in the `metadata` column, after checking R11 (sorted by key, so the
+    /// stored JSON is the same byte for byte for the same metadata).
+    pub fn to_map(&self) -> Result<BTreeMap<String, String>, StoreError> {
         for (name, value) in [
             ("actor_id", &self.actor_id),
             ("actor_role", &self.actor_role),
@@ -38,7 +44,7 @@ impl EventMetadata {
                 return Err(StoreError::MissingMetadata(name));
             }
         }
-        let mut map = HashMap::from([
+        let mut map = BTreeMap::from([
             ("actor_id".to_owned(), self.actor_id.clone()),
             ("actor_role".to_owned(), self.actor_role.clone()),
             ("request_id".to_owned(), self.request_id.clone()),
@@ -51,6 +57,22 @@ impl EventMetadata {
         ]);
         if let Some(reason) = &self.reason {
             map.insert("reason".to_owned(), reason.clone());
+        }
+        // An import names its file and the file's digest together, or neither.
+        match (&self.import_file, &self.import_sha256) {
+            (None, None) => {}
+            (Some(file), Some(sha256)) => {
+                if file.trim().is_empty() {
+                    return Err(StoreError::MissingMetadata("import_file"));
+                }
+                if sha256.trim().is_empty() {
+                    return Err(StoreError::MissingMetadata("import_sha256"));
+                }
+                map.insert("import_file".to_owned(), file.clone());
+                map.insert("import_sha256".to_owned(), sha256.clone());
+            }
+            (None, Some(_)) => return Err(StoreError::MissingMetadata("import_file")),
+            (Some(_), None) => return Err(StoreError::MissingMetadata("import_sha256")),
         }
         Ok(map)
     }
@@ -68,6 +90,8 @@ mod tests {
             reason: None,
             recorded_at: Utc::now(),
             region_edition: "e".to_owned(),
+            import_file: None,
+            import_sha256: None,
         }
     }
 
@@ -82,5 +106,25 @@ mod tests {
         let map = metadata().to_map().unwrap();
         assert_eq!(map["actor_role"], "regency");
         assert!(map["recorded_at"].ends_with('Z'));
+        assert!(!map.contains_key("import_file"));
+    }
+
+    #[test]
+    fn an_import_names_its_file_and_digest_together() {
+        let mut imported = metadata();
+        imported.import_file = Some("registri.csv".to_owned());
+        assert!(matches!(
+            imported.to_map(),
+            Err(StoreError::MissingMetadata("import_sha256"))
+        ));
+        imported.import_sha256 = Some("ab12".to_owned());
+        let map = imported.to_map().unwrap();
+        assert_eq!(map["import_file"], "registri.csv");
+        assert_eq!(map["import_sha256"], "ab12");
+        imported.import_file = Some(" ".to_owned());
+        assert!(matches!(
+            imported.to_map(),
+            Err(StoreError::MissingMetadata("import_file"))
+        ));
     }
 }

@@ -83,7 +83,7 @@ fn region(code: &str) -> RegionCode {
 
 /// The table, one row per action; columns: admin national province regency pegiat
 /// auditor. `x` = may (inside the scope), `.` = may not.
-const MATRIX: [(Action, &str); 21] = [
+const MATRIX: [(Action, &str); 22] = [
     (Action::ReadCommunity, "xxxxxx"),
     (Action::ReadHistory, "x....x"),
     (Action::FormCommunity, "x..x.."),
@@ -105,6 +105,7 @@ const MATRIX: [(Action, &str); 21] = [
     (Action::Dissolve, "x..x.."),
     (Action::ManageTokens, "x....."),
     (Action::ReadRegion, "xxxxxx"),
+    (Action::ImportRegistry, "x..x.."),
 ];
 
 /// The community every principal's scope covers (a desa in Sleman; the pegiat's own KIM).
@@ -199,7 +200,7 @@ fn the_full_community_matrix_holds() {
             checked += 4;
         }
     }
-    assert_eq!(checked, 6 * 21 * 4);
+    assert_eq!(checked, 6 * Action::ALL.len() * 4);
 }
 
 #[test]

@@ -3,6 +3,7 @@
 pub mod communities;
 pub mod exports;
 pub mod health;
+pub mod imports;
 pub mod queries;
 pub mod regions;
 

@@ -1,0 +1,928 @@
+//! Turning valid rows into the events the aggregate decides for them, against each KIM's current
+//! state: a new KIM's whole story, or only what changed for one that exists.
+//!
+//! Every command goes through [`Community::decide`] in order, on a working copy that folds each
+//! decided event, so later commands see earlier ones (an SK sees the officers, an assessment
+//! cites the sequence of the evidence just recorded). A domain error becomes a [`RowError`] for
+//! the column that caused it.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, NaiveDate, Utc};
+use cqrs_es::Aggregate as _;
+use simpul_domain::commands::{
+    AdvanceStage, AppointOfficer, AssignRegistrationNumber, DismissOfficer, FormCommunity, IssueSk,
+    LowerStage, RecordActivity, RegisterEBusiness, RegisterMediaChannel, RevokeSk,
+    UpdateMemberCount,
+};
+use simpul_domain::events::{ActivityKind, CommunityEvent, Eligibility, MediaChannelKind};
+use simpul_domain::sealed::{DataKey, SealedText};
+use simpul_domain::stage::Evidence;
+use simpul_domain::text::{Reason, Title};
+use simpul_domain::{
+    rules, Community, CommunityCommand, CommunityServices, DomainError, ErrorKind, OfficerRole,
+    Stage,
+};
+use simpul_store::{Append, EventStore, KeyStore, StoreError, Unsealed, WrappedKey};
+use uuid::Uuid;
+
+use super::csv::{collapse, Column, RegistryRow};
+use super::{ImportError, RowError, RowOutcome, RowOutcomeKind};
+use crate::auth::Scope;
+use crate::executor::{append_request, CommandContext};
+
+/// Why a row could not be planned: a problem of the row (reported), or of the store (fatal).
+pub(super) enum Failure {
+    /// Goes into the report.
+    Row(Box<RowError>),
+    /// Ends the import.
+    Fatal(ImportError),
+}
+
+impl From<RowError> for Failure {
+    fn from(error: RowError) -> Self {
+        Failure::Row(Box::new(error))
+    }
+}
+
+impl From<StoreError> for Failure {
+    fn from(error: StoreError) -> Self {
+        Failure::Fatal(ImportError::Store(error))
+    }
+}
+
+/// One valid row's events, as appends, and its new officers' keys.
+pub(super) struct Planned {
+    pub outcome: RowOutcome,
+    pub appends: Vec<Append>,
+    pub keys: Vec<WrappedKey>,
+}
+
+/// The namespace of import keys' UUIDs (v5 of a fixed URL), so that ids never collide with
+/// another use of v5.
+fn namespace() -> Uuid {
+    Uuid::new_v5(
+        &Uuid::NAMESPACE_URL,
+        b"https://simpul.id/ns/registry-import",
+    )
+}
+
+/// The community id of an import key: the same key gives the same stream on every re-import.
+pub fn community_id(key: &str) -> Uuid {
+    Uuid::new_v5(&namespace(), key.as_bytes())
+}
+
+/// A row's import key and the column it comes from: `source:<kabupaten/kota>:<source_id>` when
+/// the row has a source id, else `nomor-induk:<kabupaten/kota>:<canonical nomor induk>`. Source
+/// ids are scoped by the desa's kabupaten/kota, so two Dinas numbering their rows 1, 2, 3 … never
+/// meet. A row with neither is an error naming both columns.
+pub fn import_key(row: &RegistryRow) -> Result<(String, Column), RowError> {
+    if let Some(source) = &row.source_id {
+        return Ok((format!("source:{}:{source}", row.regency), Column::SourceId));
+    }
+    if let Some(number) = &row.registration {
+        return Ok((
+            format!("nomor-induk:{}:{}", row.regency, number.canonical()),
+            Column::NomorInduk,
+        ));
+    }
+    Err(RowError::rule(
+        "key",
+        row.line(),
+        "source_id, nomor_induk",
+        "",
+        "a row needs a `source_id` or a `nomor_induk` to be recognised on a re-import",
+    ))
+}
+
+/// Scope, identity and the checks across rows: a key twice in the file, a nomor induk twice in
+/// one kabupaten/kota. Returns the rows that pass with their keys; the others are in `errors`.
+pub(super) fn identify(
+    rows: Vec<RegistryRow>,
+    scope: &Scope,
+    errors: &mut Vec<RowError>,
+) -> Vec<(RegistryRow, String)> {
+    let mut keys: HashMap<String, u64> = HashMap::new();
+    let mut numbers: HashMap<(String, String), u64> = HashMap::new();
+    let mut keyed = Vec::with_capacity(rows.len());
+    for row in rows {
+        if !scope.covers_region(&row.village) {
+            errors.push(RowError::rule(
+                "scope",
+                row.line(),
+                Column::KodeDesa.name(),
+                row.raw.get(Column::KodeDesa),
+                format!(
+                    "desa/kelurahan {} is outside this token's scope ({scope})",
+                    row.village
+                ),
+            ));
+            continue;
+        }
+        let (key, column) = match import_key(&row) {
+            Ok(found) => found,
+            Err(error) => {
+                errors.push(error);
+                continue;
+            }
+        };
+        if let Some(first) = keys.get(&key) {
+            errors.push(RowError::rule(
+                "key",
+                row.line(),
+                column.name(),
+                row.raw.get(column),
+                format!(
+                    "line {first} has the same {column} in kabupaten/kota {}",
+                    row.regency
+                ),
+            ));
+            continue;
+        }
+        keys.insert(key.clone(), row.line());
+        if let Some(number) = &row.registration {
+            let claim = (row.regency.to_string(), number.canonical());
+            if let Some(first) = numbers.get(&claim) {
+                errors.push(RowError::rule(
+                    "R8",
+                    row.line(),
+                    Column::NomorInduk.name(),
+                    row.raw.get(Column::NomorInduk),
+                    format!(
+                        "nomor induk {number} is given to another KIM on line {first}; it is \
+                         unique within kabupaten/kota {}",
+                        row.regency
+                    ),
+                ));
+                continue;
+            }
+            numbers.insert(claim, row.line());
+        }
+        keyed.push((row, key));
+    }
+    keyed
+}
+
+/// What every row's plan shares.
+pub(super) struct Planner<'a> {
+    pub store: &'a EventStore,
+    pub keys: &'a KeyStore,
+    pub services: &'a CommunityServices,
+    pub context: &'a CommandContext,
+    pub file: &'a str,
+    pub sha256: &'a str,
+    pub import_date: NaiveDate,
+    pub recorded_at: DateTime<Utc>,
+}
+
+/// A KIM being planned: its state with the events decided so far folded in.
+struct Working<'a> {
+    row: &'a RegistryRow,
+    community: Community,
+    events: Vec<CommunityEvent>,
+    keys: Vec<WrappedKey>,
+}
+
+impl Planner<'_> {
+    /// The events of one row. Loads the KIM's stream; decides nothing it would not decide for
+    /// the API.
+    pub(super) async fn plan(
+        &self,
+        row: &RegistryRow,
+        key: &str,
+        scope: &Scope,
+    ) -> Result<Planned, Failure> {
+        let id = community_id(key).to_string();
+        let stored = self.store.stream(&id).await?;
+        let mut community = Community::default();
+        let mut names: HashMap<Uuid, SealedText> = HashMap::new();
+        for event in &stored {
+            let event: CommunityEvent = serde_json::from_value(event.payload.clone())
+                .map_err(|e| StoreError::Corrupt(format!("event of {id}: {e}")))?;
+            if let CommunityEvent::OfficerAppointed(appointed) = &event {
+                names.insert(appointed.person_id, appointed.name.clone());
+            }
+            community.apply(event);
+        }
+        let start = community.version();
+        let existing = community.is_formed();
+        if let Some(village) = community.village() {
+            if !scope.covers_region(village) {
+                return Err(RowError::rule(
+                    "scope",
+                    row.line(),
+                    Column::KodeDesa.name(),
+                    row.raw.get(Column::KodeDesa),
+                    format!("the KIM of this row is outside this token's scope ({scope})"),
+                )
+                .into());
+            }
+        }
+        let mut working = Working {
+            row,
+            community,
+            events: Vec::new(),
+            keys: Vec::new(),
+        };
+        if existing {
+            self.plan_existing(&mut working, &id, &names).await?;
+        } else {
+            self.plan_new(&mut working, &id).await?;
+        }
+        let outcome = RowOutcome {
+            line: row.line(),
+            id: id.clone(),
+            key: key.to_owned(),
+            outcome: match (existing, working.events.is_empty()) {
+                (false, _) => RowOutcomeKind::Created,
+                (true, false) => RowOutcomeKind::Updated,
+                (true, true) => RowOutcomeKind::Unchanged,
+            },
+            events: working.events.iter().map(|e| e.name().to_owned()).collect(),
+        };
+        let appends = self.appends(&id, start, &working.events)?;
+        Ok(Planned {
+            outcome,
+            appends,
+            keys: working.keys,
+        })
+    }
+
+    /// A KIM the log does not know: formation, officers, SK, nomor induk, then evidence and one
+    /// assessment per stage up to `tahap`.
+    async fn plan_new(&self, w: &mut Working<'_>, id: &str) -> Result<(), Failure> {
+        let row = w.row;
+        self.decide(
+            w,
+            CommunityCommand::FormCommunity(FormCommunity {
+                name: row.name.clone(),
+                village: row.village.clone(),
+                formed_on: row.formed_on,
+                origin_group: row.origin_group.clone(),
+                member_count: row.member_count,
+                // The registry lists the KIM as formed by its community (R3); `inisiator` names
+                // who, when the file says.
+                initiated_by: Some(
+                    row.initiator
+                        .clone()
+                        .unwrap_or_else(|| rules::COMMUNITY_INITIATOR.to_owned()),
+                ),
+                recorded_by_role: self.context.actor_role,
+            }),
+            Column::NamaKim,
+            Column::TanggalTerbentuk,
+        )?;
+        for (role, name) in &row.officers {
+            if let Some(name) = name {
+                self.appoint(w, *role, name, row.formed_on, Column::TanggalTerbentuk)?;
+            }
+        }
+        if row.sk.is_some() {
+            self.issue_sk(w)?;
+        }
+        if row.registration.is_some() {
+            self.assign_number(w, id).await?;
+        }
+        self.change_stage(w)
+    }
+
+    /// A KIM the log knows: compare and decide only what changed.
+    async fn plan_existing(
+        &self,
+        w: &mut Working<'_>,
+        id: &str,
+        names: &HashMap<Uuid, SealedText>,
+    ) -> Result<(), Failure> {
+        let row = w.row;
+        self.check_fixed_facts(w)?;
+        if row.member_count != w.community.member_count() {
+            self.decide(
+                w,
+                CommunityCommand::UpdateMemberCount(UpdateMemberCount {
+                    member_count: row.member_count,
+                    effective_on: self.import_date,
+                }),
+                Column::JumlahAnggota,
+                Column::JumlahAnggota,
+            )?;
+        }
+        for (role, name) in &row.officers {
+            let column = Column::of_officer(*role);
+            match (w.community.holder_of(*role), name) {
+                (None, None) => {}
+                (Some(_), None) => {
+                    return Err(fixed(
+                        row,
+                        column,
+                        format!(
+                            "the cell is empty, but the KIM has an active {}; an import never \
+                             removes a fact: dismiss the officer through the API, with a reason",
+                            role.as_str()
+                        ),
+                    ));
+                }
+                (None, Some(name)) => {
+                    self.appoint(w, *role, name, self.import_date, column)?;
+                }
+                (Some(person), Some(name)) => {
+                    let same = match names.get(&person) {
+                        Some(sealed) => match self.keys.open(sealed).await? {
+                            Unsealed::Plain(current) => same_text(&current, name),
+                            // An erased person cannot be compared; their data is not recorded again.
+                            Unsealed::Erased => true,
+                        },
+                        None => false,
+                    };
+                    if !same {
+                        let reason = self.reason(
+                            row,
+                            column,
+                            &format!("{} menurut registri adalah orang lain", role.as_str()),
+                        )?;
+                        self.decide(
+                            w,
+                            CommunityCommand::DismissOfficer(DismissOfficer {
+                                person_id: person,
+                                dismissed_on: self.import_date,
+                                reason,
+                            }),
+                            column,
+                            column,
+                        )?;
+                        self.appoint(w, *role, name, self.import_date, column)?;
+                    }
+                }
+            }
+        }
+        match (w.community.active_sk(), &row.sk) {
+            (None, None) => {}
+            (Some((number, _)), None) => {
+                return Err(fixed(
+                    row,
+                    Column::NomorSk,
+                    format!(
+                        "the cell is empty, but the KIM has SK {number}; an import never removes \
+                         a fact: revoke the SK through the API, with a reason"
+                    ),
+                ));
+            }
+            (None, Some(_)) => self.issue_sk(w)?,
+            (Some((number, issued_on)), Some((new_number, new_date))) => {
+                if !same_text(number.as_str(), new_number.as_str()) || issued_on != *new_date {
+                    let reason = self.reason(
+                        row,
+                        Column::NomorSk,
+                        &format!("SK menurut registri adalah {new_number} tanggal {new_date}"),
+                    )?;
+                    self.decide(
+                        w,
+                        CommunityCommand::RevokeSk(RevokeSk {
+                            revoked_on: self.import_date,
+                            reason,
+                        }),
+                        Column::NomorSk,
+                        Column::NomorSk,
+                    )?;
+                    self.issue_sk(w)?;
+                }
+            }
+        }
+        match (w.community.registration_number(), &row.registration) {
+            (Some(_), Some(_)) | (None, None) => {}
+            (Some(number), None) => {
+                return Err(fixed(
+                    row,
+                    Column::NomorInduk,
+                    format!(
+                        "the cell is empty, but the KIM has nomor induk {number}; a nomor induk is \
+                         never withdrawn"
+                    ),
+                ));
+            }
+            (None, Some(_)) => self.assign_number(w, id).await?,
+        }
+        self.change_stage(w)
+    }
+
+    /// Name, desa/kelurahan, formation date and nomor induk are facts no event changes (R10).
+    fn check_fixed_facts(&self, w: &Working<'_>) -> Result<(), Failure> {
+        let row = w.row;
+        let community = &w.community;
+        if let Some(name) = community.name() {
+            if !same_text(name.as_str(), row.name.as_str()) {
+                return Err(fixed(
+                    row,
+                    Column::NamaKim,
+                    format!(
+                        "the KIM is named {name}; a name is fixed at formation and no event \
+                         changes it"
+                    ),
+                ));
+            }
+        }
+        if let Some(village) = community.village() {
+            if village != &row.village {
+                return Err(fixed(
+                    row,
+                    Column::KodeDesa,
+                    format!(
+                        "the KIM is anchored in {village}; the desa/kelurahan is fixed at \
+                         formation and no event changes it"
+                    ),
+                ));
+            }
+        }
+        if let Some(formed_on) = community.formed_on() {
+            if formed_on != row.formed_on {
+                return Err(fixed(
+                    row,
+                    Column::TanggalTerbentuk,
+                    format!(
+                        "the KIM was formed on {formed_on}; the formation date is fixed and no \
+                         event changes it"
+                    ),
+                ));
+            }
+        }
+        if let (Some(have), Some(want)) = (community.registration_number(), &row.registration) {
+            if have.canonical() != want.canonical() {
+                return Err(fixed(
+                    row,
+                    Column::NomorInduk,
+                    format!(
+                        "the KIM has nomor induk {have}; a nomor induk is assigned once and no \
+                         event changes it"
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// Decides one command on the working state and folds its events.
+    fn decide(
+        &self,
+        w: &mut Working<'_>,
+        command: CommunityCommand,
+        column: Column,
+        date_column: Column,
+    ) -> Result<(), Failure> {
+        let events = w
+            .community
+            .decide(command, self.services)
+            .map_err(|error| row_error(error, w.row, column, date_column))?;
+        for event in events {
+            w.community.apply(event.clone());
+            w.events.push(event);
+        }
+        Ok(())
+    }
+
+    /// A new person with a fresh data key; the registry attests the four R4 conditions.
+    fn appoint(
+        &self,
+        w: &mut Working<'_>,
+        role: OfficerRole,
+        name: &str,
+        appointed_on: NaiveDate,
+        date_column: Column,
+    ) -> Result<(), Failure> {
+        let person_id = Uuid::new_v4();
+        let key = DataKey::generate();
+        let sealed = key
+            .seal(person_id, name)
+            .map_err(|_| Failure::Fatal(ImportError::Seal))?;
+        let wrapped = self.keys.wrap(person_id, &key)?;
+        self.decide(
+            w,
+            CommunityCommand::AppointOfficer(AppointOfficer {
+                person_id,
+                role,
+                bidang: None,
+                name: sealed,
+                contact: None,
+                appointed_on,
+                eligibility: Eligibility {
+                    not_asn: true,
+                    no_criminal_record: true,
+                    no_party_affiliation: true,
+                    no_ngo_affiliation: true,
+                },
+            }),
+            Column::of_officer(role),
+            date_column,
+        )?;
+        w.keys.push(wrapped);
+        Ok(())
+    }
+
+    /// The row's SK, issued by its own desa/kelurahan (R7), signed by its Kepala Desa or Lurah.
+    fn issue_sk(&self, w: &mut Working<'_>) -> Result<(), Failure> {
+        let row = w.row;
+        let Some((number, issued_on)) = &row.sk else {
+            return Ok(());
+        };
+        let signed_by = match self.services.regions.lookup(&row.village) {
+            Some(info) if info.kind == "kelurahan" => format!("Lurah {}", info.name),
+            Some(info) => format!("Kepala Desa {}", info.name),
+            None => format!("Kepala Desa/Lurah {}", row.village),
+        };
+        let subject = Title::parse(&format!(
+            "Pembentukan Komunitas Informasi Masyarakat {}",
+            row.name
+        ))
+        .map_err(|e| RowError::format(row.line(), "nama_kim", row.name.as_str(), e.to_string()))?;
+        self.decide(
+            w,
+            CommunityCommand::IssueSk(IssueSk {
+                number: number.clone(),
+                issued_on: *issued_on,
+                subject,
+                issuing_office: row.village.clone(),
+                signed_by,
+                roster_acknowledged: false,
+            }),
+            Column::NomorSk,
+            Column::TanggalSk,
+        )
+    }
+
+    /// The row's nomor induk, from the Dinas of its own kabupaten/kota; one another KIM holds
+    /// already is R8.
+    async fn assign_number(&self, w: &mut Working<'_>, id: &str) -> Result<(), Failure> {
+        let row = w.row;
+        let Some(number) = &row.registration else {
+            return Ok(());
+        };
+        let holder = self
+            .store
+            .registration_holder(row.regency.as_str(), &number.canonical())
+            .await?;
+        if let Some(holder) = holder.filter(|holder| holder != id) {
+            return Err(RowError::rule(
+                "R8",
+                row.line(),
+                Column::NomorInduk.name(),
+                row.raw.get(Column::NomorInduk),
+                format!(
+                    "nomor induk {number} is already assigned in kabupaten/kota {} to KIM {holder}",
+                    row.regency
+                ),
+            )
+            .into());
+        }
+        let (assigned_on, date_column) = match (row.registered_on, &row.sk) {
+            (Some(date), _) => (date, Column::TanggalNomorInduk),
+            (None, Some((_, issued_on))) => (*issued_on, Column::TanggalSk),
+            (None, None) => (self.import_date, Column::NomorInduk),
+        };
+        self.decide(
+            w,
+            CommunityCommand::AssignRegistrationNumber(AssignRegistrationNumber {
+                number: number.clone(),
+                regency: row.regency.clone(),
+                assigned_on,
+            }),
+            Column::NomorInduk,
+            date_column,
+        )
+    }
+
+    /// Up to `tahap` one step at a time, each citing its evidence (R9); down with a reason.
+    fn change_stage(&self, w: &mut Working<'_>) -> Result<(), Failure> {
+        let row = w.row;
+        let assessed_on = row.assessed_on.unwrap_or(self.import_date);
+        if row.stage < w.community.stage() {
+            let reason = self.reason(
+                row,
+                Column::Tahap,
+                &format!("tahap menurut registri adalah {}", row.stage),
+            )?;
+            return self.decide(
+                w,
+                CommunityCommand::LowerStage(LowerStage {
+                    to: row.stage,
+                    assessed_on,
+                    reason,
+                }),
+                Column::Tahap,
+                Column::TanggalTahap,
+            );
+        }
+        while w.community.stage() < row.stage {
+            let Some(next) = w.community.stage().next() else {
+                break;
+            };
+            rules::r9_legal(w.community.is_legal())
+                .map_err(|error| row_error(error, row, Column::Tahap, Column::TanggalTahap))?;
+            let evidence = self.evidence(w, next, assessed_on)?;
+            self.decide(
+                w,
+                CommunityCommand::AdvanceStage(AdvanceStage {
+                    to: next,
+                    assessed_on,
+                    evidence: vec![evidence],
+                    assessed_by_role: self.context.actor_role,
+                }),
+                Column::Tahap,
+                Column::TanggalTahap,
+            )?;
+        }
+        Ok(())
+    }
+
+    /// The evidence for reaching `stage`: the fact the row's evidence column states, recorded
+    /// now, or else a qualifying event the KIM already has. Neither is R9, naming the column.
+    fn evidence(&self, w: &mut Working<'_>, stage: Stage, on: NaiveDate) -> Result<u64, Failure> {
+        let row = w.row;
+        let Some(kind) = self.services.policy.evidence_for(stage) else {
+            return Ok(w.community.version());
+        };
+        let (column, value, what) = match kind {
+            Evidence::DevelopmentAgentActivity => (
+                Column::KegiatanAgenPembangunan,
+                &row.development_activity,
+                "a development-agent activity",
+            ),
+            Evidence::ActiveMediaChannel => (
+                Column::KanalMedia,
+                &row.media_channel,
+                "an active new-media channel",
+            ),
+            Evidence::ActiveEBusiness => (Column::EBisnis, &row.e_business, "an active e-business"),
+        };
+        let Some(value) = value else {
+            let existing = (1..=w.community.version())
+                .rev()
+                .find(|sequence| w.community.satisfies_evidence(*sequence, kind));
+            return existing.ok_or_else(|| {
+                RowError::rule(
+                    "R9",
+                    row.line(),
+                    column.name(),
+                    "",
+                    format!(
+                        "{stage} needs {what} as evidence, and `{column}` is empty; the import \
+                         records only facts the file states"
+                    ),
+                )
+                .into()
+            });
+        };
+        let command = match kind {
+            Evidence::DevelopmentAgentActivity => {
+                CommunityCommand::RecordActivity(RecordActivity {
+                    activity_id: Uuid::new_v4(),
+                    kind: ActivityKind::DevelopmentAgent,
+                    title: value.clone(),
+                    held_on: on,
+                    participants: None,
+                })
+            }
+            Evidence::ActiveMediaChannel => {
+                let url = url_of(value.as_str());
+                CommunityCommand::RegisterMediaChannel(RegisterMediaChannel {
+                    channel_id: Uuid::new_v4(),
+                    kind: media_kind(value.as_str(), url.as_deref()),
+                    name: value.clone(),
+                    url,
+                    registered_on: on,
+                })
+            }
+            Evidence::ActiveEBusiness => {
+                let url = url_of(value.as_str());
+                let platform =
+                    Title::parse(&platform_of(value.as_str(), url.as_deref())).map_err(|e| {
+                        RowError::format(row.line(), column.name(), value.as_str(), e.to_string())
+                    })?;
+                CommunityCommand::RegisterEBusiness(RegisterEBusiness {
+                    enterprise_id: Uuid::new_v4(),
+                    name: value.clone(),
+                    platform,
+                    url,
+                    registered_on: on,
+                })
+            }
+        };
+        self.decide(w, command, column, Column::TanggalTahap)?;
+        Ok(w.community.version())
+    }
+
+    /// The reason of a compensating event written by this import (R10): names the file and its
+    /// digest.
+    fn reason(&self, row: &RegistryRow, column: Column, what: &str) -> Result<Reason, Failure> {
+        Reason::parse(&format!(
+            "Impor registri {} (sha256 {}): {what}",
+            self.file, self.sha256
+        ))
+        .map_err(|e| {
+            RowError::rule(
+                "invalid",
+                row.line(),
+                column.name(),
+                row.raw.get(column),
+                e.to_string(),
+            )
+            .into()
+        })
+    }
+
+    /// The events grouped into appends that share a reason (R11 stores one reason per append),
+    /// each marked with the file and its digest.
+    fn appends(
+        &self,
+        id: &str,
+        start: u64,
+        events: &[CommunityEvent],
+    ) -> Result<Vec<Append>, Failure> {
+        let mut appends = Vec::new();
+        let mut version = start;
+        for group in events.chunk_by(|a, b| a.reason() == b.reason()) {
+            let mut append = append_request(
+                self.services,
+                id,
+                version,
+                group,
+                self.context,
+                self.recorded_at,
+            )
+            .map_err(|e| Failure::Fatal(ImportError::Store(StoreError::Corrupt(e.to_string()))))?;
+            append.metadata.import_file = Some(self.file.to_owned());
+            append.metadata.import_sha256 = Some(self.sha256.to_owned());
+            version += group.len() as u64;
+            appends.push(append);
+        }
+        Ok(appends)
+    }
+}
+
+/// A fact the import cannot change by an event (R10).
+fn fixed(row: &RegistryRow, column: Column, message: String) -> Failure {
+    RowError::rule(
+        "R10",
+        row.line(),
+        column.name(),
+        row.raw.get(column),
+        message,
+    )
+    .into()
+}
+
+/// The same text for a person: whitespace collapsed, case ignored.
+fn same_text(a: &str, b: &str) -> bool {
+    collapse(a).to_lowercase() == collapse(b).to_lowercase()
+}
+
+/// A domain error as a report line: the CSV column the field comes from, its value and the rule.
+fn row_error(
+    error: DomainError,
+    row: &RegistryRow,
+    column: Column,
+    date_column: Column,
+) -> Failure {
+    let column = match error.field.as_str() {
+        "member_count" => Column::JumlahAnggota,
+        "village" | "issuing_office" | "regency" | "signed_by" => Column::KodeDesa,
+        "initiated_by" => Column::Inisiator,
+        "origin_group" => Column::AsalKelompok,
+        "officers.ketua" => Column::Ketua,
+        "officers.sekretaris" => Column::Sekretaris,
+        "officers.bendahara" => Column::Bendahara,
+        "sk" => Column::NomorSk,
+        "legal" if row.sk.is_none() => Column::NomorSk,
+        "legal" => Column::NomorInduk,
+        field if field.ends_with("_on") => date_column,
+        _ => column,
+    };
+    let rule = match (error.rule, error.kind) {
+        (Some(rule), _) => rule.to_string(),
+        (None, ErrorKind::Invalid) => "invalid".to_owned(),
+        (None, _) => "lifecycle".to_owned(),
+    };
+    RowError::rule(
+        &rule,
+        row.line(),
+        column.name(),
+        row.raw.get(column),
+        error.message,
+    )
+    .into()
+}
+
+/// The address in a cell: the cell itself when it is a URL (`www.` gets `https://`).
+fn url_of(value: &str) -> Option<String> {
+    let value = value.trim();
+    if value.chars().any(char::is_whitespace) {
+        return None;
+    }
+    let lower = value.to_ascii_lowercase();
+    if lower.starts_with("http://") || lower.starts_with("https://") {
+        Some(value.to_owned())
+    } else if lower.starts_with("www.") {
+        Some(format!("https://{value}"))
+    } else {
+        None
+    }
+}
+
+fn host_of(url: &str) -> String {
+    let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
+    let host = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    host.trim_start_matches("www.").to_ascii_lowercase()
+}
+
+/// Social media and messaging by their well-known names or hosts; any other address a website.
+fn media_kind(value: &str, url: Option<&str>) -> MediaChannelKind {
+    let text = url.map_or_else(|| value.to_lowercase(), host_of);
+    let has = |names: &[&str]| names.iter().any(|name| text.contains(name));
+    if has(&["whatsapp", "wa.me", "t.me", "telegram", "signal"]) {
+        MediaChannelKind::Messaging
+    } else if has(&[
+        "facebook",
+        "fb.com",
+        "instagram",
+        "youtube",
+        "youtu.be",
+        "tiktok",
+        "twitter",
+        "x.com",
+        "threads",
+    ]) || (url.is_none() && value.trim_start().starts_with('@'))
+    {
+        MediaChannelKind::SocialMedia
+    } else {
+        MediaChannelKind::Website
+    }
+}
+
+/// The marketplace by its well-known name or host; another address is an own shop named by its
+/// host; neither is `tidak disebutkan` (not stated).
+fn platform_of(value: &str, url: Option<&str>) -> String {
+    let text = url.map_or_else(|| value.to_lowercase(), host_of);
+    let known = [
+        ("tokopedia", "Tokopedia"),
+        ("shopee", "Shopee"),
+        ("bukalapak", "Bukalapak"),
+        ("lazada", "Lazada"),
+        ("blibli", "Blibli"),
+        ("tiktok", "TikTok Shop"),
+        ("facebook", "Facebook Marketplace"),
+        ("instagram", "Instagram"),
+        ("whatsapp", "WhatsApp Business"),
+        ("wa.me", "WhatsApp Business"),
+    ];
+    if let Some((_, platform)) = known.iter().find(|(needle, _)| text.contains(needle)) {
+        return (*platform).to_owned();
+    }
+    match url {
+        Some(url) => format!("toko daring {}", host_of(url)),
+        None => "tidak disebutkan".to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn channels_and_shops_are_classified_by_name_or_host() {
+        let url = url_of("https://www.instagram.com/kim_maju");
+        assert_eq!(
+            media_kind("https://www.instagram.com/kim_maju", url.as_deref()),
+            MediaChannelKind::SocialMedia
+        );
+        assert_eq!(
+            media_kind("Grup WhatsApp KIM Maju", None),
+            MediaChannelKind::Messaging
+        );
+        let url = url_of("www.kimmaju.desa.id");
+        assert_eq!(url.as_deref(), Some("https://www.kimmaju.desa.id"));
+        assert_eq!(
+            media_kind("www.kimmaju.desa.id", url.as_deref()),
+            MediaChannelKind::Website
+        );
+        assert_eq!(
+            platform_of("x", Some("https://shopee.co.id/kimmaju")),
+            "Shopee"
+        );
+        assert_eq!(
+            platform_of("x", Some("https://kopi.desa.id/toko")),
+            "toko daring kopi.desa.id"
+        );
+        assert_eq!(platform_of("Kopi Mbah", None), "tidak disebutkan");
+        assert_eq!(url_of("Kopi Mbah"), None);
+    }
+
+    #[test]
+    fn ids_are_stable_per_key() {
+        assert_eq!(
+            community_id("source:34.04:17"),
+            community_id("source:34.04:17")
+        );
+        assert_ne!(
+            community_id("source:34.04:17"),
+            community_id("source:34.71:17")
+        );
+        assert_eq!(community_id("source:34.04:17").get_version_num(), 5);
+    }
+}

@@ -1,0 +1,145 @@
+//! `simpul demo seed --scale S [--seed N] [--until DATE] [--region CODE] [--dry-run]`:
+//! deterministic synthetic KIM histories (crate `simpul-demo`), written in bulk
+//! (`simpul_app::demo`), then every read model rebuilt.
+//!
+//! Exit codes: 0 seeded (or described); 1 the store refused (e.g. seeded before: the same seed
+//! gives the same ids); clap's 2 for bad arguments.
+
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Instant;
+
+use anyhow::Context as _;
+use chrono::NaiveDate;
+use simpul_app::demo::{seed, seed_scope, BulkSeeder, SeedError};
+use simpul_demo::DemoConfig;
+use simpul_domain::{CommunityServices, RegionCode};
+use simpul_projections::Runner;
+use simpul_store::{EventStore, KeyStore, StoreError};
+
+use crate::config::Config;
+
+#[derive(Debug, clap::Subcommand)]
+pub enum DemoCommand {
+    /// Generate and store synthetic KIM histories with real Kemendagri 2025 codes.
+    Seed(SeedArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct SeedArgs {
+    /// 1 ≈ Indonesia today (~4,500 KIM, ~230k events); 10 and 100 multiply it.
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub scale: u32,
+    /// The same seed gives byte-identical events, ids included.
+    #[arg(long, default_value_t = simpul_demo::DEFAULT_SEED)]
+    pub seed: u64,
+    /// The last simulated day (YYYY-MM-DD).
+    #[arg(long, default_value_t = simpul_demo::DEFAULT_UNTIL)]
+    pub until: NaiveDate,
+    /// Only the kabupaten/kota of this province or kabupaten/kota code (e.g. `34`).
+    #[arg(long, value_name = "CODE")]
+    pub region: Option<String>,
+    /// Print what would be created, per province; write nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Do not rebuild the read models afterwards (a running server's runner follows anyway).
+    #[arg(long)]
+    pub no_projections: bool,
+}
+
+pub async fn run(config: &Config, command: DemoCommand) -> anyhow::Result<ExitCode> {
+    let DemoCommand::Seed(args) = command;
+    let demo = DemoConfig::new(args.scale, args.seed, args.until)
+        .map_err(|e| anyhow::anyhow!("--scale/--until: {e}"))?;
+    let regions = simpul_regions::bundled().context("loading the bundled region codes")?;
+    let within = match args.region.as_deref() {
+        None => None,
+        Some(text) => {
+            let code =
+                RegionCode::parse(text).map_err(|e| anyhow::anyhow!("--region {text:?}: {e}"))?;
+            if !seed_scope(&code) || regions.get(&code).is_none() {
+                anyhow::bail!(
+                    "--region {text:?}: not a province or kabupaten/kota of the 2025 edition"
+                );
+            }
+            Some(code)
+        }
+    };
+    let summary = simpul_demo::describe(&demo, regions);
+    if args.dry_run {
+        println!(
+            "demo seed --scale {} --seed {} --until {}: would create",
+            demo.scale, demo.seed, demo.until
+        );
+        println!(
+            "{:<4} {:<32} {:>10} {:>10}",
+            "code", "province", "KIM", "events"
+        );
+        for p in &summary.provinces {
+            if within
+                .as_ref()
+                .is_some_and(|w| !p.code.is_within(w) && !w.is_within(&p.code))
+            {
+                continue;
+            }
+            println!(
+                "{:<4} {:<32} {:>10} {:>10}",
+                p.code.as_str(),
+                p.name,
+                p.kim,
+                p.expected_events
+            );
+        }
+        println!(
+            "total (all Indonesia): {} KIM, about {} events",
+            summary.total_kim, summary.expected_events
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
+    let database = super::open_database(config).await?;
+    let keys = KeyStore::new(database.clone(), config.master_key()?);
+    let store = EventStore::new(database);
+    let services = CommunityServices::new(Arc::new(regions));
+    let mut seeder = BulkSeeder::new(store.clone(), keys, services, demo);
+    let started = Instant::now();
+    let progress = move |written: u64, expected: u64| {
+        let seconds = started.elapsed().as_secs_f64().max(1e-9);
+        let rate = written as f64 / seconds;
+        let eta = expected.saturating_sub(written) as f64 / rate.max(1e-9);
+        eprint!("\rdemo seed: {written}/~{expected} events, {rate:.0} events/s, ETA {eta:.0} s   ");
+    };
+    let outcome = match seed(&mut seeder, regions, within.as_ref(), &progress).await {
+        Ok(outcome) => outcome,
+        Err(SeedError::Write(simpul_app::AppError::Store(StoreError::BulkConflict(detail)))) => {
+            eprintln!();
+            eprintln!(
+                "error: the store already holds part of this seed ({detail}); \
+                 the same seed gives the same ids — use another --seed or an empty database"
+            );
+            return Ok(ExitCode::from(1));
+        }
+        Err(error) => return Err(error).context("seeding"),
+    };
+    let seconds = started.elapsed().as_secs_f64();
+    eprintln!();
+    println!(
+        "seeded {} KIM, {} events, {} nomor induk, {} persons in {seconds:.1} s ({:.0} events/s)",
+        outcome.communities,
+        outcome.written.events,
+        outcome.written.claims,
+        outcome.written.keys,
+        outcome.written.events as f64 / seconds.max(1e-9)
+    );
+    if !args.no_projections {
+        let runner = Runner::new(store);
+        for projection in simpul_projections::all(regions) {
+            let label = projection.name();
+            let events = runner
+                .rebuild(projection.as_ref(), &|_, _| {})
+                .await
+                .with_context(|| format!("rebuilding {label}"))?;
+            println!("{label}: rebuilt from {events} events");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
