@@ -16,11 +16,14 @@ use cqrs_es::persist::{GenericQuery, QueryReplay};
 use cqrs_es::{Aggregate as _, EventEnvelope, View};
 use postgres_es::{PostgresEventRepository, PostgresViewRepository};
 use serde::{Deserialize, Serialize};
-use simpul_app::{CommandContext, CommandExecutor};
-use simpul_domain::{ActorRole, Community, CommunityServices, RegionLevel};
+use simpul_app::CommandExecutor;
+use simpul_domain::{Community, CommunityServices, RegionLevel};
 use simpul_projections::Runner;
 use simpul_store::{Database, DatabaseUrl, EventStore};
 use uuid::Uuid;
+
+#[path = "common.rs"]
+mod common;
 
 fn main() -> anyhow::Result<()> {
     tokio::runtime::Builder::new_multi_thread()
@@ -40,22 +43,7 @@ impl View<Community> for SummaryView {
     }
 }
 
-fn rss_kib() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmRSS:"))
-                .and_then(|l| l.split_whitespace().nth(1).and_then(|v| v.parse().ok()))
-        })
-        .unwrap_or(0)
-}
-
-fn percentile(values: &mut [Duration], q: f64) -> f64 {
-    values.sort();
-    let index = ((values.len().saturating_sub(1)) as f64 * q).round() as usize;
-    values.get(index).map_or(0.0, |d| d.as_secs_f64() * 1000.0)
-}
+use common::{percentile, rss_kib};
 
 async fn run() -> anyhow::Result<()> {
     let communities: i64 = std::env::var("SIMPUL_BENCH_COMMUNITIES")
@@ -234,22 +222,8 @@ async fn bench(url: &str, communities: i64) -> anyhow::Result<()> {
             let mut latencies = Vec::new();
             for n in 0..60 {
                 let id = format!("bench-{}", 1 + (writer * 60 + n) % 1000);
-                let command = simpul_domain::CommunityCommand::RecordActivity(
-                    simpul_domain::commands::RecordActivity {
-                        activity_id: Uuid::new_v4(),
-                        kind: simpul_domain::events::ActivityKind::Networking,
-                        title: simpul_domain::text::Title::parse("Jejaring")
-                            .map_err(|e| anyhow::anyhow!("{e}"))?,
-                        held_on: chrono::NaiveDate::from_ymd_opt(2025, 6, 1).context("date")?,
-                        participants: None,
-                    },
-                );
-                let context = CommandContext {
-                    actor_id: "bench".to_owned(),
-                    actor_role: ActorRole::Pegiat,
-                    request_id: Uuid::new_v4().to_string(),
-                    expected_version: None,
-                };
+                let command = common::networking_activity((2025, 6, 1))?;
+                let context = common::writer_context();
                 let outcome = executor.execute(&id, command, &context).await?;
                 let accepted = Instant::now();
                 let (done, seen) = tokio::sync::oneshot::channel();

@@ -130,45 +130,28 @@ const COPY_THRESHOLD: usize = 2_000;
 
 /// Writes rows with `COPY … FROM STDIN` (PostgreSQL), into the table `search_path` names.
 async fn copy_rows(tx: &mut sqlx::PgConnection, rows: &[AuditRow]) -> Result<(), ProjectionError> {
-    use simpul_store::copy_csv_field as field;
-    let mut copy = tx
-        .copy_in_raw(
-            "COPY audit_trail (position, recorded_at, community_id, sequence, desa_code,
-                               regency_code, province_code, event_type, actor, role, request_id,
-                               reason, summary) FROM STDIN WITH (FORMAT csv)",
-        )
-        .await?;
-    let mut buffer = String::with_capacity(1 << 20);
+    let mut copy = simpul_store::CopyCsv::start(
+        tx,
+        "COPY audit_trail (position, recorded_at, community_id, sequence, desa_code, regency_code,
+                           province_code, event_type, actor, role, request_id, reason, summary)
+         FROM STDIN WITH (FORMAT csv)",
+    )
+    .await?;
     for row in rows {
-        buffer.push_str(&row.position.to_string());
-        buffer.push(',');
-        field(&mut buffer, Some(&row.recorded_at));
-        buffer.push(',');
-        field(&mut buffer, Some(&row.community_id));
-        buffer.push(',');
-        buffer.push_str(&row.sequence.to_string());
-        for value in [
-            Some(row.desa.as_str()),
-            Some(&row.regency),
-            Some(&row.province),
-            Some(&row.event_type),
-            Some(&row.actor),
-            Some(&row.role),
-            Some(&row.request_id),
-            row.reason.as_deref(),
-            Some(&row.summary),
-        ] {
-            buffer.push(',');
-            field(&mut buffer, value);
-        }
-        buffer.push('\n');
-        if buffer.len() > 1 << 20 {
-            copy.send(buffer.as_bytes()).await?;
-            buffer.clear();
-        }
-    }
-    if !buffer.is_empty() {
-        copy.send(buffer.as_bytes()).await?;
+        copy.number(row.position)
+            .text(&row.recorded_at)
+            .text(&row.community_id)
+            .number(row.sequence)
+            .text(&row.desa)
+            .text(&row.regency)
+            .text(&row.province)
+            .text(&row.event_type)
+            .text(&row.actor)
+            .text(&row.role)
+            .text(&row.request_id)
+            .optional(row.reason.as_deref())
+            .text(&row.summary);
+        copy.end_row().await?;
     }
     copy.finish().await?;
     Ok(())

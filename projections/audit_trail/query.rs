@@ -59,22 +59,69 @@ pub struct AuditRow {
     pub summary: String,
 }
 
+/// A filter value, unless absent or empty.
+fn given(value: &Option<String>) -> Option<&str> {
+    value.as_deref().filter(|v| !v.is_empty())
+}
+
+/// The `WHERE` clause of a filter and the text values it binds (`$1`, `$2`, …, then the position
+/// and the limit): only the filters given, each on a column an index serves — a province or
+/// kabupaten/kota code on its own column, a kecamatan or desa on the desa code.
+fn where_clause(filter: &AuditFilter) -> (String, Vec<String>) {
+    let mut conditions = Vec::new();
+    let mut values = Vec::new();
+    let mut push = |condition: &str, value: &str| {
+        values.push(value.to_owned());
+        conditions.push(condition.replace('?', &format!("${}", values.len())));
+    };
+    if let Some(community) = given(&filter.community) {
+        push("community_id = ?", community);
+    }
+    if let Some(actor) = given(&filter.actor) {
+        push("actor = ?", actor);
+    }
+    if let Some(region) = given(&filter.region) {
+        match region.split('.').count() {
+            1 => push("province_code = ?", region),
+            2 => push("regency_code = ?", region),
+            4 => push("desa_code = ?", region),
+            _ => push("desa_code LIKE ? || '.%'", region),
+        }
+    }
+    if let Some(event_type) = given(&filter.event_type) {
+        push("event_type = ?", event_type);
+    }
+    if let Some(from) = given(&filter.from) {
+        push("recorded_at >= ?", from);
+    }
+    if let Some(to) = given(&filter.to) {
+        push("recorded_at < ?", to);
+    }
+    let n = values.len();
+    conditions.push(format!("position > ${}", n + 1));
+    (
+        format!(
+            "{} WHERE {} ORDER BY position LIMIT ${}",
+            include_str!("list.sql").trim_end(),
+            conditions.join(" AND "),
+            n + 2
+        ),
+        values,
+    )
+}
+
 /// A page of the audit trail.
 pub async fn list(db: &Database, filter: &AuditFilter) -> Result<Vec<AuditRow>, ProjectionError> {
-    let text = |value: &Option<String>| value.clone().unwrap_or_default();
     let after = i64::try_from(filter.after).unwrap_or(i64::MAX);
+    let (sql, values) = where_clause(filter);
     macro_rules! bound {
-        ($query:expr) => {
-            $query
-                .bind(text(&filter.community))
-                .bind(text(&filter.actor))
-                .bind(text(&filter.region))
-                .bind(text(&filter.event_type))
-                .bind(text(&filter.from))
-                .bind(text(&filter.to))
-                .bind(after)
-                .bind(i64::from(filter.limit))
-        };
+        ($query:expr) => {{
+            let mut query = $query;
+            for value in &values {
+                query = query.bind(value);
+            }
+            query.bind(after).bind(i64::from(filter.limit))
+        }};
     }
     macro_rules! row {
         ($row:expr) => {{
@@ -99,15 +146,12 @@ pub async fn list(db: &Database, filter: &AuditFilter) -> Result<Vec<AuditRow>, 
     let mut rows = Vec::new();
     match db {
         Database::Postgres(pool) => {
-            for row in bound!(sqlx::query(include_str!("list.sql")))
-                .fetch_all(pool)
-                .await?
-            {
+            for row in bound!(sqlx::query(&sql)).fetch_all(pool).await? {
                 rows.push(row!(&row));
             }
         }
         Database::Sqlite { readers, .. } => {
-            let sql = sqlite_sql(include_str!("list.sql"));
+            let sql = sqlite_sql(&sql);
             for row in bound!(sqlx::query(&sql)).fetch_all(readers).await? {
                 rows.push(row!(&row));
             }

@@ -744,18 +744,18 @@ impl Runner {
         }
     }
 
-    /// The advisory lock of a projection (PostgreSQL), held as long as the connection lives.
-    async fn lock(
-        &self,
-        name: &str,
-    ) -> Result<Option<sqlx::pool::PoolConnection<sqlx::Postgres>>, ProjectionError> {
+    /// The advisory lock of a projection (PostgreSQL), held as long as the returned connection
+    /// lives.
+    async fn lock(&self, name: &str) -> Result<Option<sqlx::PgConnection>, ProjectionError> {
         let Database::Postgres(pool) = self.db() else {
             return Ok(None);
         };
-        let mut connection = pool.acquire().await?;
+        // Detached from the pool: when the runner stops, the connection closes and the lock goes
+        // with it (a pooled connection would keep holding the session lock).
+        let mut connection = pool.acquire().await?.detach();
         let locked: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock(hashtext($1))")
             .bind(format!("simpul-projection:{name}"))
-            .fetch_one(&mut *connection)
+            .fetch_one(&mut connection)
             .await?;
         Ok(locked.then_some(connection))
     }

@@ -9,7 +9,7 @@ use simpul_store::MasterKey;
 
 use crate::both_backends;
 use crate::helpers::*;
-use crate::projections::{digests, rows, settle};
+use crate::projections::{dashboard_totals, digests, settle};
 
 fn seed_args<'a>(region: &'a str, seed: &'a str) -> Vec<&'a str> {
     vec![
@@ -69,20 +69,7 @@ both_backends!(
             "{}",
             String::from_utf8_lossy(&out.stderr)
         );
-        let dashboard = rows(
-            &db.database,
-            "stage_dashboard",
-            "region_code, level, stage, status, legal, count",
-            "region_code, stage, status, legal",
-        )
-        .await;
-        let count_of = |region: &str| -> u64 {
-            dashboard
-                .iter()
-                .filter(|r| r[0].as_deref() == Some(region))
-                .map(|r| r[5].as_deref().unwrap().parse::<u64>().unwrap())
-                .sum()
-        };
+        let count_of = dashboard_totals(&db.database).await;
         for (regency, count) in [
             ("34.04", 40),
             ("34.71", 0),

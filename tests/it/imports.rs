@@ -3,7 +3,7 @@
 //! idempotence, exactly the updating events for a changed row, Excel's CSV dialect, the sample
 //! file's documented errors, exit codes, scopes and roles.
 
-use std::process::{Command, Output};
+use std::process::Output;
 
 use chrono::Utc;
 use reqwest::{Method, StatusCode};
@@ -429,27 +429,10 @@ both_backends!(
 
 // ---- the binary -------------------------------------------------------------------------
 
-fn simpul(args: &[&str], envs: &[(&str, &str)]) -> Output {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_simpul"));
-    command
-        .args(args)
-        .env_remove("DATABASE_URL")
-        .env_remove("SIMPUL_MASTER_KEY")
-        .env_remove("SIMPUL_DATA_DIR");
-    for (key, value) in envs {
-        command.env(key, value);
-    }
-    command.output().expect("the simpul binary runs")
-}
-
 async fn simpul_async(args: Vec<String>, envs: Vec<(String, String)>) -> Output {
-    tokio::task::spawn_blocking(move || {
-        let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        let envs: Vec<(&str, &str)> = envs.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-        simpul(&args, &envs)
-    })
-    .await
-    .unwrap()
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let envs: Vec<(&str, &str)> = envs.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    simpul_binary_async(&args, &envs).await
 }
 
 both_backends!(

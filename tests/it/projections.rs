@@ -99,6 +99,24 @@ fn projections() -> Vec<std::sync::Arc<dyn Projection>> {
 
 /// Catches every projection up to every committed event. The feed holds back events above the
 /// oldest open transaction on the server (other tests' included), so wait until none is left.
+/// KIM per region code on the dashboard, over every stage, status and legal state.
+pub async fn dashboard_totals(db: &Database) -> impl Fn(&str) -> u64 {
+    let dashboard = rows(
+        db,
+        "stage_dashboard",
+        "region_code, level, stage, status, legal, count",
+        "region_code, stage, status, legal",
+    )
+    .await;
+    move |region: &str| -> u64 {
+        dashboard
+            .iter()
+            .filter(|r| r[0].as_deref() == Some(region))
+            .map(|r| r[5].as_deref().unwrap().parse::<u64>().unwrap())
+            .sum()
+    }
+}
+
 pub async fn settle(runner: &Runner) {
     let names: Vec<&str> = projections().iter().map(|p| p.name()).collect();
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
@@ -288,33 +306,18 @@ both_backends!(
             }
         }
         settle(&Runner::new(db.store())).await;
-        let dashboard = rows(
-            &db.database,
-            "stage_dashboard",
-            "region_code, level, stage, status, legal, count",
-            "region_code, stage, status, legal",
-        )
-        .await;
-        let count_of = |region: &str| -> u64 {
-            dashboard
-                .iter()
-                .filter(|r| r[0].as_deref() == Some(region))
-                .map(|r| r[5].as_deref().unwrap().parse::<u64>().unwrap())
-                .sum()
-        };
+        let count_of = dashboard_totals(&db.database).await;
         assert_eq!(count_of("34"), 226);
         for (regency, count) in expected {
             assert_eq!(count_of(regency), count as u64, "{regency}");
         }
         assert_eq!(count_of("34.71"), 0, "Kota Yogyakarta has no KIM");
         // Kecamatan level adds up to the kabupaten.
-        let sleman_districts: u64 = dashboard
+        let sleman_districts: u64 = simpul_regions::bundled()
+            .unwrap()
+            .children(&code("34.04"))
             .iter()
-            .filter(|r| {
-                r[1].as_deref() == Some("district")
-                    && r[0].as_deref().unwrap().starts_with("34.04.")
-            })
-            .map(|r| r[5].as_deref().unwrap().parse::<u64>().unwrap())
+            .map(|district| count_of(district.code.as_str()))
             .sum();
         assert_eq!(sleman_districts, 40);
     }
@@ -629,3 +632,73 @@ both_backends!(
             .is_empty());
     }
 );
+
+/// Advisory locks of whole sessions (one per running projection) in this test's database.
+async fn session_locks(db: &TestDb) -> i64 {
+    let Database::Postgres(pool) = &db.database else {
+        unreachable!("PostgreSQL only")
+    };
+    sqlx::query_scalar(
+        "SELECT count(*) FROM pg_locks
+          WHERE locktype = 'advisory' AND granted AND objsubid = 1
+            AND database = (SELECT oid FROM pg_database WHERE datname = current_database())",
+    )
+    .fetch_one(pool)
+    .await
+    .unwrap()
+}
+
+async fn wait_until_reached(db: &TestDb, position: u64) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    while !simpul_projections::has_reached(&db.store(), "community_summary", position)
+        .await
+        .unwrap()
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "community_summary never reached {position}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
+
+// Two servers on one PostgreSQL: only one runner per projection holds its lock and writes; when
+// it stops, the other takes over and goes on from the checkpoint.
+#[tokio::test]
+async fn a_second_runner_waits_for_the_lock_and_takes_over() {
+    let db = TestDb::new(simpul_store::Backend::Postgres).await;
+    let executor = db.executor();
+    let id = uuid::Uuid::now_v7().to_string();
+    let first = executor
+        .execute(&id, form(SLEMAN_DESA, 10), &context(ActorRole::Regency))
+        .await
+        .unwrap();
+    let (stop_a, stopped_a) = tokio::sync::watch::channel(false);
+    let a = tokio::spawn(Runner::new(db.store()).run(projections(), stopped_a));
+    wait_until_reached(&db, first.position).await;
+    assert_eq!(session_locks(&db).await, 4, "one lock per projection");
+
+    let (stop_b, stopped_b) = tokio::sync::watch::channel(false);
+    let b = tokio::spawn(Runner::new(db.store()).run(projections(), stopped_b));
+    // B keeps asking (every second) and never gets a lock while A holds them.
+    for _ in 0..3 {
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+        assert_eq!(session_locks(&db).await, 4);
+    }
+    let _ = stop_a.send(true);
+    a.await.unwrap();
+
+    let (_, command) = activity(ActivityKind::Networking);
+    let second = executor
+        .execute(&id, command, &context(ActorRole::Pegiat))
+        .await
+        .unwrap();
+    wait_until_reached(&db, second.position).await;
+    assert_eq!(session_locks(&db).await, 4, "B holds every lock now");
+    let _ = stop_b.send(true);
+    b.await.unwrap();
+    let status = simpul_projections::status(&db.store(), &["community_summary"])
+        .await
+        .unwrap();
+    assert_eq!(status[0].events, 2, "each event applied once");
+}

@@ -49,6 +49,14 @@ fn request_id(config: &DemoConfig, community: &uuid::Uuid, sequence: u64) -> Str
     )
 }
 
+/// One planned kabupaten/kota as store requests: the appends, the wrapped keys of its persons and
+/// the communities it forms.
+pub struct Prepared {
+    appends: Vec<Append>,
+    wrapped: Vec<WrappedKey>,
+    communities: u64,
+}
+
 /// Turns planned regencies into store requests and writes them in chunks.
 pub struct BulkSeeder {
     store: EventStore,
@@ -115,19 +123,40 @@ impl BulkSeeder {
         Ok(appends)
     }
 
-    /// Adds one planned kabupaten/kota; writes a chunk whenever enough events are pending.
-    pub async fn push(&mut self, plan: &RegencyPlan) -> Result<(), AppError> {
-        for person in &plan.persons {
-            let key = DataKey::from_bytes(person.key);
-            self.wrapped.push(self.keys.wrap(person.person_id, &key)?);
-        }
-        let appends = self.appends_of(plan)?;
-        self.outcome.communities += plan
+    /// The store requests of one planned kabupaten/kota (CPU only: serialising payloads,
+    /// wrapping keys), so it can run on the planning thread.
+    pub fn prepare(&self, plan: &RegencyPlan) -> Result<Prepared, AppError> {
+        let wrapped = plan
+            .persons
+            .iter()
+            .map(|person| {
+                self.keys
+                    .wrap(person.person_id, &DataKey::from_bytes(person.key))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let communities = plan
             .steps
             .iter()
             .filter(|s| s.events.iter().any(|e| e.name() == "CommunityFormed"))
             .count() as u64;
-        for append in appends {
+        Ok(Prepared {
+            appends: self.appends_of(plan)?,
+            wrapped,
+            communities,
+        })
+    }
+
+    /// Adds one planned kabupaten/kota; writes a chunk whenever enough events are pending.
+    pub async fn push(&mut self, plan: &RegencyPlan) -> Result<(), AppError> {
+        let prepared = self.prepare(plan)?;
+        self.push_prepared(prepared).await
+    }
+
+    /// Adds one prepared kabupaten/kota; writes a chunk whenever enough events are pending.
+    pub async fn push_prepared(&mut self, prepared: Prepared) -> Result<(), AppError> {
+        self.wrapped.extend(prepared.wrapped);
+        self.outcome.communities += prepared.communities;
+        for append in prepared.appends {
             self.pending_events += append.events.len();
             self.appends.push(append);
             if self.pending_events >= self.chunk_events {
@@ -185,23 +214,32 @@ pub async fn seed(
         let kim: u64 = counts.iter().map(|(_, n)| u64::from(*n)).sum();
         summary.expected_events * kim / total_kim
     };
-    let services = seeder.services.clone();
-    let (sender, mut plans) = tokio::sync::mpsc::channel::<Result<RegencyPlan, SeedError>>(2);
+    // Plans are made and turned into store requests on a blocking thread while the previous ones
+    // are written.
+    let preparer = BulkSeeder::new(
+        seeder.store.clone(),
+        seeder.keys.clone(),
+        seeder.services.clone(),
+        config,
+    );
+    let (sender, mut plans) = tokio::sync::mpsc::channel::<Result<Prepared, SeedError>>(2);
     let planner = tokio::task::spawn_blocking(move || {
         for (regency, count) in counts {
             if count == 0 {
                 continue;
             }
-            let plan = simpul_demo::plan_regency(&config, &services, regions, &regency, count)
-                .map_err(SeedError::from);
-            let failed = plan.is_err();
-            if sender.blocking_send(plan).is_err() || failed {
+            let prepared =
+                simpul_demo::plan_regency(&config, &preparer.services, regions, &regency, count)
+                    .map_err(SeedError::from)
+                    .and_then(|plan| preparer.prepare(&plan).map_err(SeedError::from));
+            let failed = prepared.is_err();
+            if sender.blocking_send(prepared).is_err() || failed {
                 return;
             }
         }
     });
-    while let Some(plan) = plans.recv().await {
-        seeder.push(&plan?).await?;
+    while let Some(prepared) = plans.recv().await {
+        seeder.push_prepared(prepared?).await?;
         progress(seeder.processed(), expected);
     }
     planner

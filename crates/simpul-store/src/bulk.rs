@@ -146,59 +146,104 @@ async fn bulk_postgres(
         .await?;
     }
     if !rows.is_empty() {
-        let mut copy = tx
-            .copy_in_raw(
-                "COPY events (aggregate_type, aggregate_id, sequence, event_type, event_version,
-                              payload, metadata) FROM STDIN WITH (FORMAT csv)",
-            )
-            .await?;
-        let mut buffer = String::with_capacity(1 << 20);
+        let mut copy = CopyCsv::start(
+            &mut tx,
+            "COPY events (aggregate_type, aggregate_id, sequence, event_type, event_version,
+                          payload, metadata) FROM STDIN WITH (FORMAT csv)",
+        )
+        .await?;
         for row in rows {
-            csv_field(&mut buffer, AGGREGATE_TYPE);
-            buffer.push(',');
-            csv_field(&mut buffer, row.community_id);
-            buffer.push(',');
-            buffer.push_str(&row.sequence.to_string());
-            buffer.push(',');
-            csv_field(&mut buffer, row.event_type);
-            buffer.push(',');
-            csv_field(&mut buffer, row.event_version);
-            buffer.push(',');
-            csv_field(&mut buffer, &row.payload);
-            buffer.push(',');
-            csv_field(&mut buffer, row.metadata);
-            buffer.push('\n');
-            if buffer.len() > 1 << 20 {
-                copy.send(buffer.as_bytes()).await?;
-                buffer.clear();
-            }
-        }
-        if !buffer.is_empty() {
-            copy.send(buffer.as_bytes()).await?;
+            copy.text(AGGREGATE_TYPE)
+                .text(row.community_id)
+                .number(row.sequence)
+                .text(row.event_type)
+                .text(row.event_version)
+                .text(&row.payload)
+                .text(row.metadata);
+            copy.end_row().await?;
         }
         copy.finish().await?;
     }
     tx.commit().await
 }
 
-/// Appends one field of a `COPY … FROM STDIN (FORMAT csv)` row: quoted with `"` doubled, or
-/// nothing at all for NULL (an unquoted empty field).
-pub fn copy_csv_field(buffer: &mut String, value: Option<&str>) {
-    if let Some(value) = value {
-        csv_field(buffer, value);
-    }
+/// Rows streamed into `COPY … FROM STDIN WITH (FORMAT csv)` (PostgreSQL), sent in 1 MiB pieces.
+pub struct CopyCsv<'c> {
+    copy: sqlx::postgres::PgCopyIn<&'c mut sqlx::PgConnection>,
+    buffer: String,
+    fields: usize,
 }
 
-/// A quoted CSV field (`"` doubled), as PostgreSQL's `COPY … (FORMAT csv)` reads it.
-fn csv_field(buffer: &mut String, value: &str) {
-    buffer.push('"');
-    for c in value.chars() {
-        if c == '"' {
-            buffer.push('"');
-        }
-        buffer.push(c);
+impl<'c> CopyCsv<'c> {
+    /// Starts `statement` (a `COPY … FROM STDIN WITH (FORMAT csv)`) on `connection`.
+    pub async fn start(
+        connection: &'c mut sqlx::PgConnection,
+        statement: &str,
+    ) -> Result<Self, sqlx::Error> {
+        Ok(Self {
+            copy: connection.copy_in_raw(statement).await?,
+            buffer: String::with_capacity(1 << 20),
+            fields: 0,
+        })
     }
-    buffer.push('"');
+
+    fn separator(&mut self) {
+        if self.fields > 0 {
+            self.buffer.push(',');
+        }
+        self.fields += 1;
+    }
+
+    /// A text field, quoted with `"` doubled.
+    pub fn text(&mut self, value: &str) -> &mut Self {
+        self.separator();
+        self.buffer.push('"');
+        for c in value.chars() {
+            if c == '"' {
+                self.buffer.push('"');
+            }
+            self.buffer.push(c);
+        }
+        self.buffer.push('"');
+        self
+    }
+
+    /// A text field or NULL (an unquoted empty field).
+    pub fn optional(&mut self, value: Option<&str>) -> &mut Self {
+        match value {
+            Some(value) => self.text(value),
+            None => {
+                self.separator();
+                self
+            }
+        }
+    }
+
+    /// A number.
+    pub fn number(&mut self, value: i64) -> &mut Self {
+        self.separator();
+        self.buffer.push_str(&value.to_string());
+        self
+    }
+
+    /// Ends the row; sends what is buffered once it passes 1 MiB.
+    pub async fn end_row(&mut self) -> Result<(), sqlx::Error> {
+        self.buffer.push('\n');
+        self.fields = 0;
+        if self.buffer.len() > 1 << 20 {
+            self.copy.send(self.buffer.as_bytes()).await?;
+            self.buffer.clear();
+        }
+        Ok(())
+    }
+
+    /// Sends the rest and ends the `COPY`; returns the rows copied.
+    pub async fn finish(mut self) -> Result<u64, sqlx::Error> {
+        if !self.buffer.is_empty() {
+            self.copy.send(self.buffer.as_bytes()).await?;
+        }
+        self.copy.finish().await
+    }
 }
 
 async fn bulk_sqlite(
