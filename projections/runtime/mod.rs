@@ -387,9 +387,50 @@ impl Runner {
         progress: &(dyn Fn(u64, u64) + Send + Sync),
     ) -> Result<u64, ProjectionError> {
         let shadow = self.shadow_for(projection).await?;
+        // Secondary indexes are built once at the end, not row by row while filling.
+        let indexes = shadow.drop_secondary_indexes().await?;
         let applied = shadow.fill(projection, progress).await?;
+        shadow.create_indexes(&indexes).await?;
         self.swap(projection, &shadow).await?;
         Ok(applied)
+    }
+
+    /// Drops the non-unique indexes of a PostgreSQL shadow schema (unique ones serve the upserts)
+    /// and returns their definitions.
+    async fn drop_secondary_indexes(&self) -> Result<Vec<String>, ProjectionError> {
+        let (Target::PostgresSchema(schema), Database::Postgres(pool)) = (&self.target, self.db())
+        else {
+            return Ok(Vec::new());
+        };
+        let indexes: Vec<(String, String)> = sqlx::query_as(
+            "SELECT i.relname::text, pg_get_indexdef(i.oid)
+               FROM pg_index x
+               JOIN pg_class i ON i.oid = x.indexrelid
+               JOIN pg_namespace n ON n.oid = i.relnamespace
+              WHERE n.nspname = $1 AND NOT x.indisunique",
+        )
+        .bind(schema)
+        .fetch_all(pool)
+        .await?;
+        for (name, _) in &indexes {
+            sqlx::query(&format!("DROP INDEX {schema}.\"{name}\""))
+                .execute(pool)
+                .await?;
+        }
+        Ok(indexes
+            .into_iter()
+            .map(|(_, definition)| definition)
+            .collect())
+    }
+
+    /// Creates indexes from their definitions (`pg_get_indexdef`).
+    async fn create_indexes(&self, definitions: &[String]) -> Result<(), ProjectionError> {
+        if let Database::Postgres(pool) = self.db() {
+            for definition in definitions {
+                sqlx::query(definition).execute(pool).await?;
+            }
+        }
+        Ok(())
     }
 
     /// Rebuilds a read model into scratch tables and compares them with the live ones, row by

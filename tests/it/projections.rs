@@ -551,6 +551,7 @@ both_backends!(
                 })
             })
             .collect();
+        let indexes_before = index_definitions(&db).await;
         let runner = Runner::new(db.store()).with_batch_size(7);
         for projection in projections() {
             runner
@@ -558,6 +559,8 @@ both_backends!(
                 .await
                 .unwrap();
         }
+        // The swapped-in tables have every index the live ones had (rebuilt at the end).
+        assert_eq!(index_definitions(&db).await, indexes_before);
         for writer in writers {
             writer.await.unwrap();
         }
@@ -632,6 +635,24 @@ both_backends!(
             .is_empty());
     }
 );
+
+/// Each read-model table's index columns (PostgreSQL; empty on SQLite), names aside.
+async fn index_definitions(db: &TestDb) -> Vec<String> {
+    let Database::Postgres(pool) = &db.database else {
+        return Vec::new();
+    };
+    let mut definitions: Vec<String> = sqlx::query_scalar(
+        "SELECT tablename || ': ' || regexp_replace(indexdef, '^.* USING ', '')
+           FROM pg_indexes WHERE schemaname = 'public'
+            AND tablename IN ('community_summary', 'stage_dashboard', 'stage_dashboard_members',
+                              'audit_trail', 'stage_transitions', 'stage_transition_members')",
+    )
+    .fetch_all(pool)
+    .await
+    .unwrap();
+    definitions.sort();
+    definitions
+}
 
 /// Advisory locks of whole sessions (one per running projection) in this test's database.
 async fn session_locks(db: &TestDb) -> i64 {
