@@ -179,7 +179,7 @@ impl Projection for AuditTrail {
     ) -> Result<(), ProjectionError> {
         let budget = memory.budget();
         let pending = memory.state::<Pending>();
-        let missing = pending.villages.missing(events);
+        let missing = pending.villages.missing(events, budget);
         if !missing.is_empty() {
             let known: Vec<(String, String)> = sqlx::query_as(
                 "SELECT DISTINCT ON (community_id) community_id, desa_code FROM audit_trail
@@ -241,7 +241,7 @@ impl Projection for AuditTrail {
     ) -> Result<(), ProjectionError> {
         let budget = memory.budget();
         let pending = memory.state::<Pending>();
-        for id in pending.villages.missing(events) {
+        for id in pending.villages.missing(events, budget) {
             let desa: Option<String> = sqlx::query_scalar(
                 "SELECT desa_code FROM audit_trail WHERE community_id = ?1 AND desa_code <> '' LIMIT 1",
             )

@@ -213,7 +213,7 @@ impl Projection for CommunitySummary {
     ) -> Result<(), ProjectionError> {
         let budget = memory.budget();
         let entries = memory.state::<Entries<Entry>>();
-        let missing = entries.missing(events);
+        let missing = entries.missing(events, budget);
         if !missing.is_empty() {
             let rows = sqlx::query(
                 "SELECT community_id, state, last_bimtek_on::text AS last_bimtek_on, last_event_at
@@ -286,7 +286,7 @@ impl Projection for CommunitySummary {
     ) -> Result<(), ProjectionError> {
         let budget = memory.budget();
         let entries = memory.state::<Entries<Entry>>();
-        for id in entries.missing(events) {
+        for id in entries.missing(events, budget) {
             let row = sqlx::query(
                 "SELECT state, last_bimtek_on, last_event_at FROM community_summary
                   WHERE community_id = ?1",

@@ -102,6 +102,7 @@ impl Default for Memory {
             budget: Budget {
                 deferring: false,
                 capacity: MEMORY_CAPACITY,
+                complete: false,
             },
         }
     }
@@ -114,6 +115,9 @@ pub struct Budget {
     pub deferring: bool,
     /// Entries (communities, or pending rows) to hold at most before writing and starting over.
     pub capacity: usize,
+    /// Memory has seen every event the tables hold (it started at position 0): a community it
+    /// does not hold has no rows, so nothing needs to be read back.
+    pub complete: bool,
 }
 
 impl Memory {
@@ -141,6 +145,13 @@ impl Memory {
     fn clear(&mut self) {
         self.state = None;
         self.synced_at = None;
+        self.budget.complete = false;
+    }
+
+    /// Starts over at checkpoint `from`; at 0 the tables hold nothing, so memory is complete.
+    fn restart_at(&mut self, from: u64) {
+        self.clear();
+        self.budget.complete = from == 0;
     }
 }
 
@@ -148,6 +159,8 @@ impl Memory {
 pub struct Entries<E> {
     map: std::collections::HashMap<String, E>,
     dirty: std::collections::BTreeSet<String>,
+    /// Memory was full once and started over: absent entries may have rows.
+    evicted: bool,
 }
 
 impl<E> Default for Entries<E> {
@@ -155,13 +168,18 @@ impl<E> Default for Entries<E> {
         Self {
             map: std::collections::HashMap::new(),
             dirty: std::collections::BTreeSet::new(),
+            evicted: false,
         }
     }
 }
 
 impl<E> Entries<E> {
-    /// The distinct communities of `events` not held in memory, sorted: the rows to load.
-    pub fn missing(&self, events: &[StoredEvent]) -> Vec<String> {
+    /// The distinct communities of `events` not held in memory, sorted: the rows to load (none
+    /// when memory is complete).
+    pub fn missing(&self, events: &[StoredEvent], budget: Budget) -> Vec<String> {
+        if budget.complete && !self.evicted {
+            return Vec::new();
+        }
         let mut ids: Vec<String> = events
             .iter()
             .filter(|e| !self.map.contains_key(&e.aggregate_id))
@@ -223,6 +241,7 @@ impl<E> Entries<E> {
         self.dirty.clear();
         if self.map.len() > budget.capacity {
             self.map.clear();
+            self.evicted = true;
         }
     }
 }
@@ -858,6 +877,7 @@ impl Runner {
         memory.budget = Budget {
             deferring: defer && !matches!(self.target, Target::Live),
             capacity: self.memory_capacity,
+            complete: memory.budget.complete,
         };
         let result = self.write_batch(projection, events, from, memory).await;
         match &result {
@@ -898,7 +918,7 @@ impl Runner {
                 return Ok(false);
             }
             if memory.synced_at != Some(from_position) {
-                memory.clear();
+                memory.restart_at(from_position);
             }
             projection.apply_sqlite(&mut tx, events, memory).await?;
             sqlx::query(include_str!("checkpoint_sqlite.sql"))
@@ -932,7 +952,7 @@ impl Runner {
             return Ok(false);
         }
         if memory.synced_at != Some(from_position) {
-            memory.clear();
+            memory.restart_at(from_position);
         }
         projection.apply_postgres(&mut tx, events, memory).await?;
         sqlx::query(include_str!("checkpoint_postgres.sql"))

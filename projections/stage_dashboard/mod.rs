@@ -168,7 +168,7 @@ impl Projection for StageDashboard {
     ) -> Result<(), ProjectionError> {
         let budget = memory.budget();
         let members = memory.state::<Entries<Member>>();
-        let missing = members.missing(events);
+        let missing = members.missing(events, budget);
         if !missing.is_empty() {
             let rows = sqlx::query(
                 "SELECT community_id, desa_code, stage, status, legal, state
@@ -257,7 +257,7 @@ impl Projection for StageDashboard {
     ) -> Result<(), ProjectionError> {
         let budget = memory.budget();
         let members = memory.state::<Entries<Member>>();
-        for id in members.missing(events) {
+        for id in members.missing(events, budget) {
             let row = sqlx::query(
                 "SELECT desa_code, stage, status, legal, state
                    FROM stage_dashboard_members WHERE community_id = ?1",

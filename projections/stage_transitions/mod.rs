@@ -214,7 +214,7 @@ impl Projection for StageTransitions {
     ) -> Result<(), ProjectionError> {
         let budget = memory.budget();
         let pending = memory.state::<Pending>();
-        let missing = pending.members.missing(events);
+        let missing = pending.members.missing(events, budget);
         if !missing.is_empty() {
             let rows = sqlx::query(
                 "SELECT community_id, desa_code, stage, stage_since::text AS stage_since, bimtek_count
@@ -288,7 +288,7 @@ impl Projection for StageTransitions {
     ) -> Result<(), ProjectionError> {
         let budget = memory.budget();
         let pending = memory.state::<Pending>();
-        for id in pending.members.missing(events) {
+        for id in pending.members.missing(events, budget) {
             let row = sqlx::query(
                 "SELECT desa_code, stage, stage_since, bimtek_count
                    FROM stage_transition_members WHERE community_id = ?1",
