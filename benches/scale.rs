@@ -6,7 +6,8 @@
 //!   and warm;
 //! - command append p50/p99 and throughput with 8 writers while a rebuild runs;
 //! - process RSS idle and under that load (executor, runner and pools live in this process,
-//!   as in `simpul serve`).
+//!   as in `simpul serve`; the process has also held the baseline's COPY dump, so read RSS as
+//!   an upper bound).
 //!
 //! Run: `SIMPUL_BENCH_SCALES=1,10 cargo bench --bench scale` (default `1`);
 //! `SIMPUL_TEST_DATABASE_URL` names the server; the bench creates and drops its databases.
@@ -232,7 +233,7 @@ async fn bench(url: &str, scale: u32) -> anyhow::Result<()> {
                 executor.execute(id, command, &context).await?;
                 latencies.push(t.elapsed());
             }
-            Ok::<_, anyhow::Error>(latencies)
+            Ok::<_, anyhow::Error>((latencies, Instant::now()))
         }));
     }
     let sampler_peak = peak.clone();
@@ -245,10 +246,12 @@ async fn bench(url: &str, scale: u32) -> anyhow::Result<()> {
     };
     let rebuilt = rebuild.await?;
     let mut appends = Vec::new();
+    let mut write_seconds: f64 = 0.0;
     for task in tasks {
-        appends.extend(task.await??);
+        let (latencies, finished) = task.await??;
+        appends.extend(latencies);
+        write_seconds = write_seconds.max((finished - started).as_secs_f64());
     }
-    let write_seconds = started.elapsed().as_secs_f64();
     let throughput = appends.len() as f64 / write_seconds;
     let (a50, a99) = percentiles(&mut appends);
     let rss_load = peak

@@ -1,3 +1,5 @@
+-- The columns of a page; `query.rs` adds the WHERE clause of the filters given, then
+-- `ORDER BY community_id LIMIT n` (keyset pagination on the id).
 SELECT community_id, name, desa_code, desa_name, kecamatan_code, kecamatan_name, regency_code,
        regency_name, province_code, province_name, stage, status, legal, sk_number,
        CAST(sk_date AS text) AS sk_date, nomor_induk, CAST(member_count AS bigint) AS member_count,
@@ -7,12 +9,3 @@ SELECT community_id, name, desa_code, desa_name, kecamatan_code, kecamatan_name,
        CAST(e_businesses AS bigint) AS e_businesses,
        CAST(formed_on AS text) AS formed_on, last_event_at, version
   FROM community_summary
- WHERE ($1 = '' OR desa_code = $1 OR desa_code LIKE $1 || '.%')
-   AND ($2 = '' OR stage = $2)
-   AND ($3 = '' OR status = $3)
-   AND ($4 < 0 OR legal = ($4 = 1))
-   AND ($5 = '' OR lower(name) LIKE '%' || lower($5) || '%' OR nomor_induk = $5)
-   AND ($6 = '' OR community_id = $6)
-   AND community_id > $7
- ORDER BY community_id
- LIMIT $8

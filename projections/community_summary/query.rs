@@ -84,26 +84,79 @@ pub struct SummaryRow {
     pub version: i64,
 }
 
+/// A value bound by a list's `WHERE` clause.
+enum Bind {
+    Text(String),
+    Flag(bool),
+}
+
+/// The `WHERE` clause of the filters given (`$1`, `$2`, …; then the cursor and the limit), each
+/// on a column an index serves: a region on the column of its own level.
+fn where_clause(filter: &ListFilter) -> (String, Vec<Bind>) {
+    let mut conditions: Vec<String> = Vec::new();
+    let mut values = Vec::new();
+    let mut push = |condition: &str, value: Bind| {
+        values.push(value);
+        conditions.push(condition.replace('?', &format!("${}", values.len())));
+    };
+    let given = |value: &Option<String>| value.clone().filter(|v| !v.is_empty());
+    if let Some(region) = given(&filter.region) {
+        let column = match region.split('.').count() {
+            1 => "province_code",
+            2 => "regency_code",
+            3 => "kecamatan_code",
+            _ => "desa_code",
+        };
+        push(&format!("{column} = ?"), Bind::Text(region));
+    }
+    if let Some(stage) = given(&filter.stage) {
+        push("stage = ?", Bind::Text(stage));
+    }
+    if let Some(status) = given(&filter.status) {
+        push("status = ?", Bind::Text(status));
+    }
+    if let Some(legal) = filter.legal {
+        push("legal = ?", Bind::Flag(legal));
+    }
+    if let Some(q) = given(&filter.q) {
+        values.push(Bind::Text(q));
+        let n = values.len();
+        conditions.push(format!(
+            "(lower(name) LIKE '%' || lower(${n}) || '%' OR nomor_induk = ${n})"
+        ));
+    }
+    if let Some(community) = given(&filter.community) {
+        values.push(Bind::Text(community));
+        conditions.push(format!("community_id = ${}", values.len()));
+    }
+    let n = values.len();
+    conditions.push(format!("community_id > ${}", n + 1));
+    (
+        format!(
+            "{} WHERE {} ORDER BY community_id LIMIT ${}",
+            include_str!("list.sql").trim_end(),
+            conditions.join(" AND "),
+            n + 2
+        ),
+        values,
+    )
+}
+
 /// A page of communities.
 pub async fn list(db: &Database, filter: &ListFilter) -> Result<Vec<SummaryRow>, ProjectionError> {
-    let text = |value: &Option<String>| value.clone().unwrap_or_default();
-    let legal: i64 = match filter.legal {
-        None => -1,
-        Some(true) => 1,
-        Some(false) => 0,
-    };
+    let (sql, values) = where_clause(filter);
+    let after = filter.after.clone().unwrap_or_default();
     macro_rules! bound {
-        ($query:expr) => {
-            $query
-                .bind(text(&filter.region))
-                .bind(text(&filter.stage))
-                .bind(text(&filter.status))
-                .bind(legal)
-                .bind(text(&filter.q))
-                .bind(text(&filter.community))
-                .bind(text(&filter.after))
-                .bind(i64::from(filter.limit))
-        };
+        ($query:expr) => {{
+            let mut query = $query;
+            for value in &values {
+                query = match value {
+                    Bind::Text(text) => query.bind(text.clone()),
+                    Bind::Flag(flag) => query.bind(*flag),
+                };
+            }
+            query.bind(after.clone()).bind(i64::from(filter.limit))
+        }};
     }
     macro_rules! row {
         ($row:expr) => {{
@@ -140,16 +193,12 @@ pub async fn list(db: &Database, filter: &ListFilter) -> Result<Vec<SummaryRow>,
     let mut result = Vec::new();
     match db {
         Database::Postgres(pool) => {
-            // PostgreSQL needs the types of the "any" parameters spelled out.
-            let sql = include_str!("list.sql")
-                .replace("$4 < 0", "$4::bigint < 0")
-                .replace("($4 = 1)", "($4::bigint = 1)");
             for row in bound!(sqlx::query(&sql)).fetch_all(pool).await? {
                 result.push(row!(&row));
             }
         }
         Database::Sqlite { readers, .. } => {
-            let sql = sqlite_sql(include_str!("list.sql"));
+            let sql = sqlite_sql(&sql);
             for row in bound!(sqlx::query(&sql)).fetch_all(readers).await? {
                 result.push(row!(&row));
             }
