@@ -406,12 +406,23 @@ impl Runner {
         progress: &(dyn Fn(u64, u64) + Send + Sync),
     ) -> Result<u64, ProjectionError> {
         let shadow = self.shadow_for(projection).await?;
-        // Secondary indexes are built once at the end, not row by row while filling.
-        let indexes = shadow.drop_secondary_indexes().await?;
-        let applied = shadow.fill(projection, progress).await?;
-        shadow.create_indexes(&indexes).await?;
-        self.swap(projection, &shadow).await?;
-        Ok(applied)
+        let rebuilt = async {
+            // Secondary indexes are built once at the end, not row by row while filling.
+            let indexes = shadow.drop_secondary_indexes().await?;
+            let applied = shadow.fill(projection, progress).await?;
+            shadow.create_indexes(&indexes).await?;
+            self.swap(projection, &shadow).await?;
+            Ok(applied)
+        }
+        .await;
+        if rebuilt.is_err() {
+            // Close and remove the shadow now (a scratch SQLite file must not stay open under
+            // the next rebuild, which recreates it at the same path).
+            if let Err(error) = self.drop_shadow(&shadow).await {
+                tracing::warn!(error = %error, "could not remove the shadow of a failed rebuild");
+            }
+        }
+        rebuilt
     }
 
     /// Drops the non-unique indexes of a PostgreSQL shadow schema (unique ones serve the upserts)
@@ -460,23 +471,26 @@ impl Runner {
         limit: usize,
     ) -> Result<Vec<String>, ProjectionError> {
         let shadow = self.shadow_for(projection).await?;
-        shadow.fill(projection, &|_, _| {}).await?;
-        // Both must stand at the same position: catch the live one up (and the scratch one again
-        // if events arrived meanwhile).
-        let mut differences = Vec::new();
-        for _attempt in 0..5 {
-            self.catch_up(projection).await?;
-            shadow.catch_up(projection).await?;
-            let live = self.checkpoint(projection.name()).await?.position;
-            let scratch = shadow.checkpoint(projection.name()).await?.position;
-            if live != scratch {
-                continue;
+        let compared = async {
+            shadow.fill(projection, &|_, _| {}).await?;
+            // Both must stand at the same position: catch the live one up (and the scratch one
+            // again if events arrived meanwhile).
+            for _attempt in 0..5 {
+                self.catch_up(projection).await?;
+                shadow.catch_up(projection).await?;
+                let live = self.checkpoint(projection.name()).await?.position;
+                let scratch = shadow.checkpoint(projection.name()).await?.position;
+                if live == scratch {
+                    return self.compare(projection, &shadow, limit).await;
+                }
             }
-            differences = self.compare(projection, &shadow, limit).await?;
-            break;
+            Err(ProjectionError::Storage(
+                "the log kept growing; verify again when it is quieter".to_owned(),
+            ))
         }
+        .await;
         self.drop_shadow(&shadow).await?;
-        Ok(differences)
+        compared
     }
 
     async fn shadow_for(&self, projection: &dyn Projection) -> Result<Runner, ProjectionError> {
