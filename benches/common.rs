@@ -52,3 +52,28 @@ pub fn writer_context() -> CommandContext {
         expected_version: None,
     }
 }
+
+/// Runs `bench` against a fresh database on the server of `SIMPUL_TEST_DATABASE_URL` (the tests'
+/// default otherwise), dropped afterwards whatever the outcome.
+pub async fn with_database<F, Fut>(prefix: &str, bench: F) -> anyhow::Result<()>
+where
+    F: FnOnce(String) -> Fut,
+    Fut: std::future::Future<Output = anyhow::Result<()>>,
+{
+    let server = std::env::var("SIMPUL_TEST_DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned());
+    let admin = sqlx::PgPool::connect(&server).await.context("connecting")?;
+    let name = format!("{prefix}_{}", Uuid::new_v4().simple());
+    sqlx::query(&format!("CREATE DATABASE {name}"))
+        .execute(&admin)
+        .await?;
+    let url = format!(
+        "{}/{name}",
+        server.rsplit_once('/').map_or(server.as_str(), |(b, _)| b)
+    );
+    let result = bench(url).await;
+    sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+        .execute(&admin)
+        .await?;
+    result
+}

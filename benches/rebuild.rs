@@ -11,7 +11,6 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use anyhow::Context as _;
 use cqrs_es::persist::{GenericQuery, QueryReplay};
 use cqrs_es::{Aggregate as _, EventEnvelope, View};
 use postgres_es::{PostgresEventRepository, PostgresViewRepository};
@@ -20,7 +19,6 @@ use simpul_app::CommandExecutor;
 use simpul_domain::{Community, CommunityServices, RegionLevel};
 use simpul_projections::Runner;
 use simpul_store::{Database, DatabaseUrl, EventStore};
-use uuid::Uuid;
 
 #[path = "common.rs"]
 mod common;
@@ -50,22 +48,10 @@ async fn run() -> anyhow::Result<()> {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(10_000);
-    let server = std::env::var("SIMPUL_TEST_DATABASE_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned());
-    let name = format!("simpul_bench_{}", Uuid::new_v4().simple());
-    let admin = sqlx::PgPool::connect(&server).await.context("connecting")?;
-    sqlx::query(&format!("CREATE DATABASE {name}"))
-        .execute(&admin)
-        .await?;
-    let url = format!(
-        "{}/{name}",
-        server.rsplit_once('/').map_or(server.as_str(), |(b, _)| b)
-    );
-    let result = bench(&url, communities).await;
-    sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-        .execute(&admin)
-        .await?;
-    result
+    common::with_database("simpul_bench", |url| async move {
+        bench(&url, communities).await
+    })
+    .await
 }
 
 async fn bench(url: &str, communities: i64) -> anyhow::Result<()> {

@@ -22,7 +22,6 @@ use simpul_demo::DemoConfig;
 use simpul_domain::CommunityServices;
 use simpul_projections::{audit_trail, community_summary, stage_dashboard, Runner};
 use simpul_store::{Database, DatabaseUrl, EventStore, KeyStore, MasterKey};
-use uuid::Uuid;
 
 #[path = "common.rs"]
 mod common;
@@ -51,23 +50,12 @@ async fn run() -> anyhow::Result<()> {
         .split(',')
         .filter_map(|s| s.trim().parse().ok())
         .collect();
-    let server = std::env::var("SIMPUL_TEST_DATABASE_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned());
-    let admin = sqlx::PgPool::connect(&server).await.context("connecting")?;
     for scale in scales {
-        let name = format!("simpul_scale_{}", Uuid::new_v4().simple());
-        sqlx::query(&format!("CREATE DATABASE {name}"))
-            .execute(&admin)
-            .await?;
-        let url = format!(
-            "{}/{name}",
-            server.rsplit_once('/').map_or(server.as_str(), |(b, _)| b)
-        );
-        let result = bench(&url, scale).await;
-        sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-            .execute(&admin)
-            .await?;
-        result?;
+        common::with_database(
+            "simpul_scale",
+            |url| async move { bench(&url, scale).await },
+        )
+        .await?;
     }
     Ok(())
 }

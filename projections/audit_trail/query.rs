@@ -4,8 +4,8 @@ use serde::Serialize;
 use simpul_store::Database;
 use sqlx::Row as _;
 
-use crate::runtime::sqlite_sql;
 use crate::runtime::ProjectionError;
+use crate::runtime::{sqlite_sql, Page};
 
 /// Filters; empty means "any".
 #[derive(Clone, Debug, Default)]
@@ -68,12 +68,8 @@ fn given(value: &Option<String>) -> Option<&str> {
 /// and the limit): only the filters given, each on a column an index serves — a province or
 /// kabupaten/kota code on its own column, a kecamatan or desa on the desa code.
 fn where_clause(filter: &AuditFilter) -> (String, Vec<String>) {
-    let mut conditions = Vec::new();
-    let mut values = Vec::new();
-    let mut push = |condition: &str, value: &str| {
-        values.push(value.to_owned());
-        conditions.push(condition.replace('?', &format!("${}", values.len())));
-    };
+    let mut page = Page::new();
+    let mut push = |condition: &str, value: &str| page.filter(condition, value.to_owned());
     if let Some(community) = given(&filter.community) {
         push("community_id = ?", community);
     }
@@ -97,17 +93,7 @@ fn where_clause(filter: &AuditFilter) -> (String, Vec<String>) {
     if let Some(to) = given(&filter.to) {
         push("recorded_at < ?", to);
     }
-    let n = values.len();
-    conditions.push(format!("position > ${}", n + 1));
-    (
-        format!(
-            "{} WHERE {} ORDER BY position LIMIT ${}",
-            include_str!("list.sql").trim_end(),
-            conditions.join(" AND "),
-            n + 2
-        ),
-        values,
-    )
+    (page.sql(include_str!("list.sql"), "position"), page.values)
 }
 
 /// A page of the audit trail.

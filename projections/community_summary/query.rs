@@ -5,8 +5,8 @@ use serde::Serialize;
 use simpul_store::Database;
 use sqlx::Row as _;
 
-use crate::runtime::sqlite_sql;
 use crate::runtime::ProjectionError;
+use crate::runtime::{sqlite_sql, Page};
 
 /// Filters of a list; empty strings and `None` mean "any".
 #[derive(Clone, Debug, Default)]
@@ -93,12 +93,7 @@ enum Bind {
 /// The `WHERE` clause of the filters given (`$1`, `$2`, …; then the cursor and the limit), each
 /// on a column an index serves: a region on the column of its own level.
 fn where_clause(filter: &ListFilter) -> (String, Vec<Bind>) {
-    let mut conditions: Vec<String> = Vec::new();
-    let mut values = Vec::new();
-    let mut push = |condition: &str, value: Bind| {
-        values.push(value);
-        conditions.push(condition.replace('?', &format!("${}", values.len())));
-    };
+    let mut page = Page::new();
     let given = |value: &Option<String>| value.clone().filter(|v| !v.is_empty());
     if let Some(region) = given(&filter.region) {
         let column = match region.split('.').count() {
@@ -107,38 +102,29 @@ fn where_clause(filter: &ListFilter) -> (String, Vec<Bind>) {
             3 => "kecamatan_code",
             _ => "desa_code",
         };
-        push(&format!("{column} = ?"), Bind::Text(region));
+        page.filter(&format!("{column} = ?"), Bind::Text(region));
     }
     if let Some(stage) = given(&filter.stage) {
-        push("stage = ?", Bind::Text(stage));
+        page.filter("stage = ?", Bind::Text(stage));
     }
     if let Some(status) = given(&filter.status) {
-        push("status = ?", Bind::Text(status));
+        page.filter("status = ?", Bind::Text(status));
     }
     if let Some(legal) = filter.legal {
-        push("legal = ?", Bind::Flag(legal));
+        page.filter("legal = ?", Bind::Flag(legal));
     }
     if let Some(q) = given(&filter.q) {
-        values.push(Bind::Text(q));
-        let n = values.len();
-        conditions.push(format!(
-            "(lower(name) LIKE '%' || lower(${n}) || '%' OR nomor_induk = ${n})"
-        ));
+        page.filter(
+            "(lower(name) LIKE '%' || lower(?) || '%' OR nomor_induk = ?)",
+            Bind::Text(q),
+        );
     }
     if let Some(community) = given(&filter.community) {
-        values.push(Bind::Text(community));
-        conditions.push(format!("community_id = ${}", values.len()));
+        page.filter("community_id = ?", Bind::Text(community));
     }
-    let n = values.len();
-    conditions.push(format!("community_id > ${}", n + 1));
     (
-        format!(
-            "{} WHERE {} ORDER BY community_id LIMIT ${}",
-            include_str!("list.sql").trim_end(),
-            conditions.join(" AND "),
-            n + 2
-        ),
-        values,
+        page.sql(include_str!("list.sql"), "community_id"),
+        page.values,
     )
 }
 

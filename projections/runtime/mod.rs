@@ -1152,6 +1152,43 @@ pub async fn has_reached(
     Ok(reached)
 }
 
+/// A keyset page's SQL, built from only the filters given (so each can use its index): every `?`
+/// of a condition becomes that condition's `$n`; then `key > $n+1 ORDER BY key LIMIT $n+2`.
+pub(crate) struct Page<V> {
+    conditions: Vec<String>,
+    /// The values of the conditions, in placeholder order.
+    pub(crate) values: Vec<V>,
+}
+
+impl<V> Page<V> {
+    pub(crate) fn new() -> Self {
+        Self {
+            conditions: Vec::new(),
+            values: Vec::new(),
+        }
+    }
+
+    /// Adds `condition` (its `?` standing for `value`).
+    pub(crate) fn filter(&mut self, condition: &str, value: V) {
+        self.values.push(value);
+        self.conditions
+            .push(condition.replace('?', &format!("${}", self.values.len())));
+    }
+
+    /// `select` (a `SELECT … FROM …` without `WHERE`) with the conditions and the keyset.
+    pub(crate) fn sql(&self, select: &str, key: &str) -> String {
+        let n = self.values.len();
+        let mut conditions = self.conditions.clone();
+        conditions.push(format!("{key} > ${}", n + 1));
+        format!(
+            "{} WHERE {} ORDER BY {key} LIMIT ${}",
+            select.trim_end(),
+            conditions.join(" AND "),
+            n + 2
+        )
+    }
+}
+
 /// PostgreSQL's `$n` placeholders and date casts in SQLite's dialect (dates are ISO text there).
 pub(crate) fn sqlite_sql(postgres: &str) -> String {
     let mut sql = postgres.to_owned();
