@@ -148,10 +148,13 @@ impl Memory {
         self.budget.complete = false;
     }
 
-    /// Starts over at checkpoint `from`; at 0 the tables hold nothing, so memory is complete.
-    fn restart_at(&mut self, from: u64) {
-        self.clear();
-        self.budget.complete = from == 0;
+    /// Called inside a batch's transaction with the checkpoint `from` found there: memory left
+    /// at another position starts over (at 0 the tables hold nothing, so it is then complete).
+    fn align(&mut self, from: u64) {
+        if self.synced_at != Some(from) {
+            self.clear();
+            self.budget.complete = from == 0;
+        }
     }
 }
 
@@ -931,9 +934,7 @@ impl Runner {
             if current.unwrap_or(0) != from {
                 return Ok(false);
             }
-            if memory.synced_at != Some(from_position) {
-                memory.restart_at(from_position);
-            }
+            memory.align(from_position);
             projection.apply_sqlite(&mut tx, events, memory).await?;
             sqlx::query(include_str!("checkpoint_sqlite.sql"))
                 .bind(projection.name())
@@ -965,9 +966,7 @@ impl Runner {
         if current.unwrap_or(0) != from {
             return Ok(false);
         }
-        if memory.synced_at != Some(from_position) {
-            memory.restart_at(from_position);
-        }
+        memory.align(from_position);
         projection.apply_postgres(&mut tx, events, memory).await?;
         sqlx::query(include_str!("checkpoint_postgres.sql"))
             .bind(projection.name())
