@@ -5,9 +5,10 @@
 //! Exit codes: 0 seeded (or described); 1 the store refused (e.g. seeded before: the same seed
 //! gives the same ids); clap's 2 for bad arguments.
 
+use std::io::IsTerminal as _;
 use std::process::ExitCode;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 use chrono::NaiveDate;
@@ -18,6 +19,9 @@ use simpul_projections::Runner;
 use simpul_store::{EventStore, KeyStore, StoreError};
 
 use crate::config::Config;
+
+/// How often a seed writing into a log (not a terminal) reports its progress.
+const PROGRESS_EVERY: Duration = Duration::from_secs(5);
 
 #[derive(Debug, clap::Subcommand)]
 pub enum DemoCommand {
@@ -102,16 +106,30 @@ pub async fn run(config: &Config, command: DemoCommand) -> anyhow::Result<ExitCo
     let services = CommunityServices::new(Arc::new(regions));
     let mut seeder = BulkSeeder::new(store.clone(), keys, services, demo);
     let started = Instant::now();
+    // On a terminal one line is redrawn; into a log, a line every few seconds.
+    let terminal = std::io::stderr().is_terminal();
+    let last_line = std::sync::Mutex::new(started);
     let progress = move |written: u64, expected: u64| {
         let seconds = started.elapsed().as_secs_f64().max(1e-9);
         let rate = written as f64 / seconds;
         let eta = expected.saturating_sub(written) as f64 / rate.max(1e-9);
-        eprint!("\rdemo seed: {written}/~{expected} events, {rate:.0} events/s, ETA {eta:.0} s   ");
+        let line =
+            format!("demo seed: {written}/~{expected} events, {rate:.0} events/s, ETA {eta:.0} s");
+        if terminal {
+            eprint!("\r{line}   ");
+        } else if let Ok(mut last) = last_line.lock() {
+            if last.elapsed() >= PROGRESS_EVERY {
+                *last = Instant::now();
+                eprintln!("{line}");
+            }
+        }
     };
     let outcome = match seed(&mut seeder, regions, within.as_ref(), &progress).await {
         Ok(outcome) => outcome,
         Err(SeedError::Write(simpul_app::AppError::Store(StoreError::BulkConflict(detail)))) => {
-            eprintln!();
+            if terminal {
+                eprintln!();
+            }
             eprintln!(
                 "error: the store already holds part of this seed ({detail}); \
                  the same seed gives the same ids — use another --seed or an empty database"
@@ -121,7 +139,9 @@ pub async fn run(config: &Config, command: DemoCommand) -> anyhow::Result<ExitCo
         Err(error) => return Err(error).context("seeding"),
     };
     let seconds = started.elapsed().as_secs_f64();
-    eprintln!();
+    if terminal {
+        eprintln!();
+    }
     println!(
         "seeded {} KIM, {} events, {} nomor induk, {} persons in {seconds:.1} s ({:.0} events/s)",
         outcome.communities,

@@ -211,7 +211,7 @@ both_backends!(
             events: vec![NewEvent {
                 event_type: "CommunityFormed".to_owned(),
                 event_version: "1.0".to_owned(),
-                payload: serde_json::json!({}),
+                payload: "{}".to_owned(),
             }],
             metadata: EventMetadata {
                 actor_id: String::new(),

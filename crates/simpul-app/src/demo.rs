@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use simpul_demo::{DemoConfig, RegencyPlan};
 use simpul_domain::sealed::DataKey;
 use simpul_domain::{CommunityServices, RegionCode};
-use simpul_store::{Append, BulkOutcome, EventStore, KeyStore, WrappedKey};
+use simpul_store::{Append, BulkBatch, BulkOutcome, EventStore, KeyStore};
 
 use crate::error::AppError;
 use crate::executor::{append_request, CommandContext};
@@ -49,51 +49,68 @@ fn request_id(config: &DemoConfig, community: &uuid::Uuid, sequence: u64) -> Str
     )
 }
 
-/// One planned kabupaten/kota as store requests: the appends, the wrapped keys of its persons and
-/// the communities it forms.
-pub struct Prepared {
-    appends: Vec<Append>,
-    wrapped: Vec<WrappedKey>,
+/// One transaction of a seed, rendered for the store ahead of the write.
+pub struct SeedBatch {
+    bulk: BulkBatch,
     communities: u64,
 }
 
-/// Turns planned regencies into store requests and writes them in chunks.
-pub struct BulkSeeder {
+/// The first batch of a seed: a sixteenth of a full one.
+fn first_limit(chunk_events: usize) -> u64 {
+    (chunk_events as u64 / 16).max(1)
+}
+
+/// Turns planned kabupaten/kota into batches of about `chunk_events` events. CPU only
+/// (serialising payloads, wrapping keys, rendering rows), so it runs on the planning thread while
+/// the writer streams the previous batch.
+pub struct Batcher {
     store: EventStore,
     keys: KeyStore,
     services: CommunityServices,
     config: DemoConfig,
     chunk_events: usize,
-    appends: Vec<Append>,
-    wrapped: Vec<WrappedKey>,
-    pending_events: usize,
-    outcome: SeedOutcome,
+    /// The size of the batch being filled: small at first, so the database starts storing
+    /// while the rest is planned, then doubling up to `chunk_events`.
+    limit: u64,
+    current: SeedBatch,
 }
 
-impl BulkSeeder {
-    /// A seeder writing to `store`, wrapping persons' keys with `keys`' master key.
-    pub fn new(
+impl Batcher {
+    fn new(
         store: EventStore,
         keys: KeyStore,
         services: CommunityServices,
         config: DemoConfig,
     ) -> Self {
+        let current = SeedBatch {
+            bulk: store.bulk_batch(),
+            communities: 0,
+        };
         Self {
             store,
             keys,
             services,
             config,
             chunk_events: CHUNK_EVENTS,
-            appends: Vec::new(),
-            wrapped: Vec::new(),
-            pending_events: 0,
-            outcome: SeedOutcome::default(),
+            limit: first_limit(CHUNK_EVENTS),
+            current,
         }
     }
 
-    /// The same seeder with another chunk size (tests use small ones).
-    pub fn with_chunk_events(mut self, chunk_events: usize) -> Self {
+    /// An empty batcher with the same store, keys and settings.
+    fn fresh(&self) -> Self {
+        Self::new(
+            self.store.clone(),
+            self.keys.clone(),
+            self.services.clone(),
+            self.config,
+        )
+        .with_chunk_events(self.chunk_events)
+    }
+
+    fn with_chunk_events(mut self, chunk_events: usize) -> Self {
         self.chunk_events = chunk_events.max(1);
+        self.limit = first_limit(self.chunk_events);
         self
     }
 
@@ -123,9 +140,10 @@ impl BulkSeeder {
         Ok(appends)
     }
 
-    /// The store requests of one planned kabupaten/kota (CPU only: serialising payloads,
-    /// wrapping keys), so it can run on the planning thread.
-    pub fn prepare(&self, plan: &RegencyPlan) -> Result<Prepared, AppError> {
+    /// Adds one planned kabupaten/kota; returns the batches it filled. Its persons' keys go into
+    /// the batch that holds its first events, so no event is stored before the key of a name it
+    /// seals.
+    pub fn add(&mut self, plan: &RegencyPlan) -> Result<Vec<SeedBatch>, AppError> {
         let wrapped = plan
             .persons
             .iter()
@@ -134,56 +152,99 @@ impl BulkSeeder {
                     .wrap(person.person_id, &DataKey::from_bytes(person.key))
             })
             .collect::<Result<Vec<_>, _>>()?;
-        let communities = plan
-            .steps
-            .iter()
-            .filter(|s| s.events.iter().any(|e| e.name() == "CommunityFormed"))
-            .count() as u64;
-        Ok(Prepared {
-            appends: self.appends_of(plan)?,
-            wrapped,
-            communities,
-        })
-    }
-
-    /// Adds one planned kabupaten/kota; writes a chunk whenever enough events are pending.
-    pub async fn push(&mut self, plan: &RegencyPlan) -> Result<(), AppError> {
-        let prepared = self.prepare(plan)?;
-        self.push_prepared(prepared).await
-    }
-
-    /// Adds one prepared kabupaten/kota; writes a chunk whenever enough events are pending.
-    pub async fn push_prepared(&mut self, prepared: Prepared) -> Result<(), AppError> {
-        self.wrapped.extend(prepared.wrapped);
-        self.outcome.communities += prepared.communities;
-        for append in prepared.appends {
-            self.pending_events += append.events.len();
-            self.appends.push(append);
-            if self.pending_events >= self.chunk_events {
-                self.flush().await?;
+        self.current.bulk.push_keys(wrapped);
+        let mut full = Vec::new();
+        for (step, append) in plan.steps.iter().zip(self.appends_of(plan)?) {
+            self.current.bulk.push(&append)?;
+            if step.events.iter().any(|e| e.name() == "CommunityFormed") {
+                self.current.communities += 1;
+            }
+            if self.current.bulk.events() >= self.limit {
+                full.extend(self.take());
+                self.limit = (self.limit * 2).min(self.chunk_events as u64);
             }
         }
+        Ok(full)
+    }
+
+    /// The batch being filled, if it holds anything; a new one is started.
+    pub fn take(&mut self) -> Option<SeedBatch> {
+        let empty = SeedBatch {
+            bulk: self.store.bulk_batch(),
+            communities: 0,
+        };
+        let batch = std::mem::replace(&mut self.current, empty);
+        (!batch.bulk.is_empty()).then_some(batch)
+    }
+
+    /// Events in the batch being filled.
+    pub fn pending_events(&self) -> u64 {
+        self.current.bulk.events()
+    }
+}
+
+/// Turns planned regencies into store requests and writes them in chunks.
+pub struct BulkSeeder {
+    store: EventStore,
+    batcher: Batcher,
+    outcome: SeedOutcome,
+}
+
+impl BulkSeeder {
+    /// A seeder writing to `store`, wrapping persons' keys with `keys`' master key.
+    pub fn new(
+        store: EventStore,
+        keys: KeyStore,
+        services: CommunityServices,
+        config: DemoConfig,
+    ) -> Self {
+        Self {
+            batcher: Batcher::new(store.clone(), keys, services, config),
+            store,
+            outcome: SeedOutcome::default(),
+        }
+    }
+
+    /// The same seeder with another chunk size (tests use small ones).
+    pub fn with_chunk_events(mut self, chunk_events: usize) -> Self {
+        self.batcher = self.batcher.with_chunk_events(chunk_events);
+        self
+    }
+
+    /// The store requests of one planned kabupaten/kota, in plan order.
+    pub fn appends_of(&self, plan: &RegencyPlan) -> Result<Vec<Append>, AppError> {
+        self.batcher.appends_of(plan)
+    }
+
+    /// Adds one planned kabupaten/kota; writes every batch it fills.
+    pub async fn push(&mut self, plan: &RegencyPlan) -> Result<(), AppError> {
+        for batch in self.batcher.add(plan)? {
+            self.write(batch).await?;
+        }
+        Ok(())
+    }
+
+    /// Writes one batch, in one transaction.
+    pub async fn write(&mut self, batch: SeedBatch) -> Result<(), AppError> {
+        let written = self.store.write_bulk(&batch.bulk).await?;
+        self.outcome.communities += batch.communities;
+        self.outcome.written.events += written.events;
+        self.outcome.written.claims += written.claims;
+        self.outcome.written.keys += written.keys;
         Ok(())
     }
 
     /// Writes what is pending, in one transaction.
     pub async fn flush(&mut self) -> Result<(), AppError> {
-        if self.appends.is_empty() && self.wrapped.is_empty() {
-            return Ok(());
+        match self.batcher.take() {
+            Some(batch) => self.write(batch).await,
+            None => Ok(()),
         }
-        let written = self.store.append_bulk(&self.appends, &self.wrapped).await?;
-        self.outcome.written.events += written.events;
-        self.outcome.written.claims += written.claims;
-        self.outcome.written.keys += written.keys;
-        self.appends.clear();
-        self.wrapped.clear();
-        self.pending_events = 0;
-        Ok(())
     }
 
-    /// Events planned so far: written, or pending in the next chunk.
+    /// Events planned so far: written, or pending in the next batch.
     pub fn processed(&self) -> u64 {
-        self.outcome.written.events + self.pending_events as u64
+        self.outcome.written.events + self.batcher.pending_events()
     }
 
     /// What was written so far.
@@ -201,7 +262,7 @@ pub async fn seed(
     within: Option<&RegionCode>,
     progress: &(dyn Fn(u64, u64) + Send + Sync),
 ) -> Result<SeedOutcome, SeedError> {
-    let config = seeder.config;
+    let config = seeder.batcher.config;
     let counts: Vec<(RegionCode, u32)> = simpul_demo::regency_counts(&config, regions)
         .into_iter()
         .filter(|(code, _)| within.is_none_or(|w| code.is_within(w)))
@@ -214,32 +275,40 @@ pub async fn seed(
         let kim: u64 = counts.iter().map(|(_, n)| u64::from(*n)).sum();
         summary.expected_events * kim / total_kim
     };
-    // Plans are made and turned into store requests on a blocking thread while the previous ones
-    // are written.
-    let preparer = BulkSeeder::new(
-        seeder.store.clone(),
-        seeder.keys.clone(),
-        seeder.services.clone(),
-        config,
-    );
-    let (sender, mut plans) = tokio::sync::mpsc::channel::<Result<Prepared, SeedError>>(2);
+    // Plans are made and rendered into batches on a blocking thread while the writer streams
+    // the previous batch to the store: the two cores of a small server are both kept busy, one
+    // planning and rendering, the other (the database) storing.
+    let mut batcher = seeder.batcher.fresh();
+    let (sender, mut batches) = tokio::sync::mpsc::channel::<Result<SeedBatch, SeedError>>(2);
     let planner = tokio::task::spawn_blocking(move || {
         for (regency, count) in counts {
             if count == 0 {
                 continue;
             }
-            let prepared =
-                simpul_demo::plan_regency(&config, &preparer.services, regions, &regency, count)
+            let filled =
+                simpul_demo::plan_regency(&config, &batcher.services, regions, &regency, count)
                     .map_err(SeedError::from)
-                    .and_then(|plan| preparer.prepare(&plan).map_err(SeedError::from));
-            let failed = prepared.is_err();
-            if sender.blocking_send(prepared).is_err() || failed {
-                return;
+                    .and_then(|plan| batcher.add(&plan).map_err(SeedError::from));
+            match filled {
+                Ok(filled) => {
+                    for batch in filled {
+                        if sender.blocking_send(Ok(batch)).is_err() {
+                            return;
+                        }
+                    }
+                }
+                Err(error) => {
+                    let _ = sender.blocking_send(Err(error));
+                    return;
+                }
             }
         }
+        if let Some(batch) = batcher.take() {
+            let _ = sender.blocking_send(Ok(batch));
+        }
     });
-    while let Some(prepared) = plans.recv().await {
-        seeder.push_prepared(prepared?).await?;
+    while let Some(batch) = batches.recv().await {
+        seeder.write(batch?).await?;
         progress(seeder.processed(), expected);
     }
     planner

@@ -243,7 +243,7 @@ pub fn append_request(
         new_events.push(NewEvent {
             event_type: event.name().to_owned(),
             event_version: simpul_domain::events::EVENT_VERSION.to_owned(),
-            payload: serde_json::to_value(event)
+            payload: serde_json::to_string(event)
                 .map_err(|e| AppError::Store(simpul_store::StoreError::Corrupt(e.to_string())))?,
         });
     }

@@ -9,9 +9,9 @@
 use chrono::{SecondsFormat, Utc};
 use uuid::Uuid;
 
-use crate::db::Database;
+use crate::db::{Backend, Database};
 use crate::error::StoreError;
-use crate::event_store::{Append, EventStore, AGGREGATE_TYPE};
+use crate::event_store::{Append, EventStore, RegistrationClaim, AGGREGATE_TYPE};
 
 /// A person's data key, wrapped by the master key, ready to be stored.
 #[derive(Clone, Debug)]
@@ -35,17 +35,112 @@ pub struct BulkOutcome {
     pub keys: u64,
 }
 
-/// One event row as stored.
-struct Row<'a> {
-    community_id: &'a str,
+/// One event row as stored (SQLite: bound as parameters).
+struct Row {
+    community_id: String,
     sequence: i64,
-    event_type: &'a str,
-    event_version: &'a str,
+    event_type: String,
+    event_version: String,
     payload: String,
-    metadata: &'a str,
+    metadata: std::sync::Arc<str>,
+}
+
+/// The event rows, nomor induk claims and person keys of one bulk write, rendered for the store's
+/// backend ahead of the write: serialising payloads and metadata and, on PostgreSQL, the `COPY`
+/// text is CPU work that can run on another thread while the previous batch is being written, so
+/// the write itself only streams bytes.
+pub struct BulkBatch {
+    backend: Backend,
+    /// PostgreSQL: the event rows as `COPY … WITH (FORMAT csv)` text.
+    csv: Csv,
+    /// SQLite: the event rows.
+    rows: Vec<Row>,
+    claims: Vec<(String, RegistrationClaim)>,
+    keys: Vec<WrappedKey>,
+    events: u64,
+}
+
+impl BulkBatch {
+    fn new(backend: Backend) -> Self {
+        Self {
+            backend,
+            csv: Csv::with_capacity(0),
+            rows: Vec::new(),
+            claims: Vec::new(),
+            keys: Vec::new(),
+            events: 0,
+        }
+    }
+
+    /// Adds one append: its events after its `after_sequence`, and its claims. Checks R11 on the
+    /// metadata.
+    pub fn push(&mut self, append: &Append) -> Result<(), StoreError> {
+        let metadata = serde_json::to_string(&append.metadata.to_map()?)?;
+        let shared: std::sync::Arc<str> = metadata.as_str().into();
+        for (event, sequence) in append.events.iter().zip(append.after_sequence + 1..) {
+            let sequence = i64::try_from(sequence)
+                .map_err(|_| StoreError::Config(format!("sequence {sequence} is too large")))?;
+            match self.backend {
+                Backend::Postgres => self
+                    .csv
+                    .text(AGGREGATE_TYPE)
+                    .text(&append.community_id)
+                    .number(sequence)
+                    .text(&event.event_type)
+                    .text(&event.event_version)
+                    .text(&event.payload)
+                    .text(&metadata)
+                    .end_row(),
+                Backend::Sqlite => self.rows.push(Row {
+                    community_id: append.community_id.clone(),
+                    sequence,
+                    event_type: event.event_type.clone(),
+                    event_version: event.event_version.clone(),
+                    payload: event.payload.clone(),
+                    metadata: shared.clone(),
+                }),
+            }
+            self.events += 1;
+        }
+        self.claims.extend(
+            append
+                .claims
+                .iter()
+                .map(|claim| (append.community_id.clone(), claim.clone())),
+        );
+        Ok(())
+    }
+
+    /// Adds person keys, stored in the same transaction as the events.
+    pub fn push_keys(&mut self, keys: impl IntoIterator<Item = WrappedKey>) {
+        self.keys.extend(keys);
+    }
+
+    /// Events in the batch.
+    pub fn events(&self) -> u64 {
+        self.events
+    }
+
+    /// Whether the batch would write nothing.
+    pub fn is_empty(&self) -> bool {
+        self.events == 0 && self.claims.is_empty() && self.keys.is_empty()
+    }
+
+    fn outcome(&self) -> BulkOutcome {
+        BulkOutcome {
+            events: self.events,
+            claims: self.claims.len() as u64,
+            keys: self.keys.len() as u64,
+        }
+    }
 }
 
 impl EventStore {
+    /// An empty batch for this store's backend.
+    pub fn bulk_batch(&self) -> BulkBatch {
+        BulkBatch::new(self.database().backend())
+    }
+
     /// Appends every `Append` (each after its `after_sequence`, as decided), with their claims
     /// and the given person keys, in one transaction. A stream that moved meanwhile or a nomor
     /// induk already claimed fails the whole call and nothing is written.
@@ -54,53 +149,38 @@ impl EventStore {
         appends: &[Append],
         keys: &[WrappedKey],
     ) -> Result<BulkOutcome, StoreError> {
-        let metadata = appends
-            .iter()
-            .map(|append| Ok(serde_json::to_string(&append.metadata.to_map()?)?))
-            .collect::<Result<Vec<String>, StoreError>>()?;
-        let mut rows = Vec::new();
-        for (append, metadata) in appends.iter().zip(&metadata) {
-            for (event, sequence) in append.events.iter().zip(append.after_sequence + 1..) {
-                rows.push(Row {
-                    community_id: &append.community_id,
-                    sequence: i64::try_from(sequence).map_err(|_| {
-                        StoreError::Config(format!("sequence {sequence} is too large"))
-                    })?,
-                    event_type: &event.event_type,
-                    event_version: &event.event_version,
-                    payload: event.payload.to_string(),
-                    metadata,
-                });
-            }
+        let mut batch = self.bulk_batch();
+        for append in appends {
+            batch.push(append)?;
         }
-        let claims: Vec<_> = appends
-            .iter()
-            .flat_map(|a| a.claims.iter().map(move |c| (a.community_id.as_str(), c)))
-            .collect();
-        let outcome = BulkOutcome {
-            events: rows.len() as u64,
-            claims: claims.len() as u64,
-            keys: keys.len() as u64,
-        };
+        batch.push_keys(keys.iter().cloned());
+        self.write_bulk(&batch).await
+    }
+
+    /// Writes a rendered batch in one transaction: all of it, or nothing (see
+    /// [`EventStore::append_bulk`]).
+    pub async fn write_bulk(&self, batch: &BulkBatch) -> Result<BulkOutcome, StoreError> {
+        if batch.backend != self.database().backend() {
+            return Err(StoreError::Config(
+                "a bulk batch rendered for another backend".to_owned(),
+            ));
+        }
+        if batch.is_empty() {
+            return Ok(BulkOutcome::default());
+        }
         let written = match self.database() {
-            Database::Postgres(pool) => bulk_postgres(pool, &rows, &claims, keys).await,
-            Database::Sqlite { writer, .. } => bulk_sqlite(writer, &rows, &claims, keys).await,
+            Database::Postgres(pool) => bulk_postgres(pool, batch).await,
+            Database::Sqlite { writer, .. } => bulk_sqlite(writer, batch).await,
         };
         written.map_err(classify)?;
         self.appended().notify_waiters();
-        Ok(outcome)
+        Ok(batch.outcome())
     }
 }
 
-type Claims<'a> = [(&'a str, &'a crate::event_store::RegistrationClaim)];
-
-async fn bulk_postgres(
-    pool: &sqlx::PgPool,
-    rows: &[Row<'_>],
-    claims: &Claims<'_>,
-    keys: &[WrappedKey],
-) -> Result<(), sqlx::Error> {
+async fn bulk_postgres(pool: &sqlx::PgPool, batch: &BulkBatch) -> Result<(), sqlx::Error> {
     let mut tx = pool.begin().await?;
+    let keys = &batch.keys;
     if !keys.is_empty() {
         sqlx::query(
             "INSERT INTO person_keys (person_id, wrapped_key, nonce, created_at)
@@ -108,11 +188,16 @@ async fn bulk_postgres(
                  AS k(id, wrapped, nonce)",
         )
         .bind(keys.iter().map(|k| k.person_id).collect::<Vec<_>>())
-        .bind(keys.iter().map(|k| k.wrapped.clone()).collect::<Vec<_>>())
-        .bind(keys.iter().map(|k| k.nonce.clone()).collect::<Vec<_>>())
+        .bind(
+            keys.iter()
+                .map(|k| k.wrapped.as_slice())
+                .collect::<Vec<_>>(),
+        )
+        .bind(keys.iter().map(|k| k.nonce.as_slice()).collect::<Vec<_>>())
         .execute(&mut *tx)
         .await?;
     }
+    let claims = &batch.claims;
     if !claims.is_empty() {
         sqlx::query(
             "INSERT INTO registration_claims (regency, number, community_id, sequence)
@@ -121,21 +206,16 @@ async fn bulk_postgres(
         .bind(
             claims
                 .iter()
-                .map(|(_, c)| c.regency.clone())
+                .map(|(_, c)| c.regency.as_str())
                 .collect::<Vec<_>>(),
         )
         .bind(
             claims
                 .iter()
-                .map(|(_, c)| c.number.clone())
+                .map(|(_, c)| c.number.as_str())
                 .collect::<Vec<_>>(),
         )
-        .bind(
-            claims
-                .iter()
-                .map(|(id, _)| (*id).to_owned())
-                .collect::<Vec<_>>(),
-        )
+        .bind(claims.iter().map(|(id, _)| id.as_str()).collect::<Vec<_>>())
         .bind(
             claims
                 .iter()
@@ -145,33 +225,92 @@ async fn bulk_postgres(
         .execute(&mut *tx)
         .await?;
     }
-    if !rows.is_empty() {
-        let mut copy = CopyCsv::start(
-            &mut tx,
-            "COPY events (aggregate_type, aggregate_id, sequence, event_type, event_version,
-                          payload, metadata) FROM STDIN WITH (FORMAT csv)",
-        )
-        .await?;
-        for row in rows {
-            copy.text(AGGREGATE_TYPE)
-                .text(row.community_id)
-                .number(row.sequence)
-                .text(row.event_type)
-                .text(row.event_version)
-                .text(&row.payload)
-                .text(row.metadata);
-            copy.end_row().await?;
+    if !batch.csv.buffer.is_empty() {
+        let mut copy = tx
+            .copy_in_raw(
+                "COPY events (aggregate_type, aggregate_id, sequence, event_type, event_version,
+                              payload, metadata) FROM STDIN WITH (FORMAT csv)",
+            )
+            .await?;
+        // COPY data may be cut anywhere; a row spanning two messages is fine.
+        for piece in batch.csv.buffer.as_bytes().chunks(COPY_PIECE) {
+            copy.send(piece).await?;
         }
         copy.finish().await?;
     }
     tx.commit().await
 }
 
+/// Bytes per `CopyData` message.
+const COPY_PIECE: usize = 1 << 20;
+
+/// Renders CSV rows (`COPY … WITH (FORMAT csv)`) at the end of a buffer.
+struct Csv {
+    buffer: String,
+    fields: usize,
+}
+
+impl Csv {
+    fn with_capacity(capacity: usize) -> Self {
+        Self {
+            buffer: String::with_capacity(capacity),
+            fields: 0,
+        }
+    }
+
+    fn separator(&mut self) {
+        if self.fields > 0 {
+            self.buffer.push(',');
+        }
+        self.fields += 1;
+    }
+
+    /// A text field, quoted, with `"` doubled.
+    fn text(&mut self, value: &str) -> &mut Self {
+        self.separator();
+        self.buffer.reserve(value.len() + 2);
+        self.buffer.push('"');
+        let mut pieces = value.split('"');
+        if let Some(first) = pieces.next() {
+            self.buffer.push_str(first);
+        }
+        for piece in pieces {
+            self.buffer.push_str("\"\"");
+            self.buffer.push_str(piece);
+        }
+        self.buffer.push('"');
+        self
+    }
+
+    /// A text field or NULL (an unquoted empty field).
+    fn optional(&mut self, value: Option<&str>) -> &mut Self {
+        match value {
+            Some(value) => self.text(value),
+            None => {
+                self.separator();
+                self
+            }
+        }
+    }
+
+    fn number(&mut self, value: i64) -> &mut Self {
+        use std::fmt::Write as _;
+        self.separator();
+        // Writing to a String cannot fail.
+        let _ = write!(self.buffer, "{value}");
+        self
+    }
+
+    fn end_row(&mut self) {
+        self.buffer.push('\n');
+        self.fields = 0;
+    }
+}
+
 /// Rows streamed into `COPY … FROM STDIN WITH (FORMAT csv)` (PostgreSQL), sent in 1 MiB pieces.
 pub struct CopyCsv<'c> {
     copy: sqlx::postgres::PgCopyIn<&'c mut sqlx::PgConnection>,
-    buffer: String,
-    fields: usize,
+    csv: Csv,
 }
 
 impl<'c> CopyCsv<'c> {
@@ -182,79 +321,51 @@ impl<'c> CopyCsv<'c> {
     ) -> Result<Self, sqlx::Error> {
         Ok(Self {
             copy: connection.copy_in_raw(statement).await?,
-            buffer: String::with_capacity(1 << 20),
-            fields: 0,
+            csv: Csv::with_capacity(COPY_PIECE + (COPY_PIECE >> 2)),
         })
-    }
-
-    fn separator(&mut self) {
-        if self.fields > 0 {
-            self.buffer.push(',');
-        }
-        self.fields += 1;
     }
 
     /// A text field, quoted with `"` doubled.
     pub fn text(&mut self, value: &str) -> &mut Self {
-        self.separator();
-        self.buffer.push('"');
-        for c in value.chars() {
-            if c == '"' {
-                self.buffer.push('"');
-            }
-            self.buffer.push(c);
-        }
-        self.buffer.push('"');
+        self.csv.text(value);
         self
     }
 
     /// A text field or NULL (an unquoted empty field).
     pub fn optional(&mut self, value: Option<&str>) -> &mut Self {
-        match value {
-            Some(value) => self.text(value),
-            None => {
-                self.separator();
-                self
-            }
-        }
+        self.csv.optional(value);
+        self
     }
 
     /// A number.
     pub fn number(&mut self, value: i64) -> &mut Self {
-        self.separator();
-        self.buffer.push_str(&value.to_string());
+        self.csv.number(value);
         self
     }
 
     /// Ends the row; sends what is buffered once it passes 1 MiB.
     pub async fn end_row(&mut self) -> Result<(), sqlx::Error> {
-        self.buffer.push('\n');
-        self.fields = 0;
-        if self.buffer.len() > 1 << 20 {
-            self.copy.send(self.buffer.as_bytes()).await?;
-            self.buffer.clear();
+        self.csv.end_row();
+        if self.csv.buffer.len() > COPY_PIECE {
+            self.copy.send(self.csv.buffer.as_bytes()).await?;
+            self.csv.buffer.clear();
         }
         Ok(())
     }
 
     /// Sends the rest and ends the `COPY`; returns the rows copied.
     pub async fn finish(mut self) -> Result<u64, sqlx::Error> {
-        if !self.buffer.is_empty() {
-            self.copy.send(self.buffer.as_bytes()).await?;
+        if !self.csv.buffer.is_empty() {
+            self.copy.send(self.csv.buffer.as_bytes()).await?;
         }
         self.copy.finish().await
     }
 }
 
-async fn bulk_sqlite(
-    writer: &sqlx::SqlitePool,
-    rows: &[Row<'_>],
-    claims: &Claims<'_>,
-    keys: &[WrappedKey],
-) -> Result<(), sqlx::Error> {
+async fn bulk_sqlite(writer: &sqlx::SqlitePool, batch: &BulkBatch) -> Result<(), sqlx::Error> {
     let mut tx = writer.begin().await?;
     let now = Utc::now().to_rfc3339_opts(SecondsFormat::Micros, true);
-    for key in keys {
+    for key in &batch.keys {
         sqlx::query(
             "INSERT INTO person_keys (person_id, wrapped_key, nonce, created_at)
              VALUES (?1, ?2, ?3, ?4)",
@@ -266,24 +377,24 @@ async fn bulk_sqlite(
         .execute(&mut *tx)
         .await?;
     }
-    for (community_id, claim) in claims {
+    for (community_id, claim) in &batch.claims {
         sqlx::query(include_str!("sql/sqlite/claim_registration.sql"))
             .bind(&claim.regency)
             .bind(&claim.number)
-            .bind(*community_id)
+            .bind(community_id)
             .bind(claim.sequence as i64)
             .execute(&mut *tx)
             .await?;
     }
-    for row in rows {
+    for row in &batch.rows {
         sqlx::query(include_str!("sql/sqlite/append_event.sql"))
             .bind(AGGREGATE_TYPE)
-            .bind(row.community_id)
+            .bind(&row.community_id)
             .bind(row.sequence)
-            .bind(row.event_type)
-            .bind(row.event_version)
+            .bind(&row.event_type)
+            .bind(&row.event_version)
             .bind(&row.payload)
-            .bind(row.metadata)
+            .bind(&*row.metadata)
             .execute(&mut *tx)
             .await?;
     }
@@ -302,4 +413,26 @@ fn classify(error: sqlx::Error) -> StoreError {
         }
     }
     StoreError::from(error)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Csv;
+
+    #[test]
+    fn csv_fields_are_quoted_with_quotes_doubled() {
+        let mut csv = Csv::with_capacity(0);
+        csv.text(r#"{"a":"say \"hi\""}"#)
+            .text("")
+            .text("\"")
+            .optional(None)
+            .optional(Some("x,y\nz"))
+            .number(-42)
+            .end_row();
+        csv.text("next").end_row();
+        assert_eq!(
+            csv.buffer,
+            "\"{\"\"a\"\":\"\"say \\\"\"hi\\\"\"\"\"}\",\"\",\"\"\"\",,\"x,y\nz\",-42\n\"next\"\n"
+        );
+    }
 }

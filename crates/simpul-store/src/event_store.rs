@@ -31,8 +31,8 @@ pub struct NewEvent {
     pub event_type: String,
     /// Payload shape version.
     pub event_version: String,
-    /// The payload as serialised by the domain.
-    pub payload: Value,
+    /// The payload as serialised by the domain (JSON text: serialised once, written as is).
+    pub payload: String,
 }
 
 /// A nomor induk to claim in the same transaction as its event (R8).
@@ -275,7 +275,7 @@ async fn append_postgres(
         sequences.push(sequence as i64);
         types.push(event.event_type.as_str());
         versions.push(event.event_version.as_str());
-        payloads.push(event.payload.to_string());
+        payloads.push(event.payload.as_str());
         metadatas.push(metadata);
     }
     let insert = sqlx::query(include_str!("sql/postgres/append_events.sql"))
@@ -357,7 +357,7 @@ fn insert_sqlite_event<'q>(
         .bind(sequence as i64)
         .bind(&event.event_type)
         .bind(&event.event_version)
-        .bind(event.payload.to_string())
+        .bind(event.payload.as_str())
         .bind(metadata)
 }
 
