@@ -414,6 +414,7 @@ impl Runner {
             let indexes = shadow.drop_secondary_indexes().await?;
             let applied = shadow.fill(projection, progress).await?;
             shadow.create_indexes(&indexes).await?;
+            shadow.analyze(projection).await?;
             self.swap(projection, &shadow).await?;
             Ok(applied)
         }
@@ -462,6 +463,23 @@ impl Runner {
             for definition in definitions {
                 sqlx::query(definition).execute(pool).await?;
             }
+        }
+        Ok(())
+    }
+
+    /// Gathers the query planner's statistics on a PostgreSQL shadow's tables. They stay with
+    /// the tables through the swap, so the first queries after it are planned on the new rows
+    /// (fresh tables have no statistics until autovacuum comes by, and until then the planner
+    /// guesses row counts and selectivities for every query).
+    async fn analyze(&self, projection: &dyn Projection) -> Result<(), ProjectionError> {
+        let (Target::PostgresSchema(schema), Database::Postgres(pool)) = (&self.target, self.db())
+        else {
+            return Ok(());
+        };
+        for table in projection.tables() {
+            sqlx::query(&format!("ANALYZE {schema}.{table}"))
+                .execute(pool)
+                .await?;
         }
         Ok(())
     }

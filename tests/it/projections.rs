@@ -561,6 +561,8 @@ both_backends!(
         }
         // The swapped-in tables have every index the live ones had (rebuilt at the end).
         assert_eq!(index_definitions(&db).await, indexes_before);
+        // … and the planner's statistics, gathered before the swap.
+        assert_eq!(tables_without_statistics(&db).await, Vec::<String>::new());
         for writer in writers {
             writer.await.unwrap();
         }
@@ -652,6 +654,24 @@ async fn index_definitions(db: &TestDb) -> Vec<String> {
     .unwrap();
     definitions.sort();
     definitions
+}
+
+/// Read-model tables never analyzed since they were created (PostgreSQL keeps `reltuples` at -1
+/// until the first `ANALYZE` or `VACUUM`; empty on SQLite).
+async fn tables_without_statistics(db: &TestDb) -> Vec<String> {
+    let Database::Postgres(pool) = &db.database else {
+        return Vec::new();
+    };
+    sqlx::query_scalar(
+        "SELECT relname::text FROM pg_class
+          WHERE relnamespace = 'public'::regnamespace AND relkind = 'r' AND reltuples < 0
+            AND relname IN ('community_summary', 'stage_dashboard', 'stage_dashboard_members',
+                            'audit_trail', 'stage_transitions', 'stage_transition_members')
+          ORDER BY relname",
+    )
+    .fetch_all(pool)
+    .await
+    .unwrap()
 }
 
 /// Advisory locks of whole sessions (one per running projection) in this test's database.
