@@ -16,7 +16,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
-use simpul_app::demo::{seed, BulkSeeder};
+use simpul_app::demo::{seed, BulkSeeder, CHUNK_EVENTS};
 use simpul_app::CommandExecutor;
 use simpul_demo::DemoConfig;
 use simpul_domain::CommunityServices;
@@ -57,6 +57,222 @@ async fn run() -> anyhow::Result<()> {
         )
         .await?;
     }
+    let import_rows: usize = std::env::var("SIMPUL_BENCH_IMPORT_ROWS")
+        .ok()
+        .and_then(|rows| rows.trim().parse().ok())
+        .unwrap_or(20_000);
+    if import_rows > 0 {
+        common::with_database("simpul_import", |url| async move {
+            import_bench(&url, import_rows).await
+        })
+        .await?;
+    }
+    Ok(())
+}
+
+/// The baselines of a bulk write: the rows of `events`, dumped as CSV to a scratch file (so memory
+/// does not grow with the scale), then raw `COPY`s of them into an events-shaped table — same
+/// columns, primary key, identity position, `txid` default and indexes (no trigger) — once in
+/// one transaction, once in transactions of [`CHUNK_EVENTS`] rows as the seed writes. Returns
+/// events/s of each `COPY` alone: (one transaction, chunked).
+async fn raw_copy_rates(
+    pool: &sqlx::PgPool,
+    events: u64,
+    chunked: bool,
+) -> anyhow::Result<(f64, f64)> {
+    use futures::StreamExt as _;
+    use std::io::Write as _;
+
+    let dump_path = std::env::temp_dir().join(format!("simpul-bench-{}.csv", std::process::id()));
+    {
+        let mut dump = std::io::BufWriter::new(std::fs::File::create(&dump_path)?);
+        let mut connection = pool.acquire().await?;
+        let mut out = connection
+            .copy_out_raw(
+                "COPY (SELECT aggregate_type, aggregate_id, sequence, event_type, event_version,
+                              payload, metadata FROM events ORDER BY position)
+                 TO STDOUT WITH (FORMAT csv)",
+            )
+            .await?;
+        while let Some(chunk) = out.next().await {
+            dump.write_all(&chunk?)?;
+        }
+        dump.flush()?;
+    }
+    let whole = raw_copy_seconds(pool, &dump_path, usize::MAX).await;
+    let chunked = if chunked {
+        raw_copy_seconds(pool, &dump_path, CHUNK_EVENTS)
+            .await
+            .map(|seconds| events as f64 / seconds)
+    } else {
+        Ok(f64::NAN)
+    };
+    std::fs::remove_file(&dump_path)?;
+    Ok((events as f64 / whole?, chunked?))
+}
+
+/// Seconds to `COPY` the dump into a new events-shaped table, committing every
+/// `rows_per_transaction` rows. (The dump's rows have no line break inside a field: JSON escapes
+/// them.)
+async fn raw_copy_seconds(
+    pool: &sqlx::PgPool,
+    dump_path: &std::path::Path,
+    rows_per_transaction: usize,
+) -> anyhow::Result<f64> {
+    use std::io::BufRead as _;
+    const STATEMENT: &str = "COPY raw_events (aggregate_type, aggregate_id, sequence, event_type,
+                             event_version, payload, metadata) FROM STDIN WITH (FORMAT csv)";
+    sqlx::query("CREATE TABLE raw_events (LIKE events INCLUDING ALL)")
+        .execute(pool)
+        .await?;
+    let started = Instant::now();
+    let copied = async {
+        let mut dump = std::io::BufReader::with_capacity(1 << 20, std::fs::File::open(dump_path)?);
+        let mut piece = Vec::with_capacity(2 << 20);
+        let mut tx = pool.begin().await?;
+        let mut copy = tx.copy_in_raw(STATEMENT).await?;
+        let mut rows = 0;
+        loop {
+            let n = dump.read_until(b'\n', &mut piece)?;
+            if n > 0 {
+                rows += 1;
+            }
+            if piece.len() >= 1 << 20
+                || (n == 0 && !piece.is_empty())
+                || rows == rows_per_transaction
+            {
+                copy.send(piece.as_slice()).await?;
+                piece.clear();
+            }
+            if n == 0 {
+                break;
+            }
+            if rows == rows_per_transaction {
+                copy.finish().await?;
+                tx.commit().await?;
+                tx = pool.begin().await?;
+                copy = tx.copy_in_raw(STATEMENT).await?;
+                rows = 0;
+            }
+        }
+        copy.finish().await?;
+        tx.commit().await?;
+        Ok::<_, anyhow::Error>(())
+    }
+    .await;
+    let seconds = started.elapsed().as_secs_f64();
+    sqlx::query("DROP TABLE raw_events").execute(pool).await?;
+    copied?;
+    Ok(seconds)
+}
+
+/// Whether to run the second baseline (`COPY` in transactions of [`CHUNK_EVENTS`] rows):
+/// `SIMPUL_BENCH_CHUNKED_BASELINE=0` leaves it out (at scale 100 it takes a quarter of an hour).
+fn chunked_baseline() -> bool {
+    std::env::var("SIMPUL_BENCH_CHUNKED_BASELINE").map_or(true, |v| v.trim() != "0")
+}
+
+/// A registry of `rows` KIM for `simpul import`, one per desa spread over all Indonesia, every
+/// column filled, stages 1–4 in turn (with the evidence each needs).
+fn registry_csv(regions: &simpul_regions::Regions, rows: usize) -> anyhow::Result<Vec<u8>> {
+    use std::fmt::Write as _;
+    let villages: Vec<_> = regions
+        .at_level(simpul_domain::RegionLevel::Village)
+        .collect();
+    anyhow::ensure!(rows <= villages.len(), "at most one KIM per desa");
+    let step = villages.len() / rows.max(1);
+    let mut numbers: std::collections::HashMap<String, u32> = Default::default();
+    let mut csv = String::from(
+        "source_id,nama_kim,kode_desa,tanggal_terbentuk,jumlah_anggota,ketua,sekretaris,\
+         bendahara,nomor_sk,tanggal_sk,nomor_induk,tahap,kegiatan_agen_pembangunan,kanal_media,\
+         e_bisnis,asal_kelompok\n",
+    );
+    for (i, village) in villages.iter().step_by(step.max(1)).take(rows).enumerate() {
+        let code = village.code.as_str();
+        let regency: String = code.chars().take(5).filter(|c| *c != '.').collect();
+        let number = numbers.entry(regency.clone()).or_default();
+        *number += 1;
+        let stage = i % 4 + 1;
+        let name = village.name.replace('"', "");
+        writeln!(
+            csv,
+            "BENCH-{i},\"KIM {name}\",{code},2019-03-{day:02},{members},Ketua {i},Sekretaris {i},\
+             Bendahara {i},{i}/KPTS/2020,2020-02-{day:02},{regency}/KIM/{number:04},KIM {stage},\
+             {activity},{channel},{business},Karang Taruna {i}",
+            day = i % 28 + 1,
+            members = 10 + i % 20,
+            activity = if stage >= 2 {
+                "Sosialisasi program desa"
+            } else {
+                ""
+            },
+            channel = if stage >= 3 { "Grup WhatsApp KIM" } else { "" },
+            business = if stage >= 4 { "Toko daring KIM" } else { "" },
+        )?;
+    }
+    Ok(csv.into_bytes())
+}
+
+/// `simpul import` of a registry of `rows` KIM into an empty store, against a raw `COPY` of the
+/// events it wrote; then the same file again (nothing to write: every row is read back and
+/// compared).
+async fn import_bench(url: &str, rows: usize) -> anyhow::Result<()> {
+    let db = Database::connect_and_migrate(&DatabaseUrl::parse(url)?).await?;
+    let Database::Postgres(pool) = &db else {
+        anyhow::bail!("PostgreSQL only");
+    };
+    let regions = simpul_regions::bundled()?;
+    let services = CommunityServices::new(Arc::new(regions));
+    let store = EventStore::new(db.clone());
+    let keys = KeyStore::new(db.clone(), MasterKey::generate());
+    let file = registry_csv(regions, rows)?;
+    let context = simpul_app::CommandContext {
+        actor_id: "cli:bench".to_owned(),
+        actor_role: simpul_domain::ActorRole::Admin,
+        request_id: "bench-import".to_owned(),
+        expected_version: None,
+    };
+    let request = || simpul_app::import::ImportRequest {
+        file_name: "registry-bench.csv",
+        bytes: &file,
+        context: &context,
+        scope: &simpul_app::Scope::National,
+        dry_run: false,
+        recorded_at: chrono::Utc::now(),
+    };
+    let started = Instant::now();
+    let report = simpul_app::import::run(&store, &keys, &services, request()).await?;
+    let import_seconds = started.elapsed().as_secs_f64();
+    anyhow::ensure!(
+        !report.failed(),
+        "the bench registry must import: {:?}",
+        report.errors.first()
+    );
+    let events = report.events as u64;
+    let started = Instant::now();
+    let again = simpul_app::import::run(&store, &keys, &services, request()).await?;
+    let again_seconds = started.elapsed().as_secs_f64();
+    anyhow::ensure!(
+        again.events == 0 && again.unchanged == rows,
+        "re-import wrote events"
+    );
+    let (copy_rate, _) = raw_copy_rates(pool, events, false).await?;
+    let import_rate = events as f64 / import_seconds;
+    println!("\n## import\n");
+    println!("| what | value |");
+    println!("|---|---|");
+    println!(
+        "| import of {rows} rows ({} bytes) → {events} events | {import_rate:.0} events/s, {:.0} rows/s ({import_seconds:.1} s) |",
+        file.len(),
+        rows as f64 / import_seconds
+    );
+    println!("| raw COPY of the same rows (baseline) | {copy_rate:.0} events/s |");
+    println!("| import / raw COPY | {:.2}× |", import_rate / copy_rate);
+    println!(
+        "| re-import of the same file (every row unchanged) | {:.0} rows/s ({again_seconds:.1} s) |",
+        rows as f64 / again_seconds
+    );
+    db.close().await;
     Ok(())
 }
 
@@ -80,45 +296,14 @@ async fn bench(url: &str, scale: u32) -> anyhow::Result<()> {
     let seed_seconds = started.elapsed().as_secs_f64();
     let events = outcome.written.events;
     let seed_rate = events as f64 / seed_seconds;
+    eprintln!(
+        "[scale {scale}] seed: {events} events in {seed_seconds:.1} s, {seed_rate:.0} events/s"
+    );
 
-    // Baseline: the same rows, already rendered, with one raw COPY into an events-shaped table.
-    // Same columns, primary key, identity position, txid default and indexes (no trigger).
-    sqlx::query("CREATE TABLE raw_events (LIKE events INCLUDING ALL)")
-        .execute(pool)
-        .await?;
-    let mut dump = Vec::new();
-    {
-        let mut connection = pool.acquire().await?;
-        let mut out = connection
-            .copy_out_raw(
-                "COPY (SELECT aggregate_type, aggregate_id, sequence, event_type, event_version,
-                              payload, metadata FROM events ORDER BY position)
-                 TO STDOUT WITH (FORMAT csv)",
-            )
-            .await?;
-        use futures::StreamExt as _;
-        while let Some(chunk) = out.next().await {
-            dump.extend_from_slice(&chunk?);
-        }
-    }
-    let started = Instant::now();
-    {
-        let mut tx = pool.begin().await?;
-        let mut copy = tx
-            .copy_in_raw(
-                "COPY raw_events (aggregate_type, aggregate_id, sequence, event_type,
-                                  event_version, payload, metadata) FROM STDIN WITH (FORMAT csv)",
-            )
-            .await?;
-        for chunk in dump.chunks(1 << 20) {
-            copy.send(chunk).await?;
-        }
-        copy.finish().await?;
-        tx.commit().await?;
-    }
-    let copy_rate = events as f64 / started.elapsed().as_secs_f64();
-    drop(dump);
-    sqlx::query("DROP TABLE raw_events").execute(pool).await?;
+    let (copy_rate, chunked_rate) = raw_copy_rates(pool, events, chunked_baseline()).await?;
+    eprintln!(
+        "[scale {scale}] raw COPY: {copy_rate:.0} events/s, chunked {chunked_rate:.0} events/s"
+    );
 
     // 2. Rebuild every read model.
     let runner = Runner::new(store.clone());
@@ -126,10 +311,12 @@ async fn bench(url: &str, scale: u32) -> anyhow::Result<()> {
     for projection in simpul_projections::all(regions) {
         let started = Instant::now();
         let applied = runner.rebuild(projection.as_ref(), &|_, _| {}).await?;
-        rebuilds.push((
-            projection.name(),
-            applied as f64 / started.elapsed().as_secs_f64(),
-        ));
+        let rate = applied as f64 / started.elapsed().as_secs_f64();
+        eprintln!(
+            "[scale {scale}] rebuild {}: {rate:.0} events/s",
+            projection.name()
+        );
+        rebuilds.push((projection.name(), rate));
     }
     let rss_idle = rss_mib();
 
@@ -183,12 +370,17 @@ async fn bench(url: &str, scale: u32) -> anyhow::Result<()> {
             .await?;
             audit.push(started.elapsed());
         }
-        report.push((
+        let measured = (
             pass,
             percentiles(&mut dash),
             percentiles(&mut list),
             percentiles(&mut audit),
-        ));
+        );
+        eprintln!(
+            "[scale {scale}] queries {pass} p50/p99 ms: dashboard {:.2}/{:.2}, list {:.2}/{:.2}, audit {:.2}/{:.2}",
+            measured.1 .0, measured.1 .1, measured.2 .0, measured.2 .1, measured.3 .0, measured.3 .1
+        );
+        report.push(measured);
         qdb.close().await;
     }
 
@@ -259,8 +451,15 @@ async fn bench(url: &str, scale: u32) -> anyhow::Result<()> {
     println!(
         "| demo seed (plan + decide + append_bulk) | {seed_rate:.0} events/s ({seed_seconds:.1} s) |"
     );
-    println!("| raw COPY of the same rows (baseline) | {copy_rate:.0} events/s |");
+    println!("| raw COPY of the same rows, one transaction (baseline) | {copy_rate:.0} events/s |");
     println!("| seed / raw COPY | {:.2}× |", seed_rate / copy_rate);
+    println!(
+        "| raw COPY in transactions of {CHUNK_EVENTS} rows, as the seed commits | {chunked_rate:.0} events/s |"
+    );
+    println!(
+        "| seed / chunked raw COPY | {:.2}× |",
+        seed_rate / chunked_rate
+    );
     for (name, rate) in &rebuilds {
         println!("| rebuild `{name}` | {rate:.0} events/s |");
     }

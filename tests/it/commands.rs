@@ -292,3 +292,75 @@ async fn an_unknown_community_loads_as_version_zero_on_both_backends() {
         assert!(!community.is_formed());
     }
 }
+
+// The import reads many streams, nomor induk holders and person keys at once; past the SQLite
+// `IN` list size the reads come in several queries and must still find exactly what exists.
+both_backends!(
+    many_streams_holders_and_keys_are_read_at_once,
+    |db: TestDb| async move {
+        let executor = db.executor();
+        let keys = db.keys();
+        let store = db.store();
+        let first = legal_ready(&executor, &keys, SLEMAN_DESA).await;
+        let second = legal_ready(&executor, &keys, SLEMAN_DESA).await;
+        executor
+            .execute(
+                &second,
+                assign_number("KIM-3404-0007", "34.04"),
+                &context(ActorRole::Regency),
+            )
+            .await
+            .unwrap();
+        let mut ids: Vec<String> = (0..1200)
+            .map(|_| uuid::Uuid::new_v4().to_string())
+            .collect();
+        ids.insert(7, first.clone());
+        ids.push(second.clone());
+        let streams = store.streams(&ids).await.unwrap();
+        assert_eq!(streams.len(), 2);
+        for id in [&first, &second] {
+            let one = store.stream(id).await.unwrap();
+            let positions = |events: &[simpul_store::StoredEvent]| {
+                events
+                    .iter()
+                    .map(|e| (e.position, e.sequence))
+                    .collect::<Vec<_>>()
+            };
+            assert_eq!(positions(&streams[id]), positions(&one));
+        }
+
+        let mut numbers: Vec<(String, String)> = (0..700)
+            .map(|n| ("34.04".to_owned(), format!("KIM-3404-{n:04}-X")))
+            .collect();
+        numbers.push(("34.04".to_owned(), "KIM-3404-0007".to_owned()));
+        numbers.push(("34.71".to_owned(), "KIM-3404-0007".to_owned()));
+        let holders = store.registration_holders(&numbers).await.unwrap();
+        assert_eq!(
+            holders,
+            HashMap::from([(
+                ("34.04".to_owned(), "KIM-3404-0007".to_owned()),
+                second.clone()
+            )])
+        );
+
+        let officers: Vec<simpul_domain::sealed::SealedText> = streams[&first]
+            .iter()
+            .filter_map(|e| {
+                serde_json::from_value(e.payload.get("OfficerAppointed")?.get("name")?.clone()).ok()
+            })
+            .collect();
+        assert_eq!(officers.len(), 3);
+        let mut persons: Vec<uuid::Uuid> = (0..900).map(|_| uuid::Uuid::new_v4()).collect();
+        persons.extend(officers.iter().map(|sealed| sealed.person_id));
+        let loaded = keys.keys_of(&persons).await.unwrap();
+        let names: Vec<simpul_store::Unsealed> = officers
+            .iter()
+            .map(|sealed| loaded.open(sealed).unwrap())
+            .collect();
+        assert_eq!(
+            names,
+            ["Ketua Satu", "Sekretaris Dua", "Bendahara Tiga"]
+                .map(|n| simpul_store::Unsealed::Plain(n.to_owned()))
+        );
+    }
+);

@@ -180,6 +180,104 @@ impl EventStore {
         rows
     }
 
+    /// The events of many communities at once (one query on PostgreSQL, one per
+    /// [`SQLITE_IN_LIST`] ids on SQLite), each stream in sequence order. Communities without
+    /// events are absent from the map.
+    pub async fn streams(
+        &self,
+        community_ids: &[String],
+    ) -> Result<HashMap<String, Vec<StoredEvent>>, StoreError> {
+        let mut events = Vec::new();
+        match &self.db {
+            Database::Postgres(pool) => {
+                for row in sqlx::query(
+                    "SELECT position, aggregate_type, aggregate_id, sequence, event_type,
+                            event_version, payload::text AS payload, metadata::text AS metadata
+                       FROM events
+                      WHERE aggregate_type = $1 AND aggregate_id = ANY($2)
+                      ORDER BY aggregate_id, sequence",
+                )
+                .bind(AGGREGATE_TYPE)
+                .bind(community_ids)
+                .fetch_all(pool)
+                .await?
+                {
+                    events.push(stored_event_pg(&row)?);
+                }
+            }
+            Database::Sqlite { readers, .. } => {
+                for ids in community_ids.chunks(SQLITE_IN_LIST) {
+                    let sql = format!(
+                        "SELECT position, aggregate_type, aggregate_id, sequence, event_type,
+                                event_version, payload, metadata
+                           FROM events
+                          WHERE aggregate_type = ? AND aggregate_id IN ({})
+                          ORDER BY aggregate_id, sequence",
+                        vec!["?"; ids.len()].join(", ")
+                    );
+                    let mut query = sqlx::query(&sql).bind(AGGREGATE_TYPE);
+                    for id in ids {
+                        query = query.bind(id);
+                    }
+                    for row in query.fetch_all(readers).await? {
+                        events.push(stored_event_sqlite(&row)?);
+                    }
+                }
+            }
+        }
+        let mut streams: HashMap<String, Vec<StoredEvent>> = HashMap::new();
+        for event in events {
+            streams
+                .entry(event.aggregate_id.clone())
+                .or_default()
+                .push(event);
+        }
+        Ok(streams)
+    }
+
+    /// The holders of many nomor induk at once, keyed by (kabupaten/kota, canonical number);
+    /// numbers nobody holds are absent.
+    pub async fn registration_holders(
+        &self,
+        numbers: &[(String, String)],
+    ) -> Result<HashMap<(String, String), String>, StoreError> {
+        let mut holders = HashMap::new();
+        match &self.db {
+            Database::Postgres(pool) => {
+                let rows: Vec<(String, String, String)> = sqlx::query_as(
+                    "SELECT c.regency, c.number, c.community_id
+                       FROM registration_claims c
+                       JOIN UNNEST($1::text[], $2::text[]) AS k(regency, number)
+                         ON c.regency = k.regency AND c.number = k.number",
+                )
+                .bind(numbers.iter().map(|(r, _)| r.as_str()).collect::<Vec<_>>())
+                .bind(numbers.iter().map(|(_, n)| n.as_str()).collect::<Vec<_>>())
+                .fetch_all(pool)
+                .await?;
+                for (regency, number, holder) in rows {
+                    holders.insert((regency, number), holder);
+                }
+            }
+            Database::Sqlite { readers, .. } => {
+                for pairs in numbers.chunks(SQLITE_IN_LIST / 2) {
+                    let sql = format!(
+                        "SELECT regency, number, community_id FROM registration_claims
+                          WHERE (regency, number) IN (VALUES {})",
+                        vec!["(?, ?)"; pairs.len()].join(", ")
+                    );
+                    let mut query = sqlx::query_as::<_, (String, String, String)>(&sql);
+                    for (regency, number) in pairs {
+                        query = query.bind(regency).bind(number);
+                    }
+                    for (regency, number, holder) in query.fetch_all(readers).await? {
+                        holders.insert((regency, number), holder);
+                    }
+                }
+            }
+        }
+        Ok(holders)
+    }
+
     /// Up to `limit` events after `after` in global commit order (see `sql/postgres/read_all.sql`).
     ///
     /// `after` is the position of the last event the reader has seen (0 to start). The feed never
@@ -408,6 +506,9 @@ fn from_aggregate_error(error: AggregateError<DomainError>) -> StoreError {
         AggregateError::UnexpectedError(e) => StoreError::Unavailable(e.to_string()),
     }
 }
+
+/// Values bound in one SQLite `IN (…)` list (well under SQLite's limit of 32 766 parameters).
+pub const SQLITE_IN_LIST: usize = 500;
 
 fn to_i64(value: u64) -> Result<i64, StoreError> {
     i64::try_from(value).map_err(|_| StoreError::Config(format!("position {value} is too large")))

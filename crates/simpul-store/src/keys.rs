@@ -153,6 +153,25 @@ pub enum Erasure {
     UnknownPerson,
 }
 
+/// Data keys loaded at once by [`KeyStore::keys_of`].
+pub struct PersonKeys {
+    keys: std::collections::HashMap<Uuid, DataKey>,
+}
+
+impl PersonKeys {
+    /// Opens a sealed value of one of the persons loaded; [`Unsealed::Erased`] when their key is
+    /// gone (or was never stored), as [`KeyStore::open`].
+    pub fn open(&self, sealed: &SealedText) -> Result<Unsealed, StoreError> {
+        match self.keys.get(&sealed.person_id) {
+            Some(key) => key
+                .open(sealed)
+                .map(Unsealed::Plain)
+                .map_err(|e| StoreError::Corrupt(e.to_string())),
+            None => Ok(Unsealed::Erased),
+        }
+    }
+}
+
 impl KeyStore {
     /// A key store on `db` under `master`.
     pub fn new(db: Database, master: MasterKey) -> Self {
@@ -236,6 +255,47 @@ impl KeyStore {
                 .map_err(|e| StoreError::Corrupt(e.to_string())),
             None => Ok(Unsealed::Erased),
         }
+    }
+
+    /// The data keys of many persons at once, to open their sealed values without a query each
+    /// (one query on PostgreSQL, one per [`SQLITE_IN_LIST`](crate::SQLITE_IN_LIST)
+    /// persons on SQLite).
+    pub async fn keys_of(&self, persons: &[Uuid]) -> Result<PersonKeys, StoreError> {
+        let mut rows: Vec<(Uuid, Vec<u8>, Vec<u8>)> = Vec::new();
+        match &self.db {
+            Database::Postgres(pool) => {
+                rows = sqlx::query_as(
+                    "SELECT person_id, wrapped_key, nonce FROM person_keys
+                      WHERE person_id = ANY($1)",
+                )
+                .bind(persons)
+                .fetch_all(pool)
+                .await?;
+            }
+            Database::Sqlite { readers, .. } => {
+                for chunk in persons.chunks(crate::event_store::SQLITE_IN_LIST) {
+                    let sql = format!(
+                        "SELECT person_id, wrapped_key, nonce FROM person_keys
+                          WHERE person_id IN ({})",
+                        vec!["?"; chunk.len()].join(", ")
+                    );
+                    let mut query = sqlx::query_as::<_, (String, Vec<u8>, Vec<u8>)>(&sql);
+                    for person in chunk {
+                        query = query.bind(person.to_string());
+                    }
+                    for (person, wrapped, nonce) in query.fetch_all(readers).await? {
+                        let person = Uuid::parse_str(&person)
+                            .map_err(|e| StoreError::Corrupt(format!("person id {person}: {e}")))?;
+                        rows.push((person, wrapped, nonce));
+                    }
+                }
+            }
+        }
+        let mut keys = std::collections::HashMap::with_capacity(rows.len());
+        for (person, wrapped, nonce) in rows {
+            keys.insert(person, self.master.unwrap_key(person, &wrapped, &nonce)?);
+        }
+        Ok(PersonKeys { keys })
     }
 
     /// Deletes the person's key and records the erasure, in one transaction.

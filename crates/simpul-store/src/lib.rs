@@ -17,8 +17,9 @@ pub use db::{Backend, Database, DatabaseUrl, POSTGRES_MIGRATOR, SQLITE_MIGRATOR}
 pub use error::StoreError;
 pub use event_store::{
     Append, Appended, EventStore, NewEvent, RegistrationClaim, StoredEvent, AGGREGATE_TYPE,
+    SQLITE_IN_LIST,
 };
 pub use idempotency::{Claim, IdempotencyStore, IDEMPOTENCY_WINDOW_HOURS};
-pub use keys::{Erasure, KeyStore, MasterKey, Unsealed};
+pub use keys::{Erasure, KeyStore, MasterKey, PersonKeys, Unsealed};
 pub use metadata::EventMetadata;
 pub use tokens::{token_hash, StoredToken, TokenStore, TOKEN_PREFIX};

@@ -294,32 +294,34 @@ pub async fn run(
         report.errors = parsed.header_errors;
         return Ok(report);
     }
-    let planner = plan::Planner {
-        store,
-        keys,
-        services,
-        context: request.context,
-        file: &file,
-        sha256: &sha256,
-        import_date: import_date(request.recorded_at),
-        recorded_at: request.recorded_at,
-    };
+    let today = import_date(request.recorded_at);
     let mut errors = parsed.row_errors;
-    let failed_lines: Vec<u64> = errors.iter().map(|e| e.line).collect();
+    let failed_lines: std::collections::HashSet<u64> = errors.iter().map(|e| e.line).collect();
     let mut rows = Vec::with_capacity(parsed.rows.len());
     for raw in parsed.rows {
         if failed_lines.contains(&raw.line) {
             continue;
         }
-        match csv::parse_row(raw, planner.import_date) {
+        match csv::parse_row(raw, today) {
             Ok(row) => rows.push(row),
             Err(row_errors) => errors.extend(row_errors),
         }
     }
     let keyed = plan::identify(rows, request.scope, &mut errors);
+    let prefetched = plan::Prefetched::read(store, keys, &keyed).await?;
+    let planner = plan::Planner {
+        prefetched: &prefetched,
+        keys,
+        services,
+        context: request.context,
+        file: &file,
+        sha256: &sha256,
+        import_date: today,
+        recorded_at: request.recorded_at,
+    };
     let mut planned = Vec::with_capacity(keyed.len());
     for (row, key) in keyed {
-        match planner.plan(&row, &key, request.scope).await {
+        match planner.plan(&row, &key, request.scope) {
             Ok(plan) => planned.push(plan),
             Err(plan::Failure::Row(error)) => errors.push(*error),
             Err(plan::Failure::Fatal(error)) => return Err(error),
