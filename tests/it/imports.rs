@@ -678,3 +678,36 @@ async fn http_imports_check_role_scope_and_answer_the_report_on_postgres() {
 async fn http_imports_check_role_scope_and_answer_the_report_on_sqlite() {
     http_imports(TestServer::spawn(simpul_store::Backend::Sqlite).await).await;
 }
+
+// Rows are streamed into the import's transaction while later rows are still decided: a bad row
+// near the end of a big file (after several streamed batches) still leaves nothing behind, and
+// the same rows without it are written whole.
+both_backends!(
+    a_bad_row_after_streamed_batches_rolls_everything_back,
+    |db: TestDb| async move {
+        let store = db.store();
+        let keys = db.keys();
+        let mut rows: Vec<Vec<String>> = (0..1600).map(row).collect();
+        let mut bad = row(1600);
+        bad[4] = "31".to_owned();
+        rows.push(bad);
+        let with_bad = file(&rows);
+        let report = import_as_admin(&store, &keys, "besar.csv", with_bad.as_bytes(), false).await;
+        assert_eq!(report.status, ImportStatus::Failed);
+        assert_eq!(errors(&report), vec![(1602, "jumlah_anggota", "31", "R1")]);
+        assert!(
+            report.events > 10_000,
+            "the valid rows give several streamed batches: {}",
+            report.events
+        );
+        assert_eq!(store.count().await.unwrap(), 0, "all or nothing");
+        assert_eq!(person_keys(&db.database).await, 0);
+
+        rows.pop();
+        let good = file(&rows);
+        let report = import_as_admin(&store, &keys, "besar.csv", good.as_bytes(), false).await;
+        assert_eq!(report.status, ImportStatus::Written, "{:?}", report.errors);
+        assert_eq!(store.count().await.unwrap(), report.events as u64);
+        assert_eq!(person_keys(&db.database).await, 1600 * 3);
+    }
+);

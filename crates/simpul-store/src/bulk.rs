@@ -133,6 +133,21 @@ impl BulkBatch {
             keys: self.keys.len() as u64,
         }
     }
+
+    /// Moves `other`'s claims and keys into this batch (their rows have been sent).
+    fn absorb_claims_and_keys(&mut self, other: BulkBatch) {
+        self.claims.extend(other.claims);
+        self.keys.extend(other.keys);
+        self.events += other.events;
+    }
+}
+
+/// What the producer of a [`EventStore::write_bulk_streamed`] sends.
+pub enum BulkMessage {
+    /// More rows of the same transaction.
+    Batch(BulkBatch),
+    /// Everything was sent: commit. A channel closed without it rolls back.
+    Commit,
 }
 
 impl EventStore {
@@ -157,6 +172,27 @@ impl EventStore {
         self.write_bulk(&batch).await
     }
 
+    /// One transaction fed while its rows are still being decided: batches are streamed into the
+    /// `COPY` as they arrive, so the database works while the producer plans the rest; their
+    /// claims and keys are stored after the rows, in the same transaction. Commits when the
+    /// producer sends [`BulkMessage::Commit`]; if the channel closes without it (the producer
+    /// found a bad row, or failed) everything is rolled back and the answer is `Ok(None)`.
+    /// Conflicts fail the whole transaction as in [`EventStore::append_bulk`].
+    pub async fn write_bulk_streamed(
+        &self,
+        mut messages: tokio::sync::mpsc::Receiver<BulkMessage>,
+    ) -> Result<Option<BulkOutcome>, StoreError> {
+        let written = match self.database() {
+            Database::Postgres(pool) => streamed_postgres(pool, &mut messages).await,
+            Database::Sqlite { writer, .. } => streamed_sqlite(writer, &mut messages).await,
+        };
+        let written = written.map_err(classify)?;
+        if written.is_some() {
+            self.appended().notify_waiters();
+        }
+        Ok(written)
+    }
+
     /// Writes a rendered batch in one transaction: all of it, or nothing (see
     /// [`EventStore::append_bulk`]).
     pub async fn write_bulk(&self, batch: &BulkBatch) -> Result<BulkOutcome, StoreError> {
@@ -178,8 +214,69 @@ impl EventStore {
     }
 }
 
-async fn bulk_postgres(pool: &sqlx::PgPool, batch: &BulkBatch) -> Result<(), sqlx::Error> {
+const COPY_EVENTS: &str = "COPY events (aggregate_type, aggregate_id, sequence, event_type,
+                           event_version, payload, metadata) FROM STDIN WITH (FORMAT csv)";
+
+async fn streamed_postgres(
+    pool: &sqlx::PgPool,
+    messages: &mut tokio::sync::mpsc::Receiver<BulkMessage>,
+) -> Result<Option<BulkOutcome>, sqlx::Error> {
     let mut tx = pool.begin().await?;
+    let mut rest = BulkBatch::new(Backend::Postgres);
+    {
+        let mut copy = tx.copy_in_raw(COPY_EVENTS).await?;
+        let committed = loop {
+            match messages.recv().await {
+                Some(BulkMessage::Batch(batch)) => {
+                    for piece in batch.csv.buffer.as_bytes().chunks(COPY_PIECE) {
+                        copy.send(piece).await?;
+                    }
+                    rest.absorb_claims_and_keys(batch);
+                }
+                Some(BulkMessage::Commit) => break true,
+                None => break false,
+            }
+        };
+        if !committed {
+            copy.abort("the producer of this bulk write stopped")
+                .await?;
+            return Ok(None);
+        }
+        copy.finish().await?;
+    }
+    insert_keys_and_claims(&mut tx, &rest).await?;
+    tx.commit().await?;
+    Ok(Some(rest.outcome()))
+}
+
+async fn streamed_sqlite(
+    writer: &sqlx::SqlitePool,
+    messages: &mut tokio::sync::mpsc::Receiver<BulkMessage>,
+) -> Result<Option<BulkOutcome>, sqlx::Error> {
+    let mut tx = writer.begin().await?;
+    let mut outcome = BulkOutcome::default();
+    loop {
+        match messages.recv().await {
+            Some(BulkMessage::Batch(batch)) => {
+                insert_sqlite(&mut tx, &batch).await?;
+                let written = batch.outcome();
+                outcome.events += written.events;
+                outcome.claims += written.claims;
+                outcome.keys += written.keys;
+            }
+            Some(BulkMessage::Commit) => break,
+            // Dropping the transaction rolls it back.
+            None => return Ok(None),
+        }
+    }
+    tx.commit().await?;
+    Ok(Some(outcome))
+}
+
+async fn insert_keys_and_claims(
+    tx: &mut sqlx::PgConnection,
+    batch: &BulkBatch,
+) -> Result<(), sqlx::Error> {
     let keys = &batch.keys;
     if !keys.is_empty() {
         sqlx::query(
@@ -225,13 +322,14 @@ async fn bulk_postgres(pool: &sqlx::PgPool, batch: &BulkBatch) -> Result<(), sql
         .execute(&mut *tx)
         .await?;
     }
+    Ok(())
+}
+
+async fn bulk_postgres(pool: &sqlx::PgPool, batch: &BulkBatch) -> Result<(), sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    insert_keys_and_claims(&mut tx, batch).await?;
     if !batch.csv.buffer.is_empty() {
-        let mut copy = tx
-            .copy_in_raw(
-                "COPY events (aggregate_type, aggregate_id, sequence, event_type, event_version,
-                              payload, metadata) FROM STDIN WITH (FORMAT csv)",
-            )
-            .await?;
+        let mut copy = tx.copy_in_raw(COPY_EVENTS).await?;
         // COPY data may be cut anywhere; a row spanning two messages is fine.
         for piece in batch.csv.buffer.as_bytes().chunks(COPY_PIECE) {
             copy.send(piece).await?;
@@ -364,6 +462,15 @@ impl<'c> CopyCsv<'c> {
 
 async fn bulk_sqlite(writer: &sqlx::SqlitePool, batch: &BulkBatch) -> Result<(), sqlx::Error> {
     let mut tx = writer.begin().await?;
+    insert_sqlite(&mut tx, batch).await?;
+    tx.commit().await
+}
+
+/// A batch's keys, claims and rows, inside the caller's SQLite transaction.
+async fn insert_sqlite(
+    tx: &mut sqlx::SqliteConnection,
+    batch: &BulkBatch,
+) -> Result<(), sqlx::Error> {
     let now = Utc::now().to_rfc3339_opts(SecondsFormat::Micros, true);
     for key in &batch.keys {
         sqlx::query(
@@ -398,7 +505,7 @@ async fn bulk_sqlite(writer: &sqlx::SqlitePool, batch: &BulkBatch) -> Result<(),
             .execute(&mut *tx)
             .await?;
     }
-    tx.commit().await
+    Ok(())
 }
 
 /// Unique violations mean a stream moved, a nomor induk is taken, or a key exists.

@@ -12,7 +12,7 @@ mod keys;
 mod metadata;
 mod tokens;
 
-pub use bulk::{BulkBatch, BulkOutcome, CopyCsv, WrappedKey};
+pub use bulk::{BulkBatch, BulkMessage, BulkOutcome, CopyCsv, WrappedKey};
 pub use db::{Backend, Database, DatabaseUrl, POSTGRES_MIGRATOR, SQLITE_MIGRATOR};
 pub use error::StoreError;
 pub use event_store::{

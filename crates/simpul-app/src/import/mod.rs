@@ -15,7 +15,7 @@ use chrono::{DateTime, Duration, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
 use simpul_domain::CommunityServices;
-use simpul_store::{EventStore, KeyStore, StoreError};
+use simpul_store::{BulkMessage, EventStore, KeyStore, StoreError};
 
 use crate::auth::Scope;
 use crate::executor::CommandContext;
@@ -25,6 +25,12 @@ pub use self::plan::{community_id, import_key};
 
 /// Longest file name kept in the report and the events' metadata.
 const MAX_FILE_NAME: usize = 200;
+
+/// Events per batch streamed into an import's transaction while the rest is planned.
+const STREAM_BATCH_EVENTS: u64 = 5_000;
+
+/// Batches planned ahead of the writer.
+const STREAM_DEPTH: usize = 4;
 
 /// Why an import could not even be checked, or could not be written. Nothing was written.
 #[derive(Debug, thiserror::Error)]
@@ -319,39 +325,85 @@ pub async fn run(
         import_date: today,
         recorded_at: request.recorded_at,
     };
-    let mut planned = Vec::with_capacity(keyed.len());
+    // While every row so far is valid, planned rows are streamed into one open transaction, so
+    // the database stores them while the rest are planned. It is committed only after the last
+    // row; the first bad row drops the stream, which rolls everything back (all or nothing).
+    let mut stream = (errors.is_empty() && !request.dry_run).then(|| {
+        let (sender, receiver) = tokio::sync::mpsc::channel(STREAM_DEPTH);
+        let store = store.clone();
+        let writer = tokio::spawn(async move { store.write_bulk_streamed(receiver).await });
+        (sender, writer)
+    });
+    let mut batch = store.bulk_batch();
+    let mut outcomes = Vec::with_capacity(keyed.len());
+    let mut fatal = None;
     for (row, key) in keyed {
         match planner.plan(&row, &key, request.scope) {
-            Ok(plan) => planned.push(plan),
-            Err(plan::Failure::Row(error)) => errors.push(*error),
-            Err(plan::Failure::Fatal(error)) => return Err(error),
+            Ok(plan) => {
+                if let Some((sender, _)) = &stream {
+                    for append in &plan.appends {
+                        batch.push(append)?;
+                    }
+                    batch.push_keys(plan.keys);
+                    if batch.events() >= STREAM_BATCH_EVENTS {
+                        let full = std::mem::replace(&mut batch, store.bulk_batch());
+                        // A writer that stopped answers with its error below.
+                        let _ = sender.send(BulkMessage::Batch(full)).await;
+                    }
+                }
+                outcomes.push(plan.outcome);
+            }
+            Err(plan::Failure::Row(error)) => {
+                errors.push(*error);
+                if let Some((sender, writer)) = stream.take() {
+                    drop(sender);
+                    // Rolled back; a failure to roll back is the store's to report, not the
+                    // file's.
+                    let _ = writer.await;
+                }
+            }
+            Err(plan::Failure::Fatal(error)) => {
+                fatal = Some(error);
+                break;
+            }
+        }
+    }
+    if let Some(error) = fatal {
+        if let Some((sender, writer)) = stream.take() {
+            drop(sender);
+            let _ = writer.await;
+        }
+        return Err(error);
+    }
+    if let Some((sender, writer)) = stream.take() {
+        // A send fails only when the writer has stopped; its answer says why.
+        if sender.send(BulkMessage::Batch(batch)).await.is_ok() {
+            let _ = sender.send(BulkMessage::Commit).await;
+        }
+        drop(sender);
+        let written = writer
+            .await
+            .map_err(|e| StoreError::Unavailable(format!("the import's writer stopped: {e}")))??;
+        if written.is_none() {
+            return Err(StoreError::Unavailable("the import's writer stopped".to_owned()).into());
         }
     }
     errors.sort_by_key(|e| e.line);
-    for plan in &planned {
-        match plan.outcome.outcome {
+    for outcome in &outcomes {
+        match outcome.outcome {
             RowOutcomeKind::Created => report.created += 1,
             RowOutcomeKind::Updated => report.updated += 1,
             RowOutcomeKind::Unchanged => report.unchanged += 1,
         }
-        report.events += plan.outcome.events.len();
+        report.events += outcome.events.len();
     }
-    report.communities = planned.iter().map(|p| p.outcome.clone()).collect();
+    report.communities = outcomes;
     report.errors = errors;
     report.status = if !report.errors.is_empty() {
         ImportStatus::Failed
     } else if request.dry_run {
         ImportStatus::Validated
     } else {
-        let mut appends = Vec::new();
-        let mut person_keys = Vec::new();
-        for plan in planned {
-            appends.extend(plan.appends);
-            person_keys.extend(plan.keys);
-        }
-        if !appends.is_empty() {
-            store.append_bulk(&appends, &person_keys).await?;
-        }
         ImportStatus::Written
     };
     tracing::info!(
