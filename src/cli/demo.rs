@@ -5,10 +5,8 @@
 //! Exit codes: 0 seeded (or described); 1 the store refused (e.g. seeded before: the same seed
 //! gives the same ids); clap's 2 for bad arguments.
 
-use std::io::IsTerminal as _;
 use std::process::ExitCode;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 use chrono::NaiveDate;
@@ -18,10 +16,8 @@ use simpul_domain::{CommunityServices, RegionCode};
 use simpul_projections::Runner;
 use simpul_store::{EventStore, KeyStore, StoreError};
 
+use super::progress::Progress;
 use crate::config::Config;
-
-/// How often a seed writing into a log (not a terminal) reports its progress.
-const PROGRESS_EVERY: Duration = Duration::from_secs(5);
 
 #[derive(Debug, clap::Subcommand)]
 pub enum DemoCommand {
@@ -105,31 +101,12 @@ pub async fn run(config: &Config, command: DemoCommand) -> anyhow::Result<ExitCo
     let store = EventStore::new(database);
     let services = CommunityServices::new(Arc::new(regions));
     let mut seeder = BulkSeeder::new(store.clone(), keys, services, demo);
-    let started = Instant::now();
-    // On a terminal one line is redrawn; into a log, a line every few seconds.
-    let terminal = std::io::stderr().is_terminal();
-    let last_line = std::sync::Mutex::new(started);
-    let progress = move |written: u64, expected: u64| {
-        let seconds = started.elapsed().as_secs_f64().max(1e-9);
-        let rate = written as f64 / seconds;
-        let eta = expected.saturating_sub(written) as f64 / rate.max(1e-9);
-        let line =
-            format!("demo seed: {written}/~{expected} events, {rate:.0} events/s, ETA {eta:.0} s");
-        if terminal {
-            eprint!("\r{line}   ");
-        } else if let Ok(mut last) = last_line.lock() {
-            if last.elapsed() >= PROGRESS_EVERY {
-                *last = Instant::now();
-                eprintln!("{line}");
-            }
-        }
-    };
-    let outcome = match seed(&mut seeder, regions, within.as_ref(), &progress).await {
+    let progress = Progress::new("demo seed", true);
+    let report = |written: u64, expected: u64| progress.report(written, expected);
+    let outcome = match seed(&mut seeder, regions, within.as_ref(), &report).await {
         Ok(outcome) => outcome,
         Err(SeedError::Write(simpul_app::AppError::Store(StoreError::BulkConflict(detail)))) => {
-            if terminal {
-                eprintln!();
-            }
+            progress.end_line();
             eprintln!(
                 "error: the store already holds part of this seed ({detail}); \
                  the same seed gives the same ids — use another --seed or an empty database"
@@ -138,10 +115,8 @@ pub async fn run(config: &Config, command: DemoCommand) -> anyhow::Result<ExitCo
         }
         Err(error) => return Err(error).context("seeding"),
     };
-    let seconds = started.elapsed().as_secs_f64();
-    if terminal {
-        eprintln!();
-    }
+    let seconds = progress.seconds();
+    progress.end_line();
     println!(
         "seeded {} KIM, {} events, {} nomor induk, {} persons in {seconds:.1} s ({:.0} events/s)",
         outcome.communities,

@@ -5,6 +5,7 @@ mod events;
 mod export;
 mod import;
 mod persons;
+mod progress;
 mod projections;
 mod regions;
 mod serve;

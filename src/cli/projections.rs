@@ -6,6 +6,7 @@ use anyhow::Context as _;
 use simpul_projections::{Projection, Runner};
 use simpul_store::EventStore;
 
+use super::progress::Progress;
 use crate::config::Config;
 
 #[derive(Debug, clap::Subcommand)]
@@ -86,23 +87,20 @@ pub async fn run(config: &Config, command: ProjectionsCommand) -> anyhow::Result
         ProjectionsCommand::Rebuild { name, all } => {
             let runner = Runner::new(store);
             for projection in choose(&projections, name.as_deref(), all)? {
-                let started = std::time::Instant::now();
                 let label = projection.name();
-                let progress = move |applied: u64, total: u64| {
-                    let seconds = started.elapsed().as_secs_f64().max(1e-9);
-                    let rate = applied as f64 / seconds;
-                    let eta = total.saturating_sub(applied) as f64 / rate.max(1e-9);
-                    eprint!("\r{label}: {applied}/{total} events, {rate:.0} events/s, ETA {eta:.0} s   ");
-                };
+                let progress = Progress::new(label, false);
                 let events = runner
-                    .rebuild(projection, &progress)
+                    .rebuild(projection, &|applied, total| {
+                        progress.report(applied, total)
+                    })
                     .await
                     .with_context(|| {
                         format!("rebuilding {label} (the live tables are untouched)")
                     })?;
-                let seconds = started.elapsed().as_secs_f64();
+                let seconds = progress.seconds();
+                progress.end_line();
                 eprintln!(
-                    "\r{label}: {events} events in {seconds:.1} s ({:.0} events/s), swapped in",
+                    "{label}: {events} events in {seconds:.1} s ({:.0} events/s), swapped in",
                     events as f64 / seconds.max(1e-9)
                 );
             }
