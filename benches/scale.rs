@@ -213,18 +213,47 @@ fn registry_csv(regions: &simpul_regions::Regions, rows: usize) -> anyhow::Resul
     Ok(csv.into_bytes())
 }
 
+/// What every bench of this file starts from: a migrated PostgreSQL database and the services on it.
+struct Setup {
+    db: Database,
+    pool: sqlx::PgPool,
+    regions: &'static simpul_regions::Regions,
+    services: CommunityServices,
+    store: EventStore,
+    keys: KeyStore,
+}
+
+impl Setup {
+    async fn connect(url: &str) -> anyhow::Result<Self> {
+        let db = Database::connect_and_migrate(&DatabaseUrl::parse(url)?).await?;
+        let Database::Postgres(pool) = &db else {
+            anyhow::bail!("PostgreSQL only");
+        };
+        let regions = simpul_regions::bundled()?;
+        Ok(Self {
+            pool: pool.clone(),
+            services: CommunityServices::new(Arc::new(regions)),
+            store: EventStore::new(db.clone()),
+            keys: KeyStore::new(db.clone(), MasterKey::generate()),
+            regions,
+            db,
+        })
+    }
+}
+
 /// `simpul import` of a registry of `rows` KIM into an empty store, against a raw `COPY` of the
 /// events it wrote; then the same file again (nothing to write: every row is read back and
 /// compared).
 async fn import_bench(url: &str, rows: usize) -> anyhow::Result<()> {
-    let db = Database::connect_and_migrate(&DatabaseUrl::parse(url)?).await?;
-    let Database::Postgres(pool) = &db else {
-        anyhow::bail!("PostgreSQL only");
-    };
-    let regions = simpul_regions::bundled()?;
-    let services = CommunityServices::new(Arc::new(regions));
-    let store = EventStore::new(db.clone());
-    let keys = KeyStore::new(db.clone(), MasterKey::generate());
+    let Setup {
+        db,
+        pool,
+        regions,
+        services,
+        store,
+        keys,
+    } = Setup::connect(url).await?;
+    let pool = &pool;
     let file = registry_csv(regions, rows)?;
     let context = simpul_app::CommandContext {
         actor_id: "cli:bench".to_owned(),
@@ -277,14 +306,15 @@ async fn import_bench(url: &str, rows: usize) -> anyhow::Result<()> {
 }
 
 async fn bench(url: &str, scale: u32) -> anyhow::Result<()> {
-    let db = Database::connect_and_migrate(&DatabaseUrl::parse(url)?).await?;
-    let Database::Postgres(pool) = &db else {
-        anyhow::bail!("PostgreSQL only");
-    };
-    let regions = simpul_regions::bundled()?;
-    let services = CommunityServices::new(Arc::new(regions));
-    let store = EventStore::new(db.clone());
-    let keys = KeyStore::new(db.clone(), MasterKey::generate());
+    let Setup {
+        db: _,
+        pool,
+        regions,
+        services,
+        store,
+        keys,
+    } = Setup::connect(url).await?;
+    let pool = &pool;
     let rss_start = rss_mib();
     println!("\n## scale {scale}\n");
 
