@@ -336,7 +336,6 @@ pub async fn run(
     });
     let mut batch = store.bulk_batch();
     let mut outcomes = Vec::with_capacity(keyed.len());
-    let mut fatal = None;
     for (row, key) in keyed {
         match planner.plan(&row, &key, request.scope) {
             Ok(plan) => {
@@ -355,25 +354,13 @@ pub async fn run(
             }
             Err(plan::Failure::Row(error)) => {
                 errors.push(*error);
-                if let Some((sender, writer)) = stream.take() {
-                    drop(sender);
-                    // Rolled back; a failure to roll back is the store's to report, not the
-                    // file's.
-                    let _ = writer.await;
-                }
+                roll_back(stream.take()).await;
             }
             Err(plan::Failure::Fatal(error)) => {
-                fatal = Some(error);
-                break;
+                roll_back(stream.take()).await;
+                return Err(error);
             }
         }
-    }
-    if let Some(error) = fatal {
-        if let Some((sender, writer)) = stream.take() {
-            drop(sender);
-            let _ = writer.await;
-        }
-        return Err(error);
     }
     if let Some((sender, writer)) = stream.take() {
         // A send fails only when the writer has stopped; its answer says why.
@@ -419,6 +406,21 @@ pub async fn run(
         "registry import"
     );
     Ok(report)
+}
+
+/// An import's open transaction: the channel its rows go into and the task writing them.
+type Stream = (
+    tokio::sync::mpsc::Sender<BulkMessage>,
+    tokio::task::JoinHandle<Result<Option<simpul_store::BulkOutcome>, StoreError>>,
+);
+
+/// Closes the stream without committing and waits for the transaction to roll back (a failure to
+/// roll back is not the file's to report).
+async fn roll_back(stream: Option<Stream>) {
+    if let Some((sender, writer)) = stream {
+        drop(sender);
+        let _ = writer.await;
+    }
 }
 
 #[cfg(test)]
