@@ -16,7 +16,7 @@ use std::sync::Arc;
 
 pub use runtime::{
     has_reached, status, Budget, Entries, Memory, Projection, ProjectionError, ProjectionStatus,
-    Runner,
+    Runner, Scratch,
 };
 
 /// Every read model, in the order they are run.

@@ -5,6 +5,8 @@
 //! `failed`, and reports the event's position, id and error; the others go on. Nothing is skipped
 //! silently: a failed projection moves again only when rebuilt.
 
+mod locks;
+
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -12,6 +14,9 @@ use async_trait::async_trait;
 use serde::Serialize;
 use simpul_store::{Database, EventStore, StoreError, StoredEvent};
 use sqlx::Row as _;
+
+pub use locks::Scratch;
+use locks::{MaintenanceLock, Purpose, RunnerSession};
 
 /// Events read per batch (and per transaction).
 pub const BATCH_SIZE: u32 = 500;
@@ -43,11 +48,19 @@ pub enum ProjectionError {
     /// The projection is stopped at a failed event.
     #[error("projection {0} is stopped at a failed event; rebuild it")]
     Stopped(String),
+    /// A rebuild's shadow is not what it wrote, or not the whole log: it was not swapped in.
+    #[error("the rebuilt tables are incomplete and were not swapped in: {0}")]
+    Incomplete(String),
 }
 
 impl From<sqlx::Error> for ProjectionError {
+    /// An outage (connection lost, database restarting, disk full) stays recognisable as one
+    /// (`Store(Unavailable)`: HTTP 503); anything else is the read model's own storage failing.
     fn from(error: sqlx::Error) -> Self {
-        ProjectionError::Storage(error.to_string())
+        match StoreError::from(error) {
+            unavailable @ StoreError::Unavailable(_) => ProjectionError::Store(unavailable),
+            other => ProjectionError::Storage(other.to_string()),
+        }
     }
 }
 
@@ -270,6 +283,9 @@ pub struct ProjectionStatus {
     pub error_position: Option<u64>,
     /// Which event stopped it (`<community id>#<sequence>`).
     pub error_event: Option<String>,
+    /// Scratch space of a rebuild or verify of this read model: in use by one running now, or
+    /// left behind by one that was killed (removed by the next rebuild, verify or runner start).
+    pub scratch: Vec<Scratch>,
 }
 
 /// Runs projections over one event store.
@@ -282,6 +298,11 @@ pub struct Runner {
     target: Target,
     /// Each projection's [`Memory`], locked for the length of a batch.
     memory: Arc<std::sync::Mutex<MemoryMap>>,
+    /// While following on PostgreSQL: the connection holding this runner's lock on the read
+    /// model, through which its live batches are written (see `locks`).
+    session: Option<RunnerSession>,
+    /// The read models whose runner lock this runner (or a clone of it) holds.
+    holding: Arc<std::sync::Mutex<std::collections::HashSet<&'static str>>>,
 }
 
 /// Where a runner writes: the live tables, or a shadow copy being rebuilt.
@@ -312,6 +333,8 @@ impl Runner {
             memory_capacity: MEMORY_CAPACITY,
             target: Target::Live,
             memory: Arc::default(),
+            session: None,
+            holding: Arc::default(),
         }
     }
 
@@ -403,29 +426,47 @@ impl Runner {
     /// the live ones keep serving and following, then swaps them in one transaction, checkpoint
     /// included. Interrupted before the swap, it leaves the live read model untouched.
     /// `progress` is called after every batch with (events applied, events in the log).
+    ///
+    /// Holds the read model's maintenance lock throughout (a second rebuild or a verify of it,
+    /// in this process or another, waits), fills a scratch space of its own, and swaps only what
+    /// it checked is complete: every event readable when it started, and exactly the rows and
+    /// checkpoint it wrote.
     pub async fn rebuild(
         &self,
         projection: &dyn Projection,
         progress: &(dyn Fn(u64, u64) + Send + Sync),
     ) -> Result<u64, ProjectionError> {
-        let shadow = self.shadow_for(projection).await?;
+        let lock = MaintenanceLock::acquire(self.db(), projection.name()).await?;
+        locks::remove_scratch(self.db(), projection.name(), &lock).await?;
+        let shadow = self.shadow_for(projection, Purpose::Rebuild).await?;
         let rebuilt = async {
             // Secondary indexes are built once at the end, not row by row while filling.
             let indexes = shadow.drop_secondary_indexes().await?;
-            let applied = shadow.fill(projection, progress).await?;
+            let filled = shadow.fill(projection, progress).await?;
+            if filled.applied < filled.readable_at_start {
+                return Err(ProjectionError::Incomplete(format!(
+                    "replayed {} events, but {} were in the log when the rebuild started",
+                    filled.applied, filled.readable_at_start
+                )));
+            }
+            let expected = Expected {
+                position: filled.position,
+                events: filled.applied,
+                rows: shadow.row_counts(projection).await?,
+            };
             shadow.create_indexes(&indexes).await?;
             shadow.analyze(projection).await?;
-            self.swap(projection, &shadow).await?;
-            Ok(applied)
+            self.swap(projection, &shadow, &expected).await?;
+            Ok(filled.applied)
         }
         .await;
         if rebuilt.is_err() {
-            // Close and remove the shadow now (a scratch SQLite file must not stay open under
-            // the next rebuild, which recreates it at the same path).
+            // Close and remove the shadow now (a scratch SQLite file must not stay open).
             if let Err(error) = self.drop_shadow(&shadow).await {
                 tracing::warn!(error = %error, "could not remove the shadow of a failed rebuild");
             }
         }
+        drop(lock);
         rebuilt
     }
 
@@ -486,12 +527,15 @@ impl Runner {
 
     /// Rebuilds a read model into scratch tables and compares them with the live ones, row by
     /// row. Returns the differing rows (`-` live only, `+` rebuilt only), at most `limit`.
+    /// Holds the read model's maintenance lock throughout, like [`rebuild`](Self::rebuild).
     pub async fn verify(
         &self,
         projection: &dyn Projection,
         limit: usize,
     ) -> Result<Vec<String>, ProjectionError> {
-        let shadow = self.shadow_for(projection).await?;
+        let lock = MaintenanceLock::acquire(self.db(), projection.name()).await?;
+        locks::remove_scratch(self.db(), projection.name(), &lock).await?;
+        let shadow = self.shadow_for(projection, Purpose::Verify).await?;
         let compared = async {
             shadow.fill(projection, &|_, _| {}).await?;
             // Both must stand at the same position: catch the live one up (and the scratch one
@@ -511,18 +555,21 @@ impl Runner {
         }
         .await;
         self.drop_shadow(&shadow).await?;
+        drop(lock);
         compared
     }
 
-    async fn shadow_for(&self, projection: &dyn Projection) -> Result<Runner, ProjectionError> {
+    /// A runner writing into a fresh scratch space of its own for `projection`.
+    async fn shadow_for(
+        &self,
+        projection: &dyn Projection,
+        purpose: Purpose,
+    ) -> Result<Runner, ProjectionError> {
         let name = projection.name();
         let target = match self.db() {
             Database::Postgres(pool) => {
-                let schema = format!("simpul_shadow_{name}");
+                let schema = locks::scratch_schema(name, purpose);
                 let mut tx = pool.begin().await?;
-                sqlx::query(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"))
-                    .execute(&mut *tx)
-                    .await?;
                 sqlx::query(&format!("CREATE SCHEMA {schema}"))
                     .execute(&mut *tx)
                     .await?;
@@ -540,15 +587,9 @@ impl Runner {
                 tx.commit().await?;
                 Target::PostgresSchema(schema)
             }
-            Database::Sqlite { writer, .. } => {
-                let main: String =
-                    sqlx::query_scalar("SELECT file FROM pragma_database_list WHERE name = 'main'")
-                        .fetch_one(writer)
-                        .await?;
-                let path = std::path::PathBuf::from(format!("{main}.rebuild-{name}"));
-                for suffix in ["", "-wal", "-shm"] {
-                    let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
-                }
+            Database::Sqlite { .. } => {
+                let main = locks::sqlite_main_path(self.db()).await?;
+                let path = locks::scratch_file(&main, name, purpose);
                 let scratch =
                     Database::connect_and_migrate(&simpul_store::DatabaseUrl::Sqlite(path)).await?;
                 Target::SqliteFile(scratch)
@@ -561,6 +602,8 @@ impl Runner {
             memory_capacity: self.memory_capacity,
             target,
             memory: Arc::default(),
+            session: None,
+            holding: Arc::default(),
         })
     }
 
@@ -568,7 +611,8 @@ impl Runner {
         &self,
         projection: &dyn Projection,
         progress: &(dyn Fn(u64, u64) + Send + Sync),
-    ) -> Result<u64, ProjectionError> {
+    ) -> Result<Filled, ProjectionError> {
+        let readable_at_start = readable_events(&self.store).await?;
         let total = self.store.count().await?;
         let mut applied = 0u64;
         let mut from = self.checkpoint(projection.name()).await?.position;
@@ -592,14 +636,42 @@ impl Runner {
         }
         // Write whatever is still deferred.
         self.commit_batch(projection, &[], from, false).await?;
-        Ok(applied)
+        Ok(Filled {
+            applied,
+            position: from,
+            readable_at_start,
+        })
     }
 
-    /// Puts the shadow's tables and checkpoint in place of the live ones, atomically.
+    /// The rows in each of the projection's tables in this runner's target.
+    async fn row_counts(&self, projection: &dyn Projection) -> Result<Vec<i64>, ProjectionError> {
+        let mut counts = Vec::new();
+        for table in projection.tables() {
+            let count: i64 = match (&self.target, self.db()) {
+                (Target::PostgresSchema(schema), Database::Postgres(pool)) => {
+                    sqlx::query_scalar(&format!("SELECT count(*) FROM {schema}.{table}"))
+                        .fetch_one(pool)
+                        .await?
+                }
+                (Target::SqliteFile(Database::Sqlite { writer, .. }), _) => {
+                    sqlx::query_scalar(&format!("SELECT count(*) FROM {table}"))
+                        .fetch_one(writer)
+                        .await?
+                }
+                _ => return Err(ProjectionError::Storage("no shadow to count".to_owned())),
+            };
+            counts.push(count);
+        }
+        Ok(counts)
+    }
+
+    /// Puts the shadow's tables and checkpoint in place of the live ones, atomically, after
+    /// checking inside the same transaction that they are what the rebuild wrote.
     async fn swap(
         &self,
         projection: &dyn Projection,
         shadow: &Runner,
+        expected: &Expected,
     ) -> Result<(), ProjectionError> {
         let name = projection.name();
         match (&shadow.target, self.db()) {
@@ -609,17 +681,21 @@ impl Runner {
                 // (which changed nothing) tries again.
                 let mut attempt = 0;
                 loop {
-                    match swap_postgres(pool, projection, schema).await {
+                    match swap_postgres(pool, projection, schema, expected).await {
                         Err(error) if attempt < SWAP_ATTEMPTS && is_lock_conflict(&error) => {
                             attempt += 1;
                             tracing::warn!(projection.name = name, attempt, error = %error, "swap retried");
                         }
-                        result => return Ok(result?),
+                        Err(error) => return Err(error.into()),
+                        Ok(Some(incomplete)) => {
+                            return Err(ProjectionError::Incomplete(incomplete))
+                        }
+                        Ok(None) => return Ok(()),
                     }
                 }
             }
             (Target::SqliteFile(scratch), Database::Sqlite { writer, .. }) => {
-                let path = sqlite_path(scratch).await?;
+                let path = locks::sqlite_main_path(scratch).await?;
                 let mut connection = writer.acquire().await?;
                 sqlx::query("ATTACH DATABASE ?1 AS shadow")
                     .bind(&path)
@@ -627,6 +703,10 @@ impl Runner {
                     .await?;
                 let swapped = async {
                     let mut tx = sqlx::Connection::begin(&mut *connection).await?;
+                    let found = shadow_contents(&mut tx, projection, "shadow").await?;
+                    if let Some(incomplete) = expected.differs_from(&found) {
+                        return Ok(Some(incomplete));
+                    }
                     for table in projection.tables() {
                         sqlx::query(&format!("DELETE FROM main.{table}"))
                             .execute(&mut *tx)
@@ -648,13 +728,15 @@ impl Runner {
                     .bind(name)
                     .execute(&mut *tx)
                     .await?;
-                    tx.commit().await
+                    tx.commit().await.map(|()| None)
                 }
                 .await;
                 sqlx::query("DETACH DATABASE shadow")
                     .execute(&mut *connection)
                     .await?;
-                swapped?;
+                if let Some(incomplete) = swapped? {
+                    return Err(ProjectionError::Incomplete(incomplete));
+                }
                 self.drop_shadow(shadow).await
             }
             _ => Err(ProjectionError::Storage(
@@ -673,7 +755,7 @@ impl Runner {
                 }
             }
             Target::SqliteFile(scratch) => {
-                let path = sqlite_path(scratch).await?;
+                let path = locks::sqlite_main_path(scratch).await?;
                 scratch.close().await;
                 for suffix in ["", "-wal", "-shm"] {
                     let _ = std::fs::remove_file(format!("{path}{suffix}"));
@@ -751,8 +833,9 @@ impl Runner {
     }
 
     /// Follows the feed with every projection until `shutdown` turns true. On PostgreSQL each
-    /// projection first takes an advisory lock, so only one server writes it at a time; the
-    /// others wait and take over when it goes away.
+    /// projection first takes its runner lock, so only one server writes it at a time; the
+    /// others wait and take over when it goes away. A runner that loses its lock (the database
+    /// restarted, its connection was cut) stops writing, says so, and waits for the lock again.
     pub async fn run(
         self,
         projections: Vec<Arc<dyn Projection>>,
@@ -771,20 +854,76 @@ impl Runner {
         }
     }
 
+    /// Whether this runner (or a clone) holds the runner lock of `name` now (always true on
+    /// SQLite while following, where one process owns the file).
+    pub fn holds(&self, name: &str) -> bool {
+        self.holding
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .contains(name)
+    }
+
+    fn set_holding(&self, name: &'static str, holding: bool) {
+        let mut held = self
+            .holding
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if holding {
+            held.insert(name);
+        } else {
+            held.remove(name);
+        }
+    }
+
     async fn follow(
         &self,
         projection: Arc<dyn Projection>,
         mut shutdown: tokio::sync::watch::Receiver<bool>,
     ) {
         let name = projection.name();
-        // On PostgreSQL: hold an advisory lock on a dedicated connection while running.
-        let _lock = loop {
-            if *shutdown.borrow() {
+        loop {
+            let Some(session) = self.take_runner_lock(name, &mut shutdown).await else {
+                return;
+            };
+            let runner = Runner {
+                session,
+                ..self.clone()
+            };
+            self.set_holding(name, true);
+            runner.remove_leftovers(name).await;
+            let lost = runner
+                .follow_holding(projection.as_ref(), &mut shutdown)
+                .await;
+            self.set_holding(name, false);
+            if !lost {
                 return;
             }
-            match self.lock(name).await {
-                Ok(Some(lock)) => break Some(lock),
-                Ok(None) if matches!(self.db(), Database::Sqlite { .. }) => break None,
+            tracing::warn!(
+                projection.name = name,
+                "lost the projection lock (the database connection holding it is gone): stopped writing; taking the lock again"
+            );
+        }
+    }
+
+    /// Waits for the runner lock of `name` (PostgreSQL); `Some(None)` on SQLite, `None` at
+    /// shutdown.
+    async fn take_runner_lock(
+        &self,
+        name: &str,
+        shutdown: &mut tokio::sync::watch::Receiver<bool>,
+    ) -> Option<Option<RunnerSession>> {
+        let Database::Postgres(pool) = self.db() else {
+            return Some(None);
+        };
+        loop {
+            if *shutdown.borrow() {
+                return None;
+            }
+            match locks::try_runner_session(pool, name).await {
+                Ok(Some(session)) => {
+                    tracing::info!(projection.name = name, "took the projection lock");
+                    return Some(Some(session));
+                }
                 Ok(None) => {}
                 Err(error) => {
                     tracing::warn!(projection.name = name, error = %error, "cannot take the projection lock")
@@ -794,7 +933,33 @@ impl Runner {
                 _ = tokio::time::sleep(POLL_INTERVAL * 4) => {}
                 _ = shutdown.changed() => {}
             }
-        };
+        }
+    }
+
+    /// Removes scratch space a killed rebuild or verify left, unless one is running now.
+    async fn remove_leftovers(&self, name: &str) {
+        let removed = async {
+            match MaintenanceLock::try_acquire(self.db(), name).await? {
+                Some(lock) => locks::remove_scratch(self.db(), name, &lock)
+                    .await
+                    .map(drop),
+                None => Ok(()),
+            }
+        }
+        .await;
+        if let Err(error) = removed {
+            tracing::warn!(projection.name = name, error = %error, "could not remove scratch space left behind");
+        }
+    }
+
+    /// Follows while holding the runner lock. Returns whether the lock was lost (`false`: shut
+    /// down, or stopped at a failed event until shutdown).
+    async fn follow_holding(
+        &self,
+        projection: &dyn Projection,
+        shutdown: &mut tokio::sync::watch::Receiver<bool>,
+    ) -> bool {
+        let name = projection.name();
         let mut listener = match self.db() {
             Database::Postgres(pool) => {
                 match sqlx::postgres::PgListener::connect_with(pool).await {
@@ -809,16 +974,21 @@ impl Runner {
         };
         loop {
             if *shutdown.borrow() {
-                return;
+                return false;
             }
-            match self.catch_up(projection.as_ref()).await {
+            match self.catch_up(projection).await {
                 Ok(_) => {}
                 Err(ProjectionError::Stopped(_)) | Err(ProjectionError::Event { .. }) => {
                     // Stopped at a failed event: wait for shutdown (a rebuild restarts it).
                     let _ = shutdown.changed().await;
-                    return;
+                    return false;
                 }
                 Err(error) => {
+                    if let Some(session) = &self.session {
+                        if !locks::session_alive(session).await {
+                            return true;
+                        }
+                    }
                     tracing::warn!(projection.name = name, error = %error, "projection batch failed; retrying");
                 }
             }
@@ -837,22 +1007,6 @@ impl Runner {
                 _ = shutdown.changed() => {}
             }
         }
-    }
-
-    /// The advisory lock of a projection (PostgreSQL), held as long as the returned connection
-    /// lives.
-    async fn lock(&self, name: &str) -> Result<Option<sqlx::PgConnection>, ProjectionError> {
-        let Database::Postgres(pool) = self.db() else {
-            return Ok(None);
-        };
-        // Detached from the pool: when the runner stops, the connection closes and the lock goes
-        // with it (a pooled connection would keep holding the session lock).
-        let mut connection = pool.acquire().await?.detach();
-        let locked: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock(hashtext($1))")
-            .bind(format!("simpul-projection:{name}"))
-            .fetch_one(&mut connection)
-            .await?;
-        Ok(locked.then_some(connection))
     }
 
     async fn checkpoint(&self, name: &str) -> Result<Checkpoint, ProjectionError> {
@@ -968,7 +1122,16 @@ impl Runner {
                 "no target for this backend".to_owned(),
             ));
         };
-        let mut tx = pool.begin().await?;
+        // Following, the live batches go through the connection holding the runner lock: once
+        // the lock is gone, so is the connection, and nothing more is written.
+        let mut session = match (&self.target, &self.session) {
+            (Target::Live, Some(session)) => Some(session.lock().await),
+            _ => None,
+        };
+        let mut tx = match session.as_mut() {
+            Some(connection) => sqlx::Connection::begin(&mut **connection).await?,
+            None => pool.begin().await?,
+        };
         match &self.target {
             Target::PostgresSchema(schema) => set_search_path(&mut tx, schema).await?,
             // Serialise with a swap (`rebuild`): a row lock on the checkpoint is not enough, as
@@ -1048,17 +1211,6 @@ async fn sqlite_checkpoint(
     )
 }
 
-async fn sqlite_path(db: &Database) -> Result<String, ProjectionError> {
-    let Database::Sqlite { writer, .. } = db else {
-        return Err(ProjectionError::Storage("expected SQLite".to_owned()));
-    };
-    Ok(
-        sqlx::query_scalar("SELECT file FROM pragma_database_list WHERE name = 'main'")
-            .fetch_one(writer)
-            .await?,
-    )
-}
-
 /// How often a swap is tried again after PostgreSQL aborted it to break a deadlock.
 const SWAP_ATTEMPTS: u32 = 5;
 
@@ -1081,14 +1233,32 @@ fn is_lock_conflict(error: &sqlx::Error) -> bool {
         .is_some_and(|code| code == "40P01" || code == "55P03")
 }
 
-/// One try at swapping a PostgreSQL shadow schema in: all or nothing.
+/// One try at swapping a PostgreSQL shadow schema in: all or nothing. `Ok(Some(why))` when the
+/// shadow is not what the rebuild wrote (nothing was changed).
 async fn swap_postgres(
     pool: &sqlx::PgPool,
     projection: &dyn Projection,
     schema: &str,
-) -> Result<(), sqlx::Error> {
+    expected: &Expected,
+) -> Result<Option<String>, sqlx::Error> {
     let name = projection.name();
     let mut tx = pool.begin().await?;
+    // The shadow cannot change from here to the commit; counting it before taking the live
+    // tables keeps readers of the live ones waiting only for the swap itself.
+    let shadow = projection
+        .tables()
+        .iter()
+        .chain(&["projection_checkpoints"])
+        .map(|table| format!("{schema}.{table}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    sqlx::query(&format!("LOCK TABLE {shadow} IN SHARE MODE"))
+        .execute(&mut *tx)
+        .await?;
+    let found = shadow_contents(&mut tx, projection, schema).await?;
+    if let Some(incomplete) = expected.differs_from(&found) {
+        return Ok(Some(incomplete));
+    }
     // A live batch in flight finishes first; one that starts later sees the moved checkpoint and
     // reads again.
     write_lock(&mut tx, name).await?;
@@ -1123,7 +1293,94 @@ async fn swap_postgres(
     sqlx::query(&format!("DROP SCHEMA {schema} CASCADE"))
         .execute(&mut *tx)
         .await?;
-    tx.commit().await
+    tx.commit().await?;
+    Ok(None)
+}
+
+/// What a rebuild's fill did.
+struct Filled {
+    /// Events applied.
+    applied: u64,
+    /// The position of the last of them.
+    position: u64,
+    /// Events a reader of the feed could see when the fill started: it must have applied at
+    /// least these.
+    readable_at_start: u64,
+}
+
+/// What a shadow must hold to be swapped in: the rows and checkpoint its rebuild wrote.
+struct Expected {
+    position: u64,
+    events: u64,
+    /// Rows per table, in the order of `Projection::tables`.
+    rows: Vec<i64>,
+}
+
+impl Expected {
+    /// Why `found` is not what was expected, if it is not.
+    fn differs_from(&self, found: &Expected) -> Option<String> {
+        (found.position != self.position || found.events != self.events || found.rows != self.rows)
+            .then(|| {
+                format!(
+                    "the shadow holds checkpoint {} after {} events and rows {:?}; the rebuild wrote checkpoint {} after {} events and rows {:?}",
+                    found.position, found.events, found.rows, self.position, self.events, self.rows
+                )
+            })
+    }
+}
+
+/// The checkpoint and row counts of a shadow, read inside the swap's transaction (`schema`: the
+/// PostgreSQL schema, or the SQLite name the scratch file is attached as).
+async fn shadow_contents<DB>(
+    tx: &mut sqlx::Transaction<'_, DB>,
+    projection: &dyn Projection,
+    schema: &str,
+) -> Result<Expected, sqlx::Error>
+where
+    DB: sqlx::Database,
+    for<'c> &'c mut DB::Connection: sqlx::Executor<'c, Database = DB>,
+    for<'q> <DB as sqlx::Database>::Arguments<'q>: sqlx::IntoArguments<'q, DB>,
+    (i64,): for<'r> sqlx::FromRow<'r, DB::Row>,
+    (i64, i64): for<'r> sqlx::FromRow<'r, DB::Row>,
+{
+    let mut rows = Vec::new();
+    for table in projection.tables() {
+        let (count,): (i64,) = sqlx::query_as(&format!("SELECT count(*) FROM {schema}.{table}"))
+            .fetch_one(&mut **tx)
+            .await?;
+        rows.push(count);
+    }
+    let checkpoint: Option<(i64, i64)> = sqlx::query_as(&format!(
+        "SELECT position, events FROM {schema}.projection_checkpoints WHERE name = '{}'",
+        projection.name()
+    ))
+    .fetch_optional(&mut **tx)
+    .await?;
+    let (position, events) = checkpoint.unwrap_or((0, 0));
+    Ok(Expected {
+        position: u64::try_from(position).unwrap_or(0),
+        events: u64::try_from(events).unwrap_or(0),
+        rows,
+    })
+}
+
+/// Events a reader of the feed can see now: on PostgreSQL those below the oldest transaction in
+/// flight (what `read_all` returns), on SQLite all of them.
+async fn readable_events(store: &EventStore) -> Result<u64, ProjectionError> {
+    let count: i64 =
+        match store.database() {
+            Database::Postgres(pool) => sqlx::query_scalar(
+                "SELECT count(*) FROM events WHERE txid < pg_snapshot_xmin(pg_current_snapshot())",
+            )
+            .fetch_one(pool)
+            .await?,
+            Database::Sqlite { readers, .. } => {
+                sqlx::query_scalar("SELECT count(*) FROM events")
+                    .fetch_one(readers)
+                    .await?
+            }
+        };
+    Ok(u64::try_from(count).unwrap_or(0))
 }
 
 async fn set_search_path(tx: &mut sqlx::PgConnection, schema: &str) -> Result<(), ProjectionError> {
@@ -1268,6 +1525,7 @@ pub async fn status(
             last_error,
             error_position,
             error_event,
+            scratch: locks::scratch_of(store.database(), name).await?,
         });
     }
     Ok(result)

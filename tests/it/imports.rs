@@ -55,7 +55,7 @@ const SAMPLE: &str = concat!(
 /// One valid row per `i`: stages 1–4 where the KIM is legal, with evidence for each.
 fn row(i: usize) -> Vec<String> {
     let has_sk = i % 5 != 4;
-    let has_number = has_sk && i % 3 != 0;
+    let has_number = has_sk && !i.is_multiple_of(3);
     let stage = if has_number { 1 + i % 4 } else { 1 };
     vec![
         format!("T-{i:03}"),

@@ -17,6 +17,7 @@ mod persons;
 mod projections;
 mod property;
 mod queries;
+mod recovery;
 mod rules;
 mod server;
 mod tokens;

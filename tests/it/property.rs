@@ -154,7 +154,7 @@ async fn command_for(
             reason: reason("aktif lagi"),
         }),
         _ => {
-            if op.value % 10 == 0 {
+            if op.value.is_multiple_of(10) {
                 CommunityCommand::DissolveCommunity(DissolveCommunity {
                     dissolved_on: date,
                     reason: reason("bubar"),

@@ -94,7 +94,10 @@ pub fn app(state: AppState) -> Router {
                 .and_then(|id| id.header_value().to_str().ok())
                 .unwrap_or_default();
             tracing::info_span!("request", request.id = id, method = %request.method(), uri = %request.uri())
-        }))
+        })
+        // Failures are logged once, where they are handled (`ApiError`): a 500 as an error, an
+        // outage's 503 as a warning; not again here as an ERROR for every 5xx.
+        .on_failure(()))
         .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
 }
 

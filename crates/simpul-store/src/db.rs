@@ -145,12 +145,17 @@ impl Database {
                 let writer = SqlitePoolOptions::new()
                     .max_connections(1)
                     .acquire_timeout(SQLITE_BUSY_TIMEOUT)
+                    .after_release(|connection, _| {
+                        Box::pin(async move { sqlite_writer_is_clean(connection).await })
+                    })
                     .connect_with(
                         options
                             .clone()
                             .create_if_missing(true)
                             .journal_mode(SqliteJournalMode::Wal)
-                            .synchronous(SqliteSynchronous::Normal),
+                            // FULL: a commit is on disk (WAL synced) before it is acknowledged,
+                            // so an acknowledged write survives a power cut as well as a crash.
+                            .synchronous(SqliteSynchronous::Full),
                     )
                     .await
                     .map_err(|e| StoreError::Unavailable(e.to_string()))?;
@@ -212,6 +217,30 @@ impl Database {
             }
         }
     }
+}
+
+/// Whether the single SQLite writer connection may go back to the pool: only outside any
+/// transaction. A failed COMMIT or ROLLBACK (a full disk, an I/O error) can leave the connection
+/// inside a transaction — the one sqlx counts, or one SQLite still holds open without sqlx
+/// knowing. Reused, every later one-statement append would run inside it, be acknowledged and
+/// never be committed. Such a connection is closed (rolling back what it held, which nobody was
+/// told had been written); the pool opens a fresh one for the next writer.
+async fn sqlite_writer_is_clean(
+    connection: &mut sqlx::SqliteConnection,
+) -> Result<bool, sqlx::Error> {
+    use sqlx::Connection as _;
+    if connection.is_in_transaction() {
+        tracing::warn!("closing the SQLite writer connection: a transaction was left open");
+        return Ok(false);
+    }
+    // SQLite refuses BEGIN inside a transaction: an open one sqlx does not know of shows here.
+    use sqlx::Executor as _;
+    if connection.execute("BEGIN").await.is_err() {
+        tracing::warn!("closing the SQLite writer connection: SQLite holds a transaction open");
+        return Ok(false);
+    }
+    connection.execute("ROLLBACK").await?;
+    Ok(true)
 }
 
 #[cfg(test)]

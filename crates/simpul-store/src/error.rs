@@ -58,9 +58,7 @@ impl From<sqlx::Error> for StoreError {
             sqlx::Error::Decode(_) | sqlx::Error::ColumnDecode { .. } => {
                 StoreError::Corrupt(error.to_string())
             }
-            sqlx::Error::Database(ref db_error)
-                if db_error.code().is_some_and(|code| is_outage(&code)) =>
-            {
+            sqlx::Error::Database(ref db_error) if is_outage(db_error.as_ref()) => {
                 StoreError::Unavailable(error.to_string())
             }
             other => StoreError::Database(other),
@@ -68,10 +66,30 @@ impl From<sqlx::Error> for StoreError {
     }
 }
 
-/// PostgreSQL codes that mean "the server cannot serve now", not "your request is wrong":
-/// connection exceptions (class 08), operator intervention (57P01–57P03), a missing database.
-fn is_outage(code: &str) -> bool {
-    code.starts_with("08") || matches!(code, "57P01" | "57P02" | "57P03" | "3D000")
+/// Errors that mean "the database cannot serve now", not "your request is wrong".
+/// PostgreSQL: connection exceptions (class 08), operator intervention (57P01–57P03: a shutdown
+/// or restart), a missing database, out of disk or memory (53100, 53200). SQLite (primary result
+/// codes): busy or locked past the busy timeout, out of memory, an I/O error, a full disk, a file
+/// that cannot be opened.
+fn is_outage(error: &dyn sqlx::error::DatabaseError) -> bool {
+    if error
+        .try_downcast_ref::<sqlx::sqlite::SqliteError>()
+        .is_some()
+    {
+        let primary = error
+            .code()
+            .and_then(|code| code.parse::<i32>().ok())
+            .map(|code| code & 0xff);
+        // SQLITE_BUSY 5, _LOCKED 6, _NOMEM 7, _IOERR 10, _FULL 13, _CANTOPEN 14.
+        return matches!(primary, Some(5 | 6 | 7 | 10 | 13 | 14));
+    }
+    error.code().is_some_and(|code| {
+        code.starts_with("08")
+            || matches!(
+                code.as_ref(),
+                "57P01" | "57P02" | "57P03" | "3D000" | "53100" | "53200"
+            )
+    })
 }
 
 impl From<serde_json::Error> for StoreError {

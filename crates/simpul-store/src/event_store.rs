@@ -417,10 +417,14 @@ async fn append_sqlite(
 ) -> Result<Vec<Appended>, sqlx::Error> {
     if let ([event], []) = (append.events.as_slice(), append.claims.as_slice()) {
         // One event and no claim: a single statement is atomic on its own (no BEGIN/COMMIT).
-        let row = insert_sqlite_event(event, append, append.after_sequence + 1, metadata)
-            .fetch_one(writer)
+        // Stepped to the end (`fetch_all`, never `fetch_one`): an `INSERT … RETURNING` in
+        // autocommit mode commits when it finishes, and a commit that fails there (a full disk)
+        // is reported only to a caller that steps that far — `fetch_one` stops at the first row
+        // and would acknowledge a write that was never committed.
+        let rows = insert_sqlite_event(event, append, append.after_sequence + 1, metadata)
+            .fetch_all(writer)
             .await?;
-        return Ok(vec![appended_from(&row)?]);
+        return rows.iter().map(appended_from).collect();
     }
     let mut tx = writer.begin().await?;
     for claim in &append.claims {
@@ -434,10 +438,12 @@ async fn append_sqlite(
     }
     let mut appended = Vec::with_capacity(append.events.len());
     for (event, sequence) in append.events.iter().zip(append.after_sequence + 1..) {
-        let row = insert_sqlite_event(event, append, sequence, metadata)
-            .fetch_one(&mut *tx)
-            .await?;
-        appended.push(appended_from(&row)?);
+        for row in insert_sqlite_event(event, append, sequence, metadata)
+            .fetch_all(&mut *tx)
+            .await?
+        {
+            appended.push(appended_from(&row)?);
+        }
     }
     tx.commit().await?;
     Ok(appended)
