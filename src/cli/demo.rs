@@ -2,8 +2,19 @@
 //! deterministic synthetic KIM histories (crate `simpul-demo`), written in bulk
 //! (`simpul_app::demo`), then every read model rebuilt.
 //!
-//! Exit codes: 0 seeded (or described); 1 the store refused (e.g. seeded before: the same seed
-//! gives the same ids); clap's 2 for bad arguments.
+//! **Resumable.** A seed stopped part-way (killed, the connection lost) is completed by running
+//! the same command again: what the store holds of this seed is checked against the plan and
+//! only the rest is written — complete KIM skipped, a KIM cut part-way finished from its next
+//! sequence, persons' keys written once — so the store ends with exactly the events of one
+//! uninterrupted run (positions aside). The re-run prints `resumed: N events of this seed were
+//! already stored` before its usual summary. Run again once complete, it prints `this seed is
+//! already fully stored (N events); nothing to do`, writes nothing and does not rebuild the read
+//! models. Data under the seed's ids that this seed would not write (another `--seed`,
+//! `--scale` or `--until`, other data, another master key) is refused with nothing written.
+//!
+//! Exit codes: 0 seeded, resumed, already complete ("nothing to do"), or described
+//! (`--dry-run`); 1 the store refused (it holds data under this seed's ids that this seed would
+//! not write, or a nomor induk of this seed is taken); clap's 2 for bad arguments.
 
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -108,8 +119,18 @@ pub async fn run(config: &Config, command: DemoCommand) -> anyhow::Result<ExitCo
         Err(SeedError::Write(simpul_app::AppError::Store(StoreError::BulkConflict(detail)))) => {
             progress.end_line();
             eprintln!(
-                "error: the store already holds part of this seed ({detail}); \
-                 the same seed gives the same ids — use another --seed or an empty database"
+                "error: the store already holds ids or nomor induk this seed would write, but \
+                 not as this seed writes them ({detail}); use another --seed or an empty database"
+            );
+            return Ok(ExitCode::from(1));
+        }
+        Err(SeedError::NotThisSeed(detail)) => {
+            progress.end_line();
+            eprintln!(
+                "error: the store already holds data under this seed's ids that this seed would \
+                 not write ({detail}): another --seed, --scale or --until, other data, or \
+                 another master key; nothing was written — use another --seed or an empty \
+                 database"
             );
             return Ok(ExitCode::from(1));
         }
@@ -117,6 +138,29 @@ pub async fn run(config: &Config, command: DemoCommand) -> anyhow::Result<ExitCo
     };
     let seconds = progress.seconds();
     progress.end_line();
+    let command = format!(
+        "demo seed --scale {} --seed {} --until {}{}",
+        demo.scale,
+        demo.seed,
+        demo.until,
+        within
+            .as_ref()
+            .map(|code| format!(" --region {code}"))
+            .unwrap_or_default()
+    );
+    if outcome.already_stored > 0 && outcome.written.events == 0 {
+        println!(
+            "{command}: this seed is already fully stored ({} events); nothing to do",
+            outcome.already_stored
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
+    if outcome.already_stored > 0 {
+        println!(
+            "{command}: resumed: {} events of this seed were already stored",
+            outcome.already_stored
+        );
+    }
     println!(
         "seeded {} KIM, {} events, {} nomor induk, {} persons in {seconds:.1} s ({:.0} events/s)",
         outcome.communities,

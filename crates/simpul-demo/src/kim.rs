@@ -139,15 +139,29 @@ fn bimtek_factor(bimtek: usize) -> f64 {
     0.4 + 0.4 * bimtek.min(4) as f64
 }
 
+/// The first draws of KIM `index` of `regency`: its formation date and id, and its generator
+/// after them; `None` when it is formed after `config.until` (then it is not planned at all).
+/// [`plan`] and [`crate::community_ids`] both start here, so they cannot disagree.
+pub(crate) fn start(
+    config: &DemoConfig,
+    regency: &RegionCode,
+    index: u32,
+) -> Option<(Rng, NaiveDate, Uuid)> {
+    let mut rng = kim_rng(config.seed, regency, index);
+    let formed_on = formation_date(&mut rng);
+    if formed_on > config.until {
+        return None;
+    }
+    let id = rng.uuid();
+    Some((rng, formed_on, id))
+}
+
 /// Plans KIM number `index` of the kabupaten/kota; `number` is its place in the kabupaten/kota's
 /// nomor induk sequence (unique there, R8). Empty when the KIM is formed after `until`.
 pub(crate) fn plan(ctx: &Context<'_>, index: u32, number: u32) -> Result<KimPlan, DemoError> {
-    let mut rng = kim_rng(ctx.config.seed, ctx.regency, index);
-    let formed_on = formation_date(&mut rng);
-    if formed_on > ctx.config.until {
+    let Some((mut rng, formed_on, id)) = start(ctx.config, ctx.regency, index) else {
         return Ok(KimPlan::default());
-    }
-    let id = rng.uuid();
+    };
     let village = rng
         .pick(ctx.villages)
         .ok_or_else(|| DemoError::NoVillages(ctx.regency.clone()))?;

@@ -14,6 +14,8 @@
 //!    (data keys to store, names for tests) and the steps, each a command already decided by the
 //!    `Community` aggregate with the events it produced, sorted by time.
 //! 3. [`describe`] — the `--dry-run` summary without planning.
+//! 4. [`community_ids`] — the ids of a kabupaten/kota's KIM without planning them (to find what a
+//!    store already holds of a seed).
 //!
 //! What a plan holds: formation (recorded by the regency operator on the community's behalf),
 //! officers with turnover, member changes, SK (sometimes revoked and re-issued), nomor induk,
@@ -292,6 +294,15 @@ pub fn plan_regency(
         persons,
         steps: sort_steps(steps),
     })
+}
+
+/// The ids of the KIM that [`plan_regency`] forms for `(config, regency, count)`, in index order,
+/// without planning them (a few draws each): what a caller needs to look up how much of a seed a
+/// store already holds before planning it.
+pub fn community_ids(config: &DemoConfig, regency: &RegionCode, count: u32) -> Vec<Uuid> {
+    (0..count)
+        .filter_map(|index| kim::start(config, regency, index).map(|(_, _, id)| id))
+        .collect()
 }
 
 /// Sorts steps by `(at, community id, position)`; a KIM's own steps have strictly increasing

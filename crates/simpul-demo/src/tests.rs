@@ -16,7 +16,8 @@ use simpul_regions::Regions;
 use uuid::Uuid;
 
 use crate::{
-    describe, plan_regency, regency_counts, DemoConfig, DemoError, RegencyPlan, DEFAULT_UNTIL,
+    community_ids, describe, plan_regency, regency_counts, DemoConfig, DemoError, RegencyPlan,
+    DEFAULT_UNTIL,
 };
 
 fn regions() -> &'static Regions {
@@ -140,6 +141,42 @@ fn the_same_config_gives_the_same_plan_and_another_seed_another() {
     assert_eq!(a, b);
     let c = plan(&config(1, 43), "34.04");
     assert_ne!(fingerprint(&a), fingerprint(&c));
+}
+
+#[test]
+fn community_ids_are_the_ids_a_plan_forms_in_index_order() {
+    let regions = regions();
+    for (config, regency) in [
+        (config(1, 7), "34.03"),
+        (config(2, 9), "34.01"),
+        (
+            DemoConfig::new(1, 7, NaiveDate::from_ymd_opt(2021, 3, 31).unwrap()).unwrap(),
+            "34.03",
+        ),
+    ] {
+        let regency = code(regency);
+        let count = regency_counts(&config, regions)
+            .into_iter()
+            .find(|(code, _)| *code == regency)
+            .unwrap()
+            .1;
+        let plan = plan_regency(&config, &services(), regions, &regency, count).unwrap();
+        let formed: BTreeSet<Uuid> = plan
+            .steps
+            .iter()
+            .filter(|step| {
+                step.events
+                    .iter()
+                    .any(|e| matches!(e, CommunityEvent::CommunityFormed(_)))
+            })
+            .map(|step| step.community_id)
+            .collect();
+        let ids = community_ids(&config, &regency, count);
+        assert!(!ids.is_empty());
+        assert_eq!(ids.iter().copied().collect::<BTreeSet<_>>(), formed);
+        assert_eq!(ids.len(), formed.len(), "ids are distinct");
+        assert_eq!(ids, community_ids(&config, &regency, count));
+    }
 }
 
 #[test]
