@@ -534,3 +534,97 @@ async fn a_runner_that_lost_its_lock_stops_writing_until_it_has_it_again() {
     stop.send(true).unwrap();
     following.await.unwrap();
 }
+
+/// Moves the claim on `key` back in time by `seconds`, as if its request had started that long
+/// ago (and died with its server).
+async fn age_claim(db: &Database, key: &str, seconds: i64) {
+    let at = chrono::Utc::now() - chrono::Duration::seconds(seconds);
+    match db {
+        Database::Postgres(pool) => {
+            sqlx::query("UPDATE idempotency_keys SET created_at = $2 WHERE key = $1")
+                .bind(key)
+                .bind(at)
+                .execute(pool)
+                .await
+                .unwrap();
+        }
+        Database::Sqlite { writer, .. } => {
+            sqlx::query("UPDATE idempotency_keys SET created_at = ?2 WHERE key = ?1")
+                .bind(key)
+                .bind(at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true))
+                .execute(writer)
+                .await
+                .unwrap();
+        }
+    }
+}
+
+// A server dies between claiming an Idempotency-Key and appending: the retry is told to wait
+// (with how long), then takes the key over once the claim is older than the timeout. If the
+// first request was only slow, it finds its claim gone and appends nothing; the outcome of the
+// one that appended is recorded with its events and replayed.
+crate::both_backends!(
+    an_idempotency_claim_left_by_a_crash_is_taken_over_and_the_outcome_is_atomic,
+    |db: crate::helpers::TestDb| async move {
+        use simpul_store::{Claim, IdempotencyStore, CLAIM_TIMEOUT_SECONDS};
+        let executor = db.executor();
+        let id = uuid::Uuid::new_v4().to_string();
+        executor
+            .execute(&id, form(SLEMAN_DESA, 12), &context(ActorRole::Regency))
+            .await
+            .unwrap();
+        let keys = IdempotencyStore::new(db.database.clone());
+        let Claim::New(crashed) = keys.claim("actor", "k-1", "hash", 200).await.unwrap() else {
+            panic!("a new key")
+        };
+        match keys.claim("actor", "k-1", "hash", 200).await.unwrap() {
+            Claim::InProgress { retry_after } => {
+                assert!(retry_after > 0 && retry_after <= CLAIM_TIMEOUT_SECONDS as u64)
+            }
+            other => panic!("still in progress, got {other:?}"),
+        }
+        age_claim(&db.database, "k-1", CLAIM_TIMEOUT_SECONDS + 1).await;
+        let Claim::New(retry) = keys.claim("actor", "k-1", "hash", 200).await.unwrap() else {
+            panic!("an old unfinished claim is taken over")
+        };
+        assert_ne!(crashed.claim, retry.claim);
+
+        // The first request turns out to be alive after all: its append is refused, whole.
+        let (_, command) = activity(ActivityKind::Dissemination);
+        let late = executor
+            .execute_completing(&id, command, &context(ActorRole::Pegiat), &crashed)
+            .await;
+        assert!(
+            matches!(
+                late,
+                Err(AppError::Store(StoreError::IdempotencyClaimLost(_)))
+            ),
+            "{late:?}"
+        );
+        assert_eq!(
+            db.store().stream(&id).await.unwrap().len(),
+            1,
+            "nothing appended"
+        );
+
+        let (_, command) = activity(ActivityKind::Dissemination);
+        let outcome = executor
+            .execute_completing(&id, command, &context(ActorRole::Pegiat), &retry)
+            .await
+            .unwrap();
+        match keys.claim("actor", "k-1", "hash", 200).await.unwrap() {
+            Claim::Replay(recorded) => {
+                assert_eq!(recorded.status, 200);
+                assert_eq!(recorded.version, Some(outcome.version));
+                assert_eq!(recorded.position, Some(outcome.position));
+            }
+            other => panic!("replayed, got {other:?}"),
+        }
+        assert_eq!(db.store().stream(&id).await.unwrap().len(), 2);
+        // Another body with the same key is still refused.
+        assert_eq!(
+            keys.claim("actor", "k-1", "other", 200).await.unwrap(),
+            Claim::Mismatch
+        );
+    }
+);

@@ -12,7 +12,9 @@ use chrono::{DateTime, Utc};
 use cqrs_es::Aggregate as _;
 use simpul_domain::events::CommunityEvent;
 use simpul_domain::{ActorRole, Community, CommunityCommand, CommunityServices};
-use simpul_store::{Append, Appended, EventMetadata, EventStore, NewEvent, RegistrationClaim};
+use simpul_store::{
+    Append, Appended, Completion, EventMetadata, EventStore, NewEvent, RegistrationClaim,
+};
 
 use crate::error::AppError;
 
@@ -93,6 +95,31 @@ impl CommandExecutor {
         context: &CommandContext,
         recorded_at: Option<DateTime<Utc>>,
     ) -> Result<Outcome, AppError> {
+        self.run(community_id, command, context, recorded_at, None)
+            .await
+    }
+
+    /// [`execute`](Self::execute) for an idempotent request: its outcome is recorded against its
+    /// `Idempotency-Key` in the transaction that appends its events.
+    pub async fn execute_completing(
+        &self,
+        community_id: &str,
+        command: CommunityCommand,
+        context: &CommandContext,
+        completes: &Completion,
+    ) -> Result<Outcome, AppError> {
+        self.run(community_id, command, context, None, Some(completes))
+            .await
+    }
+
+    async fn run(
+        &self,
+        community_id: &str,
+        command: CommunityCommand,
+        context: &CommandContext,
+        recorded_at: Option<DateTime<Utc>>,
+        completes: Option<&Completion>,
+    ) -> Result<Outcome, AppError> {
         let mut trust_cache = true;
         for _attempt in 0..MAX_ATTEMPTS {
             let (community, version) = self.current(community_id, trust_cache).await?;
@@ -118,7 +145,7 @@ impl CommandExecutor {
                 context,
                 recorded_at.unwrap_or_else(Utc::now),
             )?;
-            match self.store.append(&append).await {
+            match self.store.append_completing(&append, completes).await {
                 Ok(appended) => {
                     let new_version = version + appended.len() as u64;
                     let position = appended.iter().map(|a| a.position).max().unwrap_or(0);

@@ -63,6 +63,13 @@ pub enum ApiError {
         /// The field, if one is at stake.
         field: Option<String>,
     },
+    /// 409: a request with this `Idempotency-Key` is still in flight (or died with a server: it
+    /// may be taken over after `retry_after` seconds).
+    #[error("a request with this Idempotency-Key is still in progress; retry in {retry_after} s")]
+    InProgress {
+        /// Seconds until the key may be taken over (`Retry-After`).
+        retry_after: u64,
+    },
     /// 412: `If-Match` names another version.
     #[error("{0}")]
     PreconditionFailed(String),
@@ -97,7 +104,7 @@ impl ApiError {
             ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::NotFound => StatusCode::NOT_FOUND,
             ApiError::NotAcceptable(_) => StatusCode::NOT_ACCEPTABLE,
-            ApiError::Conflict { .. } => StatusCode::CONFLICT,
+            ApiError::Conflict { .. } | ApiError::InProgress { .. } => StatusCode::CONFLICT,
             ApiError::PreconditionFailed(_) => StatusCode::PRECONDITION_FAILED,
             ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -118,6 +125,7 @@ impl ApiError {
             ApiError::NotFound => "not-found",
             ApiError::NotAcceptable(_) => "not-acceptable",
             ApiError::Conflict { .. } => "conflict",
+            ApiError::InProgress { .. } => "request-in-progress",
             ApiError::PreconditionFailed(_) => "version-mismatch",
             ApiError::PayloadTooLarge => "payload-too-large",
             ApiError::UnsupportedMediaType => "unsupported-media-type",
@@ -140,6 +148,7 @@ impl ApiError {
             ApiError::Malformed { field, .. } => (None, field.clone()),
             ApiError::Conflict { rule, field, .. } => (rule.clone(), field.clone()),
             ApiError::NotAcceptable(_) => (None, Some("Accept".to_owned())),
+            ApiError::InProgress { .. } => (None, Some("Idempotency-Key".to_owned())),
             ApiError::Unprocessable(error) => {
                 (error.rule.map(|r| r.to_string()), Some(error.field.clone()))
             }
@@ -177,6 +186,11 @@ impl IntoResponse for ApiError {
             }
             ApiError::Unavailable => {
                 headers.insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+            }
+            ApiError::InProgress { retry_after } => {
+                if let Ok(value) = HeaderValue::from_str(&retry_after.max(1).to_string()) {
+                    headers.insert(header::RETRY_AFTER, value);
+                }
             }
             _ => {}
         }
@@ -230,6 +244,11 @@ impl From<StoreError> for ApiError {
                 tracing::warn!(error = %cause, "database unavailable");
                 ApiError::Unavailable
             }
+            StoreError::IdempotencyClaimLost(_) => ApiError::Conflict {
+                detail: error.to_string(),
+                rule: None,
+                field: Some("Idempotency-Key".to_owned()),
+            },
             other => ApiError::Internal(other.to_string()),
         }
     }

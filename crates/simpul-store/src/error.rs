@@ -23,6 +23,12 @@ pub enum StoreError {
     /// nothing of it was written.
     #[error("bulk write conflicts with stored data: {0}")]
     BulkConflict(String),
+    /// An idempotent request's claim on its key was taken over by a retry (it had outlived the
+    /// claim timeout): this request wrote nothing; the retry's outcome stands.
+    #[error(
+        "the request with Idempotency-Key `{0}` was taken over by a retry; nothing was written"
+    )]
+    IdempotencyClaimLost(String),
     /// An append without the metadata every event must carry (R11).
     #[error("R11: event metadata lacks `{0}`")]
     MissingMetadata(&'static str),

@@ -19,6 +19,7 @@ use sqlx::Row;
 
 use crate::db::Database;
 use crate::error::StoreError;
+use crate::idempotency::{complete_in_postgres, complete_in_sqlite, Completion};
 use crate::metadata::EventMetadata;
 
 /// cqrs-es' aggregate type of every Simpul stream.
@@ -119,17 +120,39 @@ impl EventStore {
     }
 
     /// Appends events atomically: all of them and their claims, or nothing.
-    #[tracing::instrument(skip_all, fields(community.id = %append.community_id, events = append.events.len()))]
     pub async fn append(&self, append: &Append) -> Result<Vec<Appended>, StoreError> {
+        self.append_completing(append, None).await
+    }
+
+    /// [`append`](Self::append), recording in the same transaction the outcome of the idempotent
+    /// request that decided the events (`completes`): a crash leaves both or neither. If the
+    /// request's claim on its key was taken over meanwhile, nothing is written
+    /// ([`StoreError::IdempotencyClaimLost`]).
+    #[tracing::instrument(skip_all, fields(community.id = %append.community_id, events = append.events.len()))]
+    pub async fn append_completing(
+        &self,
+        append: &Append,
+        completes: Option<&Completion>,
+    ) -> Result<Vec<Appended>, StoreError> {
         if append.events.is_empty() {
             return Ok(Vec::new());
         }
         let metadata = serde_json::to_string(&append.metadata.to_map()?)?;
         let result = match &self.db {
-            Database::Postgres(pool) => append_postgres(pool, append, &metadata).await,
-            Database::Sqlite { writer, .. } => append_sqlite(writer, append, &metadata).await,
+            Database::Postgres(pool) => append_postgres(pool, append, &metadata, completes).await,
+            Database::Sqlite { writer, .. } => {
+                append_sqlite(writer, append, &metadata, completes).await
+            }
         };
-        let appended = result.map_err(|error| classify_append_error(error, append))?;
+        let appended = match result {
+            Ok(appended) => appended,
+            Err(AppendFailure::Sql(error)) => return Err(classify_append_error(error, append)),
+            Err(AppendFailure::ClaimLost) => {
+                return Err(StoreError::IdempotencyClaimLost(
+                    completes.map(|c| c.key.clone()).unwrap_or_default(),
+                ))
+            }
+        };
         self.appended.notify_waiters();
         Ok(appended)
     }
@@ -359,11 +382,33 @@ impl EventStore {
     }
 }
 
+/// Why an append wrote nothing.
+enum AppendFailure {
+    Sql(sqlx::Error),
+    /// The idempotent request's claim on its key is not its own any more.
+    ClaimLost,
+}
+
+impl From<sqlx::Error> for AppendFailure {
+    fn from(error: sqlx::Error) -> Self {
+        AppendFailure::Sql(error)
+    }
+}
+
+/// The outcome (version, position) of an append that returned `appended`.
+fn outcome_of(append: &Append, appended: &[Appended]) -> (u64, u64) {
+    (
+        append.after_sequence + appended.len() as u64,
+        appended.iter().map(|a| a.position).max().unwrap_or(0),
+    )
+}
+
 async fn append_postgres(
     pool: &sqlx::PgPool,
     append: &Append,
     metadata: &str,
-) -> Result<Vec<Appended>, sqlx::Error> {
+    completes: Option<&Completion>,
+) -> Result<Vec<Appended>, AppendFailure> {
     let mut sequences = Vec::with_capacity(append.events.len());
     let mut types = Vec::with_capacity(append.events.len());
     let mut versions = Vec::with_capacity(append.events.len());
@@ -384,9 +429,14 @@ async fn append_postgres(
         .bind(&versions)
         .bind(&payloads)
         .bind(&metadatas);
-    let rows = if append.claims.is_empty() {
+    let mut appended = if append.claims.is_empty() && completes.is_none() {
         // A single statement is atomic on its own: one round trip, no BEGIN/COMMIT.
-        insert.fetch_all(pool).await?
+        insert
+            .fetch_all(pool)
+            .await?
+            .iter()
+            .map(appended_from)
+            .collect::<Result<Vec<_>, sqlx::Error>>()?
     } else {
         let mut tx = pool.begin().await?;
         for claim in &append.claims {
@@ -398,14 +448,20 @@ async fn append_postgres(
                 .execute(&mut *tx)
                 .await?;
         }
-        let rows = insert.fetch_all(&mut *tx).await?;
+        let appended = insert
+            .fetch_all(&mut *tx)
+            .await?
+            .iter()
+            .map(appended_from)
+            .collect::<Result<Vec<_>, sqlx::Error>>()?;
+        if let Some(completion) = completes {
+            if !complete_in_postgres(&mut tx, completion, outcome_of(append, &appended)).await? {
+                return Err(AppendFailure::ClaimLost);
+            }
+        }
         tx.commit().await?;
-        rows
+        appended
     };
-    let mut appended = rows
-        .iter()
-        .map(appended_from)
-        .collect::<Result<Vec<_>, sqlx::Error>>()?;
     appended.sort_by_key(|a| a.sequence);
     Ok(appended)
 }
@@ -414,8 +470,13 @@ async fn append_sqlite(
     writer: &sqlx::SqlitePool,
     append: &Append,
     metadata: &str,
-) -> Result<Vec<Appended>, sqlx::Error> {
-    if let ([event], []) = (append.events.as_slice(), append.claims.as_slice()) {
+    completes: Option<&Completion>,
+) -> Result<Vec<Appended>, AppendFailure> {
+    if let ([event], [], None) = (
+        append.events.as_slice(),
+        append.claims.as_slice(),
+        completes,
+    ) {
         // One event and no claim: a single statement is atomic on its own (no BEGIN/COMMIT).
         // Stepped to the end (`fetch_all`, never `fetch_one`): an `INSERT … RETURNING` in
         // autocommit mode commits when it finishes, and a commit that fails there (a full disk)
@@ -424,7 +485,10 @@ async fn append_sqlite(
         let rows = insert_sqlite_event(event, append, append.after_sequence + 1, metadata)
             .fetch_all(writer)
             .await?;
-        return rows.iter().map(appended_from).collect();
+        return Ok(rows
+            .iter()
+            .map(appended_from)
+            .collect::<Result<_, sqlx::Error>>()?);
     }
     let mut tx = writer.begin().await?;
     for claim in &append.claims {
@@ -443,6 +507,11 @@ async fn append_sqlite(
             .await?
         {
             appended.push(appended_from(&row)?);
+        }
+    }
+    if let Some(completion) = completes {
+        if !complete_in_sqlite(&mut tx, completion, outcome_of(append, &appended)).await? {
+            return Err(AppendFailure::ClaimLost);
         }
     }
     tx.commit().await?;

@@ -19,7 +19,9 @@ pub use event_store::{
     Append, Appended, EventStore, NewEvent, RegistrationClaim, StoredEvent, AGGREGATE_TYPE,
     SQLITE_IN_LIST,
 };
-pub use idempotency::{Claim, IdempotencyStore, IDEMPOTENCY_WINDOW_HOURS};
+pub use idempotency::{
+    Claim, Completion, IdempotencyStore, Recorded, CLAIM_TIMEOUT_SECONDS, IDEMPOTENCY_WINDOW_HOURS,
+};
 pub use keys::{Erasure, KeyStore, MasterKey, PersonKeys, Unsealed};
 pub use metadata::EventMetadata;
 pub use tokens::{token_hash, StoredToken, TokenStore, TOKEN_PREFIX};

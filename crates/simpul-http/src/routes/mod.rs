@@ -12,7 +12,7 @@ use axum::response::{IntoResponse, Response};
 use sha2::{Digest as _, Sha256};
 use simpul_app::{Action, CommandContext, Principal};
 use simpul_domain::{Community, CommunityCommand};
-use simpul_store::Claim;
+use simpul_store::{Claim, Recorded};
 use utoipa::IntoResponses;
 
 use crate::dto::WriteResult;
@@ -139,72 +139,84 @@ pub async fn execute(
     written: Written,
 ) -> Result<Response, ApiError> {
     let actor = principal.actor_id();
-    if let Some(key) = &request.idempotency_key {
-        match state
+    let success = match written {
+        Written::Updated => StatusCode::OK,
+        Written::Created => StatusCode::CREATED,
+    };
+    let completion = match &request.idempotency_key {
+        None => None,
+        Some(key) => match state
             .idempotency
-            .claim(&actor, key, &request.digest)
+            .claim(&actor, key, &request.digest, success.as_u16())
             .await?
         {
-            Claim::New => {}
-            Claim::Replay { status, body } => return Ok(replay(status, body, id, &written)),
+            Claim::New(completion) => Some(completion),
+            Claim::Replay(recorded) => return Ok(replay(recorded, id, &written)),
             Claim::Mismatch => return Err(ApiError::IdempotencyMismatch),
-            Claim::InProgress => {
-                return Err(ApiError::Conflict {
-                    detail: "a request with this Idempotency-Key is still in progress".to_owned(),
-                    rule: None,
-                    field: Some("Idempotency-Key".to_owned()),
-                })
+            Claim::InProgress { retry_after } => {
+                return Err(ApiError::InProgress { retry_after });
             }
-        }
-    }
+        },
+    };
     let context = CommandContext {
         actor_id: actor.clone(),
         actor_role: principal.role,
         request_id: request.request_id.clone(),
         expected_version: request.if_match,
     };
-    let outcome = match state.executor.execute(id, command, &context).await {
+    let executed = match &completion {
+        Some(completion) => {
+            state
+                .executor
+                .execute_completing(id, command, &context, completion)
+                .await
+        }
+        None => state.executor.execute(id, command, &context).await,
+    };
+    let outcome = match executed {
         Ok(outcome) => outcome,
         Err(error) => {
-            if let Some(key) = &request.idempotency_key {
-                state.idempotency.release(&actor, key).await?;
+            if let Some(completion) = &completion {
+                state.idempotency.release(completion).await?;
             }
             return Err(error.into());
         }
     };
-    let (status, body) = match written {
-        Written::Updated => (
-            StatusCode::OK,
-            serde_json::to_string(&WriteResult {
-                version: outcome.version,
-                position: outcome.position,
-            }),
-        ),
-        Written::Created => (
-            StatusCode::CREATED,
-            serde_json::to_string(&crate::dto::Created {
-                id: id.to_owned(),
-                version: outcome.version,
-                position: outcome.position,
-            }),
-        ),
-    };
-    let body = body.map_err(|e| ApiError::Internal(e.to_string()))?;
-    if let Some(key) = &request.idempotency_key {
-        state
-            .idempotency
-            .complete(&actor, key, status.as_u16(), &body)
-            .await?;
-    }
-    Ok(respond(status, body, id, outcome.version, &written))
+    let body = body_of(&written, id, outcome.version, outcome.position)?;
+    Ok(respond(success, body, id, outcome.version, &written))
 }
 
-fn replay(status: u16, body: String, id: &str, written: &Written) -> Response {
-    let status = StatusCode::from_u16(status).unwrap_or(StatusCode::OK);
-    let version = serde_json::from_str::<serde_json::Value>(&body)
-        .ok()
-        .and_then(|value| value["version"].as_u64())
-        .unwrap_or_default();
+/// The body of a write's success.
+fn body_of(written: &Written, id: &str, version: u64, position: u64) -> Result<String, ApiError> {
+    match written {
+        Written::Updated => serde_json::to_string(&WriteResult { version, position }),
+        Written::Created => serde_json::to_string(&crate::dto::Created {
+            id: id.to_owned(),
+            version,
+            position,
+        }),
+    }
+    .map_err(|e| ApiError::Internal(e.to_string()))
+}
+
+/// The first response again (rebuilt from the recorded outcome; kept as sent for keys recorded
+/// before outcomes were).
+fn replay(recorded: Recorded, id: &str, written: &Written) -> Response {
+    let status = StatusCode::from_u16(recorded.status).unwrap_or(StatusCode::OK);
+    let (body, version) = match (recorded.body, recorded.version, recorded.position) {
+        (Some(body), _, _) => {
+            let version = serde_json::from_str::<serde_json::Value>(&body)
+                .ok()
+                .and_then(|value| value["version"].as_u64())
+                .unwrap_or_default();
+            (body, version)
+        }
+        (None, version, position) => {
+            let (version, position) = (version.unwrap_or_default(), position.unwrap_or_default());
+            let body = body_of(written, id, version, position).unwrap_or_default();
+            (body, version)
+        }
+    };
     let mut response = respond(status, body, id, version, written);
     response
         .headers_mut()
