@@ -1,5 +1,7 @@
 //! Command append through the store against a raw single-row INSERT into a table of the same
-//! shape, in one run, on PostgreSQL at 1 and 8 writers and on SQLite at 1 writer.
+//! shape, in one run, on PostgreSQL at 1 and 8 writers and on SQLite at 1 writer; then the slow
+//! case: 16 writers on one busy KIM (1,500 events and growing, every write racing the others)
+//! against 16 writers on 16 KIM of their own, through one executor as in `simpul serve`.
 //!
 //! Run: `cargo bench --bench append` (PostgreSQL at `SIMPUL_TEST_DATABASE_URL`, default
 //! `postgres://postgres@127.0.0.1:5432/postgres`; the bench creates and drops its own database).
@@ -105,13 +107,124 @@ async fn bench_all(postgres_url: &str, settings: &Settings) -> anyhow::Result<()
     sqlite.close().await;
     let _ = std::fs::remove_dir_all(&dir);
 
+    let busy = busy_kim(&postgres, settings).await?;
+
     println!();
     println!("| backend | writers | raw INSERT/s (median) | store append/s (median) | ratio | raw p50 ms | store p50 ms | store p99 ms |");
     println!("|---|---|---|---|---|---|---|---|");
     for row in rows {
         println!("{row}");
     }
+    println!();
+    println!("| PostgreSQL, 16 writers | commands/s (median) | p50 ms | p99 ms | max ms | gave up (409) |");
+    println!("|---|---|---|---|---|---|");
+    for row in busy {
+        println!("{row}");
+    }
     Ok(())
+}
+
+/// Events in the busy KIM before the first window (the fault report's ~1,500).
+const BUSY_KIM_EVENTS: usize = 1_500;
+/// Writers in the busy-KIM comparison.
+const BUSY_WRITERS: usize = 16;
+
+/// 16 writers on one KIM of 1,500+ events (each conflict makes the loser catch up and decide
+/// again) against 16 writers on their own KIM, alternating windows.
+async fn busy_kim(database: &Database, settings: &Settings) -> anyhow::Result<Vec<String>> {
+    let regions = simpul_regions::bundled()?;
+    let executor = Arc::new(CommandExecutor::new(
+        EventStore::new(database.clone()),
+        CommunityServices::new(Arc::new(regions)),
+    ));
+    let busy = Uuid::new_v4().to_string();
+    executor.execute(&busy, form()?, &context()).await?;
+    for _ in 1..BUSY_KIM_EVENTS {
+        let command = CommunityCommand::RecordActivity(activity()?);
+        executor.execute(&busy, command, &context()).await?;
+    }
+    let mut own = Vec::new();
+    for _ in 0..BUSY_WRITERS {
+        let id = Uuid::new_v4().to_string();
+        executor.execute(&id, form()?, &context()).await?;
+        own.push(vec![id]);
+    }
+    let shared = vec![vec![busy.clone()]; BUSY_WRITERS];
+    let (mut apart, mut together) = (Vec::new(), Vec::new());
+    let (mut gave_up_apart, mut gave_up_together) = (0, 0);
+    for round in 0..settings.rounds {
+        let (window, gave_up) = racing_window(&executor, &own, settings.window).await?;
+        gave_up_apart += gave_up;
+        apart.push(window);
+        let (window, gave_up) = racing_window(&executor, &shared, settings.window).await?;
+        gave_up_together += gave_up;
+        together.push(window);
+        eprintln!(
+            "busy KIM: round {round}: own KIM {:.0}/s, one KIM {:.0}/s",
+            apart[round].per_second(),
+            together[round].per_second()
+        );
+    }
+    let length = EventStore::new(database.clone()).stream(&busy).await?.len();
+    let row = |case: String, windows: &[Window], gave_up: usize| {
+        format!(
+            "| {case} | {:.0} | {:.2} | {:.2} | {:.2} | {gave_up} |",
+            median(windows.iter().map(Window::per_second).collect()),
+            percentile(windows, 0.5),
+            percentile(windows, 0.99),
+            percentile(windows, 1.0),
+        )
+    };
+    Ok(vec![
+        row(
+            "each on its own KIM (baseline)".to_owned(),
+            &apart,
+            gave_up_apart,
+        ),
+        row(
+            format!("all on one KIM ({BUSY_KIM_EVENTS} → {length} events)"),
+            &together,
+            gave_up_together,
+        ),
+    ])
+}
+
+/// Like `store_window`, counting commands that gave up after losing every race instead of
+/// failing the bench.
+async fn racing_window(
+    executor: &Arc<CommandExecutor>,
+    communities: &[Vec<String>],
+    window: Duration,
+) -> anyhow::Result<(Window, usize)> {
+    let start = Instant::now();
+    let deadline = start + window;
+    let mut tasks = Vec::new();
+    for own in communities {
+        let executor = executor.clone();
+        let id = own.first().cloned().context("a KIM per writer")?;
+        tasks.push(tokio::spawn(async move {
+            let (mut latencies, mut gave_up) = (Vec::new(), 0usize);
+            while Instant::now() < deadline {
+                let command = CommunityCommand::RecordActivity(activity()?);
+                let began = Instant::now();
+                match executor.execute(&id, command, &context()).await {
+                    Ok(_) => latencies.push(began.elapsed()),
+                    Err(simpul_app::AppError::Conflict { .. }) => gave_up += 1,
+                    Err(error) => return Err(error.into()),
+                }
+            }
+            Ok::<_, anyhow::Error>((latencies, gave_up))
+        }));
+    }
+    let (mut result, mut gave_up) = (Window::default(), 0);
+    for task in tasks {
+        let (latencies, lost) = task.await??;
+        result.operations += latencies.len();
+        result.latencies.extend(latencies);
+        gave_up += lost;
+    }
+    result.elapsed = start.elapsed();
+    Ok((result, gave_up))
 }
 
 async fn compare(

@@ -10,6 +10,7 @@ mod cli;
 mod commands;
 mod demo;
 mod exports;
+mod faults;
 mod feed;
 mod helpers;
 mod imports;

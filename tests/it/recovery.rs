@@ -628,3 +628,79 @@ crate::both_backends!(
         );
     }
 );
+
+// A cache left behind by another writer (another process) catches up with the events it lacks
+// and decides on the log's version; the state it then holds is the log's.
+crate::both_backends!(
+    a_stale_cache_catches_up_with_the_events_it_lacks,
+    |db: crate::helpers::TestDb| async move {
+        let (a, b) = (db.executor(), db.executor());
+        let id = uuid::Uuid::new_v4().to_string();
+        a.execute(&id, form(SLEMAN_DESA, 12), &context(ActorRole::Regency))
+            .await
+            .unwrap();
+        for _ in 0..3 {
+            let (_, command) = activity(ActivityKind::Dissemination);
+            a.execute(&id, command, &context(ActorRole::Pegiat))
+                .await
+                .unwrap();
+        }
+        for _ in 0..5 {
+            let (_, command) = activity(ActivityKind::Aspiration);
+            b.execute(&id, command, &context(ActorRole::Pegiat))
+                .await
+                .unwrap();
+        }
+        assert_eq!(
+            a.current_state(&id).await.unwrap().1,
+            4,
+            "a's cache is behind"
+        );
+        let (_, command) = activity(ActivityKind::Dissemination);
+        let outcome = a
+            .execute(&id, command, &context(ActorRole::Pegiat))
+            .await
+            .unwrap();
+        assert_eq!(outcome.version, 10);
+        assert_eq!(
+            a.current_state(&id).await.unwrap(),
+            b.load(&id).await.unwrap()
+        );
+    }
+);
+
+// Many commands at once on one busy KIM through one executor (one server): they queue for the
+// KIM instead of racing each other, so none gives up with "retried 8 times".
+crate::both_backends!(
+    concurrent_commands_on_one_kim_in_one_process_all_land,
+    |db: crate::helpers::TestDb| async move {
+        let executor = Arc::new(db.executor());
+        let id = uuid::Uuid::new_v4().to_string();
+        executor
+            .execute(&id, form(SLEMAN_DESA, 12), &context(ActorRole::Regency))
+            .await
+            .unwrap();
+        let mut tasks = Vec::new();
+        for _ in 0..32 {
+            let (executor, id) = (executor.clone(), id.clone());
+            tasks.push(tokio::spawn(async move {
+                for _ in 0..8 {
+                    let (_, command) = activity(ActivityKind::Dissemination);
+                    executor
+                        .execute(&id, command, &context(ActorRole::Pegiat))
+                        .await
+                        .unwrap();
+                }
+            }));
+        }
+        for task in tasks {
+            task.await.unwrap();
+        }
+        let stream = db.store().stream(&id).await.unwrap();
+        assert_eq!(stream.len(), 1 + 32 * 8);
+        assert!(stream
+            .iter()
+            .zip(1..)
+            .all(|(event, sequence)| event.sequence == sequence));
+    }
+);

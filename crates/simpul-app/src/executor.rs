@@ -6,7 +6,7 @@
 //! single-round-trip append.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Utc};
 use cqrs_es::Aggregate as _;
@@ -53,6 +53,48 @@ pub struct CommandExecutor {
     store: EventStore,
     services: CommunityServices,
     cache: Mutex<HashMap<String, (Community, u64)>>,
+    /// One turn per community: commands on one KIM in this process queue instead of racing each
+    /// other (only writers in other processes can still make a command decide again).
+    turns: Turns,
+}
+
+/// Each community's turn slot, while a command holds it or waits for it.
+type Turns = Arc<Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>>;
+
+/// A command's turn on its community; gives the community's slot back when the last holder or
+/// waiter is done (also when the command's future is dropped half-way).
+struct Turn {
+    turns: Turns,
+    community_id: String,
+    slot: Arc<tokio::sync::Mutex<()>>,
+}
+
+impl Turn {
+    fn new(
+        turns: &Turns,
+        community_id: &str,
+    ) -> Self {
+        let slot = turns
+            .lock()
+            .map(|mut map| map.entry(community_id.to_owned()).or_default().clone())
+            .unwrap_or_default();
+        Self {
+            turns: turns.clone(),
+            community_id: community_id.to_owned(),
+            slot,
+        }
+    }
+}
+
+impl Drop for Turn {
+    fn drop(&mut self) {
+        if let Ok(mut map) = self.turns.lock() {
+            // The map's and this turn's: nobody else holds or waits for it.
+            if Arc::strong_count(&self.slot) == 2 {
+                map.remove(&self.community_id);
+            }
+        }
+    }
 }
 
 impl CommandExecutor {
@@ -62,6 +104,7 @@ impl CommandExecutor {
             store,
             services,
             cache: Mutex::new(HashMap::new()),
+            turns: Arc::default(),
         }
     }
 
@@ -120,6 +163,8 @@ impl CommandExecutor {
         recorded_at: Option<DateTime<Utc>>,
         completes: Option<&Completion>,
     ) -> Result<Outcome, AppError> {
+        let turn = Turn::new(&self.turns, community_id);
+        let _mine = turn.slot.lock().await;
         let mut trust_cache = true;
         for _attempt in 0..MAX_ATTEMPTS {
             let (community, version) = self.current(community_id, trust_cache).await?;
@@ -157,7 +202,6 @@ impl CommandExecutor {
                     });
                 }
                 Err(error) if error.is_conflict() => {
-                    self.forget(community_id);
                     trust_cache = false;
                     if let Some(expected) = context.expected_version {
                         let (_, actual) = self.current(community_id, false).await?;
@@ -191,10 +235,16 @@ impl CommandExecutor {
         community_id: &str,
         trust_cache: bool,
     ) -> Result<(Community, u64), AppError> {
-        if trust_cache {
-            if let Some(hit) = self.cached(community_id) {
-                return Ok(hit);
+        match self.cached(community_id) {
+            Some(hit) if trust_cache => return Ok(hit),
+            // The cache may be behind (a lost race, another process): read only what it lacks,
+            // not the whole stream again — on a busy KIM every conflict would replay it all.
+            Some((community, version)) => {
+                if let Some(caught_up) = self.catch_up(community_id, community, version).await? {
+                    return Ok(caught_up);
+                }
             }
+            None => {}
         }
         let loaded = self.store.load(community_id).await?;
         // An id with no events is not cached: another process (a registry import, whose ids are
@@ -203,6 +253,26 @@ impl CommandExecutor {
             self.store_in_cache(community_id, loaded.0.clone(), loaded.1);
         }
         Ok(loaded)
+    }
+
+    /// `community` at `version` brought up to the log's version with the events after it, and
+    /// cached; `None` if those events do not follow on (then the caller loads the whole stream).
+    async fn catch_up(
+        &self,
+        community_id: &str,
+        mut community: Community,
+        version: u64,
+    ) -> Result<Option<(Community, u64)>, AppError> {
+        let mut current = version;
+        for (sequence, event) in self.store.events_after(community_id, version).await? {
+            if sequence != current + 1 {
+                return Ok(None);
+            }
+            community.apply(event);
+            current = sequence;
+        }
+        self.store_in_cache(community_id, community.clone(), current);
+        Ok(Some((community, current)))
     }
 
     fn cached(&self, community_id: &str) -> Option<(Community, u64)> {
@@ -236,12 +306,6 @@ impl CommandExecutor {
             if newer {
                 cache.insert(community_id.to_owned(), (community, version));
             }
-        }
-    }
-
-    fn forget(&self, community_id: &str) {
-        if let Ok(mut cache) = self.cache.lock() {
-            cache.remove(community_id);
         }
     }
 }

@@ -13,6 +13,7 @@ use cqrs_es::{AggregateError, EventStore as _};
 use postgres_es::PostgresEventRepository;
 use serde::Serialize;
 use serde_json::Value;
+use simpul_domain::events::CommunityEvent;
 use simpul_domain::{Community, DomainError};
 use sqlite_es::SqliteEventRepository;
 use sqlx::Row;
@@ -176,6 +177,51 @@ impl EventStore {
         }
         .map_err(from_aggregate_error)?;
         Ok((context.aggregate, context.current_sequence as u64))
+    }
+
+    /// The events of one community after sequence `after`, in order, as the domain's events with
+    /// their sequences: what a cached copy of the community at version `after` lacks.
+    pub async fn events_after(
+        &self,
+        community_id: &str,
+        after: u64,
+    ) -> Result<Vec<(u64, CommunityEvent)>, StoreError> {
+        let after = to_i64(after)?;
+        let rows: Vec<(i64, String)> = match &self.db {
+            Database::Postgres(pool) => {
+                sqlx::query_as(
+                    "SELECT sequence, payload::text FROM events
+                      WHERE aggregate_type = $1 AND aggregate_id = $2 AND sequence > $3
+                      ORDER BY sequence",
+                )
+                .bind(AGGREGATE_TYPE)
+                .bind(community_id)
+                .bind(after)
+                .fetch_all(pool)
+                .await?
+            }
+            Database::Sqlite { readers, .. } => {
+                sqlx::query_as(
+                    "SELECT sequence, payload FROM events
+                      WHERE aggregate_type = ?1 AND aggregate_id = ?2 AND sequence > ?3
+                      ORDER BY sequence",
+                )
+                .bind(AGGREGATE_TYPE)
+                .bind(community_id)
+                .bind(after)
+                .fetch_all(readers)
+                .await?
+            }
+        };
+        rows.into_iter()
+            .map(|(sequence, payload)| {
+                Ok((
+                    u64::try_from(sequence)
+                        .map_err(|_| StoreError::Corrupt(format!("sequence {sequence}")))?,
+                    serde_json::from_str(&payload)?,
+                ))
+            })
+            .collect()
     }
 
     /// Every event of one community, in sequence order, with global positions.

@@ -27,7 +27,7 @@ pub async fn healthz() -> Json<Health> {
 
 /// How long readiness waits for the database: under the usual 1 s probe timeout, so a probe gets
 /// a 503 rather than no answer while the database is down or unreachable.
-const READY_TIMEOUT: Duration = Duration::from_millis(900);
+const READY_TIMEOUT: Duration = Duration::from_millis(500);
 
 /// The database answers within a second; 503 with `Retry-After` otherwise.
 #[utoipa::path(get, path = "/readyz", tag = "operations",
