@@ -66,6 +66,17 @@ pub async fn run(config: &Config, command: ProjectionsCommand) -> anyhow::Result
                         p.name, p.position, p.events, p.lag_events, p.lag_seconds, p.state
                     );
                 }
+                for p in &status {
+                    for scratch in &p.scratch {
+                        let what = if scratch.in_use {
+                            "in use by a rebuild or verify running now"
+                        } else {
+                            "left by an interrupted rebuild or verify; the next rebuild, verify \
+                             or server start removes it"
+                        };
+                        println!("{}: scratch {} ({what})", p.name, scratch.name);
+                    }
+                }
             }
             let failed = status.iter().any(|p| p.state == "failed");
             Ok(if failed {

@@ -386,6 +386,18 @@ crate::both_backends!(
             }]
         );
         assert!(status[1].scratch.is_empty(), "only audit_trail's");
+        let shown = crate::helpers::simpul_binary_async(
+            &["projections", "status"],
+            &[("DATABASE_URL", db.url.as_str())],
+        )
+        .await;
+        let shown = String::from_utf8_lossy(&shown.stdout).into_owned();
+        assert!(
+            shown.contains(&format!(
+                "audit_trail: scratch {left} (left by an interrupted"
+            )),
+            "{shown}"
+        );
 
         // A runner starting up removes it.
         let (stop, stopped) = tokio::sync::watch::channel(false);

@@ -70,10 +70,7 @@ struct Turn {
 }
 
 impl Turn {
-    fn new(
-        turns: &Turns,
-        community_id: &str,
-    ) -> Self {
+    fn new(turns: &Turns, community_id: &str) -> Self {
         let slot = turns
             .lock()
             .map(|mut map| map.entry(community_id.to_owned()).or_default().clone())
