@@ -48,6 +48,10 @@ pub enum ProjectionError {
     /// The projection is stopped at a failed event.
     #[error("projection {0} is stopped at a failed event; rebuild it")]
     Stopped(String),
+    /// The read model's storage refused a value (out of range, too long, a broken constraint):
+    /// one event of the batch cannot be stored, and retrying will not change that.
+    #[error("storage refused a value: {0}")]
+    Data(String),
     /// A rebuild's shadow is not what it wrote, or not the whole log: it was not swapped in.
     #[error("the rebuilt tables are incomplete and were not swapped in: {0}")]
     Incomplete(String),
@@ -57,11 +61,32 @@ impl From<sqlx::Error> for ProjectionError {
     /// An outage (connection lost, database restarting, disk full) stays recognisable as one
     /// (`Store(Unavailable)`: HTTP 503); anything else is the read model's own storage failing.
     fn from(error: sqlx::Error) -> Self {
+        let refused = is_refused_value(&error);
         match StoreError::from(error) {
             unavailable @ StoreError::Unavailable(_) => ProjectionError::Store(unavailable),
+            other if refused => ProjectionError::Data(other.to_string()),
             other => ProjectionError::Storage(other.to_string()),
         }
     }
+}
+
+/// Whether the database refused a value rather than failed: PostgreSQL's data exceptions and
+/// integrity violations (classes 22 and 23), SQLite's TOOBIG, CONSTRAINT, MISMATCH and RANGE.
+fn is_refused_value(error: &sqlx::Error) -> bool {
+    let Some(database) = error.as_database_error() else {
+        return false;
+    };
+    let Some(code) = database.code() else {
+        return false;
+    };
+    if database
+        .try_downcast_ref::<sqlx::sqlite::SqliteError>()
+        .is_some()
+    {
+        let primary = code.parse::<i32>().map(|code| code & 0xff);
+        return matches!(primary, Ok(18 | 19 | 20 | 25));
+    }
+    code.starts_with("22") || code.starts_with("23")
 }
 
 /// A read model.
@@ -376,10 +401,14 @@ impl Runner {
         if events.is_empty() {
             return Ok(0);
         }
-        match self
+        let mut committed = self
             .commit_batch(projection, &events, checkpoint.position, false)
-            .await
-        {
+            .await;
+        if let Err(ProjectionError::Data(_)) = committed {
+            // The read model's storage refused a value of the batch: find the event.
+            committed = self.isolate(projection, &events, checkpoint.position).await;
+        }
+        match committed {
             // Applied, or skipped because the checkpoint moved: either way, read on.
             Ok(_) => Ok(events.len()),
             Err(ProjectionError::Event {
@@ -408,6 +437,37 @@ impl Runner {
             }
             Err(other) => Err(other),
         }
+    }
+
+    /// Applies `events` one by one from `from` after their batch was refused by the read model's
+    /// storage: the first one refused again becomes an [`ProjectionError::Event`] error (the
+    /// ones before it stay applied); if none is, the refusal was not theirs and all are applied.
+    async fn isolate(
+        &self,
+        projection: &dyn Projection,
+        events: &[StoredEvent],
+        from: u64,
+    ) -> Result<bool, ProjectionError> {
+        let mut from = from;
+        for event in events {
+            match self
+                .commit_batch(projection, std::slice::from_ref(event), from, false)
+                .await
+            {
+                Ok(true) => from = event.position,
+                // Another writer moved the checkpoint: read again from there.
+                Ok(false) => return Ok(false),
+                Err(ProjectionError::Data(error)) => {
+                    return Err(ProjectionError::Event {
+                        position: event.position,
+                        event: format!("{}#{}", event.aggregate_id, event.sequence),
+                        error: format!("the read model cannot store it: {error}"),
+                    })
+                }
+                Err(other) => return Err(other),
+            }
+        }
+        Ok(true)
     }
 
     /// Applies batches until the projection has reached the end of the feed.

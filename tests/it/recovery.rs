@@ -716,3 +716,123 @@ crate::both_backends!(
             .all(|(event, sequence)| event.sequence == sequence));
     }
 );
+
+// A log written before dates were bounded can hold an event no PostgreSQL date column takes (a
+// bimtek "held" in the year 10000). The read model that cannot store it stops there and says so
+// — `failed`, with the event's position and id — instead of retrying it every 250 ms while
+// reporting `running`; the others go on. (SQLite keeps dates as text and stores it.)
+crate::both_backends!(
+    a_read_model_that_cannot_store_an_event_reports_failed_at_it,
+    |db: crate::helpers::TestDb| async move {
+        use simpul_domain::events::{BimtekAttended, BimtekKind, CommunityEvent};
+        let executor = db.executor();
+        let id = uuid::Uuid::new_v4().to_string();
+        executor
+            .execute(&id, form(SLEMAN_DESA, 12), &context(ActorRole::Regency))
+            .await
+            .unwrap();
+        let (community, version) = executor.load(&id).await.unwrap();
+        drop(community);
+        let far = CommunityEvent::BimtekAttended(BimtekAttended {
+            session_id: uuid::Uuid::new_v4(),
+            kind: BimtekKind::Bimtek,
+            title: simpul_domain::text::Title::parse("Bimtek KIM").unwrap(),
+            held_on: chrono::NaiveDate::from_ymd_opt(10_000, 1, 1).unwrap(),
+            organizer_region: crate::helpers::code("34.04"),
+            region_edition: simpul_regions::EDITION.to_owned(),
+            participants: 38,
+        });
+        let append = simpul_app::append_request(
+            executor.services(),
+            &id,
+            version,
+            &[far],
+            &context(ActorRole::Regency),
+            chrono::Utc::now(),
+        )
+        .unwrap();
+        let far_position = db.store().append(&append).await.unwrap()[0].position;
+        // Another KIM after it: the read models that can go on must reach it.
+        executor
+            .execute(
+                &uuid::Uuid::new_v4().to_string(),
+                form(SLEMAN_DESA, 12),
+                &context(ActorRole::Regency),
+            )
+            .await
+            .unwrap();
+
+        let runner = simpul_projections::Runner::new(db.store()).with_batch_size(50);
+        let regions = simpul_regions::bundled().unwrap();
+        let projections = simpul_projections::all(regions);
+        for projection in &projections {
+            let _ = runner.catch_up(projection.as_ref()).await;
+        }
+        let names: Vec<&str> = projections.iter().map(|p| p.name()).collect();
+        let status = simpul_projections::status(&db.store(), &names)
+            .await
+            .unwrap();
+        for projection in &status {
+            match projection.state.as_str() {
+                "running" => assert_eq!(projection.lag_events, 0, "{projection:?}"),
+                "failed" => {
+                    assert_eq!(projection.error_position, Some(far_position));
+                    assert_eq!(
+                        projection.error_event.as_deref(),
+                        Some(format!("{id}#2").as_str())
+                    );
+                    assert!(projection.last_error.is_some());
+                }
+                other => panic!("state {other}"),
+            }
+        }
+        if db.backend() == simpul_store::Backend::Postgres {
+            let summary = status
+                .iter()
+                .find(|s| s.name == "community_summary")
+                .unwrap();
+            assert_eq!(summary.state, "failed", "{summary:?}");
+        }
+    }
+);
+
+// What the fuzzer sent and the API accepted: dates in the years 10000 and -1, and participant
+// counts in the billions. Each is a 422 naming its field, and nothing is written.
+async fn implausible_values_are_refused(backend: simpul_store::Backend) {
+    use serde_json::json;
+    let server = crate::server::TestServer::spawn(backend).await;
+    let admin = server.token("admin", "national").await;
+    let mut body = crate::server::form_body(SLEMAN_DESA, 12);
+    body["formed_on"] = json!("-0001-01-01");
+    let reply = server.post("/communities", &admin, body).await;
+    assert_eq!(reply.status, 422, "{:?}", reply.body);
+    assert_eq!(reply.body["field"], "formed_on");
+
+    let id = server.form(&admin, SLEMAN_DESA).await;
+    let bimtek = |held_on: &str, participants: u64| {
+        json!({"kind": "bimtek", "title": "Bimtek KIM Sleman", "held_on": held_on,
+               "organizer_region": "34.04", "participants": participants})
+    };
+    for (body, field) in [
+        (bimtek("+10000-01-01", 38), "held_on"),
+        (bimtek("2025-08-27", 4_000_000_000), "participants"),
+    ] {
+        let reply = server
+            .post(&format!("/communities/{id}/bimtek"), &admin, body)
+            .await;
+        assert_eq!(reply.status, 422, "{:?}", reply.body);
+        assert_eq!(reply.body["field"], field);
+    }
+    let history = server.get(&format!("/communities/{id}"), &admin).await;
+    assert_eq!(history.headers["etag"], "\"1\"", "nothing written");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn implausible_dates_and_counts_are_refused_naming_the_field_on_postgres() {
+    implausible_values_are_refused(simpul_store::Backend::Postgres).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn implausible_dates_and_counts_are_refused_naming_the_field_on_sqlite() {
+    implausible_values_are_refused(simpul_store::Backend::Sqlite).await;
+}

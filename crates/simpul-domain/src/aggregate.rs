@@ -268,6 +268,8 @@ impl Community {
         command: CommunityCommand,
         services: &CommunityServices,
     ) -> Result<Vec<CommunityEvent>, DomainError> {
+        let (field, date) = command_date(&command);
+        rules::plausible_date(field, date)?;
         let formation = match (&command, &self.formation) {
             (CommunityCommand::FormCommunity(form), None) => {
                 return self.form(form, services).map(|event| vec![event]);
@@ -285,16 +287,14 @@ impl Community {
             (_, Some(formation)) => formation,
         };
         self.check_status(&command)?;
-        if let Some((field, date)) = command_date(&command) {
-            if date < formation.formed_on {
-                return Err(DomainError::invalid(
-                    field,
-                    format!(
-                        "{date} is before the KIM's formation on {}",
-                        formation.formed_on
-                    ),
-                ));
-            }
+        if date < formation.formed_on {
+            return Err(DomainError::invalid(
+                field,
+                format!(
+                    "{date} is before the KIM's formation on {}",
+                    formation.formed_on
+                ),
+            ));
         }
         let event = match command {
             // Answered above; at this point the KIM is formed, so the answer is the same.
@@ -537,11 +537,9 @@ impl Community {
                 "an activity with this id is already recorded",
             ));
         }
-        if cmd.participants == Some(0) {
-            return Err(DomainError::invalid(
-                "participants",
-                "an activity has at least one participant; leave it empty when unknown",
-            ));
+        if let Some(participants) = cmd.participants {
+            // Leave it empty when unknown.
+            rules::plausible_participants(participants, "an activity")?;
         }
         Ok(CommunityEvent::ActivityRecorded(ActivityRecorded {
             activity_id: cmd.activity_id,
@@ -807,12 +805,7 @@ fn record_bimtek(
     formation: &Formation,
     services: &CommunityServices,
 ) -> Result<CommunityEvent, DomainError> {
-    if cmd.participants == 0 {
-        return Err(DomainError::invalid(
-            "participants",
-            "at least one of the KIM's people must have taken part",
-        ));
-    }
+    rules::plausible_participants(cmd.participants, "a bimtek")?;
     let organizer = services.regions.lookup(&cmd.organizer_region);
     let Some(organizer) = organizer else {
         return Err(DomainError::invalid(
@@ -879,9 +872,10 @@ fn dissolve(cmd: DissolveCommunity) -> CommunityEvent {
 
 /// The date a command carries and the name of its field; `None` only for `FormCommunity`, whose
 /// date is the formation date itself.
-fn command_date(command: &CommunityCommand) -> Option<(&'static str, NaiveDate)> {
-    Some(match command {
-        CommunityCommand::FormCommunity(_) => return None,
+/// The date a command states, and the field it came in.
+fn command_date(command: &CommunityCommand) -> (&'static str, NaiveDate) {
+    match command {
+        CommunityCommand::FormCommunity(c) => ("formed_on", c.formed_on),
         CommunityCommand::AppointOfficer(c) => ("appointed_on", c.appointed_on),
         CommunityCommand::DismissOfficer(c) => ("dismissed_on", c.dismissed_on),
         CommunityCommand::UpdateMemberCount(c) => ("effective_on", c.effective_on),
@@ -899,7 +893,7 @@ fn command_date(command: &CommunityCommand) -> Option<(&'static str, NaiveDate)>
         CommunityCommand::SuspendCommunity(c) => ("suspended_on", c.suspended_on),
         CommunityCommand::ReactivateCommunity(c) => ("reactivated_on", c.reactivated_on),
         CommunityCommand::DissolveCommunity(c) => ("dissolved_on", c.dissolved_on),
-    })
+    }
 }
 
 /// An optional free text, trimmed: blank becomes `None`, and overlong or control-character text

@@ -12,6 +12,7 @@
 //!   that the store stamps on each event; the payloads here carry only the domain facts, plus the
 //!   reason of every compensating or lifecycle event (R10), which the event types require.
 
+use chrono::NaiveDate;
 use uuid::Uuid;
 
 use crate::error::{DomainError, Rule};
@@ -413,4 +414,50 @@ pub fn r10_active_e_business(is_active: bool) -> Result<(), DomainError> {
             "the KIM has no active e-business with this id",
         ))
     }
+}
+
+/// The earliest date a command may state: the proclamation of independence (17 August 1945).
+/// No KIM, SK, bimtek or nomor induk is older.
+pub fn earliest_date() -> NaiveDate {
+    NaiveDate::from_ymd_opt(1945, 8, 17).unwrap_or(NaiveDate::MIN)
+}
+
+/// The latest date a command may state: 31 December 2099. The domain has no clock, so "the
+/// future" is a fixed bound, far enough for any plan and near enough for every store and read
+/// model to hold it.
+pub fn latest_date() -> NaiveDate {
+    NaiveDate::from_ymd_opt(2099, 12, 31).unwrap_or(NaiveDate::MAX)
+}
+
+/// Every date a command states lies within [`earliest_date`] ..= [`latest_date`].
+pub fn plausible_date(field: &str, date: NaiveDate) -> Result<(), DomainError> {
+    let (earliest, latest) = (earliest_date(), latest_date());
+    if date < earliest || date > latest {
+        return Err(DomainError::invalid(
+            field,
+            format!("{date} is outside the dates Simpul records ({earliest} to {latest})"),
+        ));
+    }
+    Ok(())
+}
+
+/// The most participants a bimtek or an activity may count (a large hall; the national events
+/// of the sources count hundreds).
+pub const MAX_PARTICIPANTS: u32 = 10_000;
+
+/// A participant count, when given, is from 1 to [`MAX_PARTICIPANTS`].
+pub fn plausible_participants(participants: u32, what: &str) -> Result<(), DomainError> {
+    if participants == 0 {
+        return Err(DomainError::invalid(
+            "participants",
+            format!("{what} has at least one participant"),
+        ));
+    }
+    if participants > MAX_PARTICIPANTS {
+        return Err(DomainError::invalid(
+            "participants",
+            format!("{participants} is more than the {MAX_PARTICIPANTS} participants Simpul records for {what}"),
+        ));
+    }
+    Ok(())
 }

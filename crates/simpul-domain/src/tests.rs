@@ -631,6 +631,82 @@ fn a_date_before_the_formation_is_rejected_naming_its_field() {
 }
 
 #[test]
+fn dates_outside_1945_08_17_to_2099_12_31_are_rejected_naming_their_field() {
+    // The values a fuzzer sent (year 10000, year -1) stopped the read models on PostgreSQL.
+    for formed_on in [
+        NaiveDate::from_ymd_opt(-1, 1, 1).unwrap(),
+        date(1945, 8, 16),
+        date(2100, 1, 1),
+    ] {
+        let mut cmd = form_command();
+        cmd.formed_on = formed_on;
+        expect_kind(
+            framework()
+                .given_no_previous_events()
+                .when(CommunityCommand::FormCommunity(cmd)),
+            ErrorKind::Invalid,
+            "formed_on",
+        );
+    }
+    let mut bimtek = record_bimtek("21.71", 38);
+    bimtek.held_on = NaiveDate::from_ymd_opt(10_000, 1, 1).unwrap();
+    expect_kind(
+        framework()
+            .given(vec![formed()])
+            .when(CommunityCommand::RecordBimtek(bimtek)),
+        ErrorKind::Invalid,
+        "held_on",
+    );
+}
+
+#[test]
+fn the_first_and_last_recordable_dates_are_accepted() {
+    let mut cmd = form_command();
+    cmd.formed_on = date(1945, 8, 17);
+    let expected = formed_event(&cmd);
+    framework()
+        .given_no_previous_events()
+        .when(CommunityCommand::FormCommunity(cmd))
+        .then_expect_events(vec![CommunityEvent::CommunityFormed(expected)]);
+    let mut activity = record_activity(ActivityKind::Dissemination);
+    activity.held_on = date(2099, 12, 31);
+    assert!(framework()
+        .given(vec![formed()])
+        .when(CommunityCommand::RecordActivity(activity))
+        .inspect_result()
+        .is_ok());
+}
+
+#[test]
+fn participants_beyond_10000_are_rejected() {
+    expect_kind(
+        framework()
+            .given(vec![formed()])
+            .when(CommunityCommand::RecordBimtek(record_bimtek(
+                "21.71", 10_001,
+            ))),
+        ErrorKind::Invalid,
+        "participants",
+    );
+    let mut activity = record_activity(ActivityKind::Dissemination);
+    activity.participants = Some(u32::MAX);
+    expect_kind(
+        framework()
+            .given(vec![formed()])
+            .when(CommunityCommand::RecordActivity(activity)),
+        ErrorKind::Invalid,
+        "participants",
+    );
+    assert!(framework()
+        .given(vec![formed()])
+        .when(CommunityCommand::RecordBimtek(record_bimtek(
+            "21.71", 10_000
+        )))
+        .inspect_result()
+        .is_ok());
+}
+
+#[test]
 fn an_appointment_on_the_formation_day_is_accepted() {
     let mut cmd = appoint(OfficerRole::Ketua, "Zul Arif");
     cmd.appointed_on = formed_on();
