@@ -15,6 +15,19 @@ pub struct ServeArgs {
     /// Address to listen on [default: 127.0.0.1:8080].
     #[arg(long, env = "SIMPUL_LISTEN")]
     pub listen: Option<SocketAddr>,
+    /// Connections served at once; more wait in the kernel's backlog until one closes.
+    #[arg(long, env = "SIMPUL_MAX_CONNECTIONS", default_value_t = 1024,
+          value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub max_connections: u32,
+    /// Seconds a connection may take to send a request's headers (also how long an idle
+    /// keep-alive connection stays open).
+    #[arg(long, env = "SIMPUL_HEADER_TIMEOUT", default_value_t = 15,
+          value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub header_timeout: u64,
+    /// Seconds a request may take to send its body (408 after that).
+    #[arg(long, env = "SIMPUL_BODY_TIMEOUT", default_value_t = 60,
+          value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub body_timeout: u64,
 }
 
 pub async fn run(
@@ -52,7 +65,13 @@ pub async fn run(
         .context("reading the listening address")?;
     tracing::info!(address = %local, backend = ?database.backend(), "simpul serving");
     eprintln!("simpul: serving http://{local}/api/v1 (docs: http://{local}/api/docs)");
-    simpul_http::serve(listener, state, shutdown_signal())
+    let limits = simpul_http::Limits {
+        max_connections: args.max_connections as usize,
+        header_timeout: std::time::Duration::from_secs(args.header_timeout),
+        body_timeout: std::time::Duration::from_secs(args.body_timeout),
+    };
+    let app = simpul_http::app(state, &limits);
+    simpul_http::serve_with_limits(listener, app, limits, shutdown_signal())
         .await
         .context("serving HTTP")?;
     let _ = stop_projections.send(true);

@@ -14,6 +14,7 @@ mod faults;
 mod feed;
 mod helpers;
 mod imports;
+mod limits;
 mod persons;
 mod projections;
 mod property;

@@ -73,6 +73,9 @@ pub enum ApiError {
     /// 412: `If-Match` names another version.
     #[error("{0}")]
     PreconditionFailed(String),
+    /// 408: the request's body did not arrive within the body-read timeout.
+    #[error("the request body did not arrive in time")]
+    RequestTimeout,
     /// 413: the body is larger than 1 MiB.
     #[error("request body is larger than 1 MiB")]
     PayloadTooLarge,
@@ -106,6 +109,7 @@ impl ApiError {
             ApiError::NotAcceptable(_) => StatusCode::NOT_ACCEPTABLE,
             ApiError::Conflict { .. } | ApiError::InProgress { .. } => StatusCode::CONFLICT,
             ApiError::PreconditionFailed(_) => StatusCode::PRECONDITION_FAILED,
+            ApiError::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
             ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::UnreadableBody(status, _) => *status,
@@ -127,6 +131,7 @@ impl ApiError {
             ApiError::Conflict { .. } => "conflict",
             ApiError::InProgress { .. } => "request-in-progress",
             ApiError::PreconditionFailed(_) => "version-mismatch",
+            ApiError::RequestTimeout => "request-timeout",
             ApiError::PayloadTooLarge => "payload-too-large",
             ApiError::UnsupportedMediaType => "unsupported-media-type",
             ApiError::UnreadableBody(status, _) if *status == StatusCode::PAYLOAD_TOO_LARGE => {
@@ -250,6 +255,24 @@ impl From<StoreError> for ApiError {
                 field: Some("Idempotency-Key".to_owned()),
             },
             other => ApiError::Internal(other.to_string()),
+        }
+    }
+}
+
+impl ApiError {
+    /// A request body that could not be read: 408 when the body-read timeout ran out, otherwise
+    /// 400 with the cause.
+    pub fn unreadable_body(error: &(dyn std::error::Error + 'static)) -> Self {
+        let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(error);
+        while let Some(current) = cause {
+            if current.is::<tower_http::timeout::TimeoutError>() {
+                return ApiError::RequestTimeout;
+            }
+            cause = current.source();
+        }
+        ApiError::Malformed {
+            detail: format!("cannot read the request body: {error}"),
+            field: None,
         }
     }
 }

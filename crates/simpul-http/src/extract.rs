@@ -49,10 +49,7 @@ where
                 if rejection.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
                     ApiError::PayloadTooLarge
                 } else {
-                    ApiError::Malformed {
-                        detail: format!("cannot read the request body: {rejection}"),
-                        field: None,
-                    }
+                    ApiError::unreadable_body(&rejection)
                 }
             })?;
         let digest = hex(&Sha256::digest(&bytes));

@@ -9,24 +9,27 @@ mod error;
 mod extract;
 mod openapi;
 mod routes;
+mod serve;
 mod state;
 mod views;
 
 use std::future::Future;
 
 use axum::extract::DefaultBodyLimit;
-use axum::http::Request;
+use axum::http::{header, Request};
 use axum::routing::get;
-use axum::{Json, Router};
+use axum::Router;
 use tower_http::request_id::{
     MakeRequestUuid, PropagateRequestIdLayer, RequestId, SetRequestIdLayer,
 };
+use tower_http::timeout::RequestBodyTimeoutLayer;
 use tower_http::trace::TraceLayer;
 use utoipa::OpenApi as _;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 pub use error::{ApiError, Problem};
+pub use serve::{serve_with_limits, Limits};
 pub use state::AppState;
 
 /// Largest accepted request body.
@@ -70,22 +73,33 @@ pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
     (v1, document)
 }
 
-/// The whole server: API, docs, health, request ids, tracing and the body limit.
-pub fn app(state: AppState) -> Router {
+/// The whole server: API, docs, health, request ids, tracing, the body size limit and the
+/// body-read timeout of `limits`.
+pub fn app(state: AppState, limits: &Limits) -> Router {
     let (v1, document) = api();
+    // Serialised once and shared: the router's handlers are cloned for every connection, and a
+    // captured `OpenApi` value made each idle connection cost about 2 MB.
+    let document = axum::body::Bytes::from(serde_json::to_vec(&document).unwrap_or_default());
     let health = Router::new()
         .route("/healthz", get(routes::health::healthz))
         .route("/readyz", get(routes::health::readyz));
     Router::new()
         .nest("/api/v1", v1)
         .merge(health)
-        .route("/api/openapi.json", get(move || async move { Json(document) }))
+        .route(
+            "/api/openapi.json",
+            get(move || {
+                let document = document.clone();
+                async move { ([(header::CONTENT_TYPE, "application/json")], document) }
+            }),
+        )
         .route("/api/docs", get(openapi::docs_page))
         .route("/api/docs/swagger-ui-bundle.js", get(openapi::swagger_bundle))
         .route("/api/docs/swagger-ui.css", get(openapi::swagger_css))
         .fallback(|| async { ApiError::NotFound })
         .with_state(state)
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(RequestBodyTimeoutLayer::new(limits.body_timeout))
         .layer(PropagateRequestIdLayer::x_request_id())
         .layer(TraceLayer::new_for_http().make_span_with(|request: &Request<_>| {
             let id = request
@@ -101,13 +115,13 @@ pub fn app(state: AppState) -> Router {
         .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
 }
 
-/// Serves `app` on `listener` until `shutdown` resolves, then finishes in-flight requests.
+/// Serves the API on `listener` until `shutdown` resolves, then finishes in-flight requests,
+/// with the default [`Limits`].
 pub async fn serve(
     listener: tokio::net::TcpListener,
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, app(state))
-        .with_graceful_shutdown(shutdown)
-        .await
+    let limits = Limits::default();
+    serve_with_limits(listener, app(state, &limits), limits, shutdown).await
 }

@@ -183,6 +183,8 @@ impl Site {
 pub struct Server {
     site: Site,
     name: String,
+    /// Options after `serve --listen ADDR`.
+    options: Vec<String>,
     pub port: u16,
     pub base: String,
     child: Option<Child>,
@@ -193,10 +195,16 @@ pub struct Server {
 impl Server {
     /// Starts `simpul serve` on a free port and waits until `/readyz` answers 200.
     pub async fn start(site: &Site, name: &str) -> Self {
+        Self::start_with(site, name, &[]).await
+    }
+
+    /// [`start`](Self::start) with more options of `simpul serve`.
+    pub async fn start_with(site: &Site, name: &str, options: &[&str]) -> Self {
         let port = free_port();
         let mut server = Self {
             site: site.clone(),
             name: name.to_owned(),
+            options: options.iter().map(|o| (*o).to_owned()).collect(),
             port,
             base: format!("http://127.0.0.1:{port}"),
             child: None,
@@ -221,9 +229,11 @@ impl Server {
             .join(format!("{}-{}.log", self.name, self.starts));
         let file = std::fs::File::create(&self.log).unwrap();
         let listen = format!("127.0.0.1:{}", self.port);
+        let mut args = vec!["serve", "--listen", &listen];
+        args.extend(self.options.iter().map(String::as_str));
         let child = self
             .site
-            .command(&["serve", "--listen", &listen])
+            .command(&args)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(file)
@@ -267,6 +277,11 @@ impl Server {
             self.name,
             self.log_text()
         );
+    }
+
+    /// The server process's id.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
     }
 
     /// SIGKILL (`kill -9`), then reaps the process.

@@ -11,7 +11,7 @@
 //! 5. `two_servers`: two servers on one database; the lock holder killed; PostgreSQL restarted.
 
 mod burst;
-mod harness;
+pub mod harness;
 mod import;
 mod postgres_restart;
 mod rebuild;

@@ -196,10 +196,7 @@ async fn read_body(body: Body) -> Result<Vec<u8>, ApiError> {
     let mut stream = body.into_data_stream();
     let mut bytes = Vec::new();
     while let Some(chunk) = stream.next().await {
-        let chunk = chunk.map_err(|error| ApiError::Malformed {
-            detail: format!("cannot read the request body: {error}"),
-            field: None,
-        })?;
+        let chunk = chunk.map_err(|error| ApiError::unreadable_body(&error))?;
         if bytes.len() + chunk.len() > IMPORT_BODY_LIMIT {
             return Err(too_large("request body is larger than 8 MiB"));
         }

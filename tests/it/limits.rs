@@ -1,0 +1,232 @@
+//! What an unauthenticated client can cost the server: idle connections, headers or bodies sent a
+//! byte at a time, more connections than the server takes. Against the real `simpul serve`.
+
+use std::io::{Read as _, Write as _};
+use std::net::TcpStream;
+use std::time::{Duration, Instant};
+
+use crate::faults::harness::{Server, Site};
+
+/// Resident memory of process `pid`, in KiB.
+fn rss_kib(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap_or_default()
+        .lines()
+        .find_map(|line| line.strip_prefix("VmRSS:"))
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|kib| kib.parse().ok())
+        .unwrap_or(0)
+}
+
+/// Open file descriptors of process `pid` (its sockets among them).
+fn open_files(pid: u32) -> usize {
+    std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .map(|entries| entries.count())
+        .unwrap_or(0)
+}
+
+/// Polls `probe` every 20 ms until it holds; fails after `within`.
+async fn until(what: &str, within: Duration, mut probe: impl FnMut() -> bool) {
+    let deadline = Instant::now() + within;
+    while !probe() {
+        assert!(Instant::now() < deadline, "{what} (waited {within:?})");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// `GET /healthz` on a fresh connection: the status line, or why there was none.
+fn health(port: u16) -> Result<String, String> {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).map_err(|e| e.to_string())?;
+    stream
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .map_err(|e| e.to_string())?;
+    stream
+        .write_all(b"GET /healthz HTTP/1.1\r\nHost: simpul\r\nConnection: close\r\n\r\n")
+        .map_err(|e| e.to_string())?;
+    let mut answer = String::new();
+    stream
+        .read_to_string(&mut answer)
+        .map_err(|e| e.to_string())?;
+    Ok(answer.lines().next().unwrap_or_default().to_owned())
+}
+
+/// Whether the server closed `stream` (end of stream or reset), waiting at most `within`.
+fn closed_by_server(stream: &mut TcpStream, within: Duration) -> bool {
+    stream.set_read_timeout(Some(within)).unwrap();
+    let mut buffer = [0u8; 512];
+    loop {
+        match stream.read(&mut buffer) {
+            Ok(0) => return true,
+            // A 408 or another answer before closing: keep reading to the end.
+            Ok(_) => continue,
+            Err(error)
+                if matches!(
+                    error.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) =>
+            {
+                return false
+            }
+            Err(_) => return true,
+        }
+    }
+}
+
+// 1,000 idle connections (no token needed to open one) used to cost the server about 2 MB each —
+// 2 GB — and were never closed. Now they cost little, the server still answers beside them, and
+// it closes them once the header timeout has passed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_thousand_idle_connections_cost_little_and_are_closed() {
+    let dir = tempfile::tempdir().unwrap();
+    let site = Site::new(
+        &format!("sqlite://{}", dir.path().join("simpul.db").display()),
+        dir.path(),
+    );
+    let server = Server::start_with(&site, "idle", &["--header-timeout", "3"]).await;
+    let pid = server.pid().unwrap();
+    let (rss_before, files_before) = (rss_kib(pid), open_files(pid));
+
+    let mut idle = Vec::new();
+    for _ in 0..1000 {
+        idle.push(TcpStream::connect(("127.0.0.1", server.port)).unwrap());
+    }
+    until(
+        "the server accepted the 1,000 connections",
+        Duration::from_secs(20),
+        || open_files(pid) >= files_before + 1000,
+    )
+    .await;
+    let grown = rss_kib(pid).saturating_sub(rss_before);
+    assert!(
+        grown < 200 * 1024,
+        "1,000 idle connections took {grown} KiB (about 2 GB before the fix)"
+    );
+    assert_eq!(
+        health(server.port).unwrap(),
+        "HTTP/1.1 200 OK",
+        "answers beside them"
+    );
+    // Idle past the header timeout: the server closes them.
+    for stream in idle.iter_mut().step_by(100) {
+        assert!(
+            closed_by_server(stream, Duration::from_secs(15)),
+            "an idle connection stayed open"
+        );
+    }
+    until(
+        "the server closed the idle connections",
+        Duration::from_secs(15),
+        || open_files(pid) < files_before + 50,
+    )
+    .await;
+}
+
+// A client sending its headers, or its body, a byte at a time is cut off after the header timeout
+// (the connection closed) or the body timeout (408).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slow_headers_and_slow_bodies_are_cut_off() {
+    let dir = tempfile::tempdir().unwrap();
+    let site = Site::new(
+        &format!("sqlite://{}", dir.path().join("simpul.db").display()),
+        dir.path(),
+    );
+    let server = Server::start_with(
+        &site,
+        "slow",
+        &["--header-timeout", "2", "--body-timeout", "2"],
+    )
+    .await;
+    let port = server.port;
+    let token = site.admin_token();
+
+    let slow_headers = tokio::task::spawn_blocking(move || {
+        let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
+        let started = Instant::now();
+        let request = b"GET /healthz HTTP/1.1\r\nHost: simpul\r\nX-Slow: ".to_vec();
+        let mut sent = 0;
+        // One byte every 100 ms, never finishing the headers: the server must hang up.
+        while started.elapsed() < Duration::from_secs(20) {
+            let byte = request.get(sent).copied().unwrap_or(b'a');
+            if stream.write_all(&[byte]).is_err() {
+                return started.elapsed();
+            }
+            sent += 1;
+            std::thread::sleep(Duration::from_millis(100));
+            let mut probe = [0u8; 64];
+            stream.set_nonblocking(true).unwrap();
+            let closed = matches!(stream.read(&mut probe), Ok(0));
+            stream.set_nonblocking(false).unwrap();
+            if closed {
+                return started.elapsed();
+            }
+        }
+        panic!("a header sent a byte at a time was never cut off");
+    });
+    let slow_body = tokio::task::spawn_blocking(move || {
+        let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
+        let head = format!(
+            "POST /api/v1/communities HTTP/1.1\r\nHost: simpul\r\nAuthorization: Bearer {token}\r\n\
+             Content-Type: application/json\r\nContent-Length: 4096\r\n\r\n{{\"name\":"
+        );
+        stream.write_all(head.as_bytes()).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(20)))
+            .unwrap();
+        let mut answer = [0u8; 128];
+        let n = stream.read(&mut answer).unwrap_or(0);
+        String::from_utf8_lossy(&answer[..n]).into_owned()
+    });
+    let cut_after = slow_headers.await.unwrap();
+    assert!(
+        cut_after < Duration::from_secs(15),
+        "cut off after {cut_after:?}"
+    );
+    let answer = slow_body.await.unwrap();
+    assert!(
+        answer.starts_with("HTTP/1.1 408"),
+        "a body that stops arriving is a 408: {answer:?}"
+    );
+}
+
+// More connections than `--max-connections`: the server serves that many and leaves the rest in
+// the kernel's backlog (its own sockets and memory stay bounded); as connections close, the
+// waiting ones are served.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connections_beyond_the_cap_wait_until_one_closes() {
+    let dir = tempfile::tempdir().unwrap();
+    let site = Site::new(
+        &format!("sqlite://{}", dir.path().join("simpul.db").display()),
+        dir.path(),
+    );
+    let server = Server::start_with(
+        &site,
+        "capped",
+        &["--max-connections", "50", "--header-timeout", "2"],
+    )
+    .await;
+    let pid = server.pid().unwrap();
+    let files_before = open_files(pid);
+    let mut idle = Vec::new();
+    for _ in 0..200 {
+        idle.push(TcpStream::connect(("127.0.0.1", server.port)).unwrap());
+    }
+    until(
+        "the server accepted up to its cap",
+        Duration::from_secs(20),
+        || open_files(pid) >= files_before + 50,
+    )
+    .await;
+    let open = open_files(pid);
+    assert!(
+        open <= files_before + 50 + 2,
+        "{} sockets open beyond the cap of 50",
+        open - files_before
+    );
+    // The idle ones time out, the backlog drains, and a new request gets its answer.
+    let port = server.port;
+    let status = tokio::task::spawn_blocking(move || health(port))
+        .await
+        .unwrap();
+    assert_eq!(status.unwrap(), "HTTP/1.1 200 OK");
+    drop(idle);
+}
