@@ -230,3 +230,85 @@ async fn connections_beyond_the_cap_wait_until_one_closes() {
     assert_eq!(status.unwrap(), "HTTP/1.1 200 OK");
     drop(idle);
 }
+
+// What every answer says about itself: no sniffing, no framing, a policy that loads nothing (the
+// docs page: only its own files, no inline script), API answers never cached; the bearer scheme
+// in any case (RFC 9110); query strings never logged, not even at debug level.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn answers_carry_security_headers_and_logs_carry_no_query_strings() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut site = Site::new(
+        &format!("sqlite://{}", dir.path().join("simpul.db").display()),
+        dir.path(),
+    );
+    site.log = "debug".to_owned();
+    let server = Server::start(&site, "headers").await;
+    let token = site.admin_token();
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+
+    let answer = client
+        .get(server.api("/regions/34?secret=Rahasia-Kueri-123"))
+        .header("authorization", format!("bearer {token}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        answer.status(),
+        200,
+        "a lower-case `bearer` is a bearer token"
+    );
+    let headers = answer.headers();
+    assert_eq!(headers["x-content-type-options"], "nosniff");
+    assert_eq!(headers["x-frame-options"], "DENY");
+    assert_eq!(headers["cache-control"], "no-store");
+    assert!(headers["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .contains("default-src 'none'"));
+
+    let docs = client
+        .get(format!("{}/api/docs", server.base))
+        .send()
+        .await
+        .unwrap();
+    let policy = docs.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(policy.contains("script-src 'self';"), "{policy}");
+    assert!(
+        !policy.contains("script-src 'self' 'unsafe-inline'"),
+        "{policy}"
+    );
+    let page = docs.text().await.unwrap();
+    assert!(
+        !page.contains("<script>"),
+        "no inline script on the docs page"
+    );
+    let slash = client
+        .get(format!("{}/api/docs/", server.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(slash.status(), 308);
+
+    let unauthorized = client
+        .get(server.api("/communities?token=Rahasia-Token-456"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(unauthorized.status(), 401);
+    assert_eq!(unauthorized.headers()["x-content-type-options"], "nosniff");
+    let log = server.log_text();
+    assert!(
+        log.contains("/api/v1/regions/34"),
+        "the path is logged: {log}"
+    );
+    assert!(
+        !log.contains("Rahasia-Kueri-123") && !log.contains("Rahasia-Token-456"),
+        "a query string reached the log"
+    );
+}

@@ -929,5 +929,16 @@ fn optional_url(value: Option<&str>) -> Result<Option<String>, DomainError> {
             format!("must be a single address of at most {MAX_URL} characters"),
         ));
     }
+    // Only web addresses: a `javascript:` or `data:` URL would run in whoever opens it.
+    let lower = url.to_ascii_lowercase();
+    let host = lower
+        .strip_prefix("https://")
+        .or_else(|| lower.strip_prefix("http://"));
+    if !host.is_some_and(|rest| !rest.is_empty() && !rest.starts_with('/')) {
+        return Err(DomainError::invalid(
+            "url",
+            "must be a web address starting with https:// or http://",
+        ));
+    }
     Ok(Some(url.to_owned()))
 }

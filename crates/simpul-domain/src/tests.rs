@@ -707,6 +707,34 @@ fn participants_beyond_10000_are_rejected() {
 }
 
 #[test]
+fn media_and_e_business_urls_must_be_web_addresses() {
+    for url in [
+        "javascript:alert(1)",
+        "data:text/html,<script>alert(1)</script>",
+        "ftp://example.org/kim",
+        "https://",
+        "instagram.com/kim",
+    ] {
+        let mut channel = register_channel();
+        channel.url = Some(url.to_owned());
+        expect_kind(
+            framework()
+                .given(vec![formed()])
+                .when(CommunityCommand::RegisterMediaChannel(channel)),
+            ErrorKind::Invalid,
+            "url",
+        );
+    }
+    let mut channel = register_channel();
+    channel.url = Some("HTTP://KIM.example.id/berita".to_owned());
+    assert!(framework()
+        .given(vec![formed()])
+        .when(CommunityCommand::RegisterMediaChannel(channel))
+        .inspect_result()
+        .is_ok());
+}
+
+#[test]
 fn an_appointment_on_the_formation_day_is_accepted() {
     let mut cmd = appoint(OfficerRole::Ketua, "Zul Arif");
     cmd.appointed_on = formed_on();

@@ -80,8 +80,7 @@ impl FromRequestParts<AppState> for Auth {
             .headers
             .get(header::AUTHORIZATION)
             .and_then(|value| value.to_str().ok())
-            .and_then(|value| value.strip_prefix("Bearer "))
-            .map(str::trim)
+            .and_then(bearer_token)
             .filter(|secret| !secret.is_empty())
             .ok_or(ApiError::Unauthorized)?;
         let stored = state
@@ -94,6 +93,15 @@ impl FromRequestParts<AppState> for Auth {
         })?;
         Ok(Auth(principal))
     }
+}
+
+/// The token of an `Authorization` value whose scheme is `Bearer`, in any case (RFC 9110: auth
+/// schemes are case-insensitive).
+fn bearer_token(value: &str) -> Option<&str> {
+    let (scheme, token) = value.trim_start().split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then_some(token.trim())
 }
 
 /// `If-Match: "<version>"`, when sent.
@@ -161,4 +169,18 @@ impl<S: Send + Sync> FromRequestParts<S> for ReqId {
 
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::bearer_token;
+
+    #[test]
+    fn the_bearer_scheme_is_matched_in_any_case() {
+        for value in ["Bearer abc", "bearer abc", "BEARER  abc ", "  BeArEr abc"] {
+            assert_eq!(bearer_token(value), Some("abc"), "{value:?}");
+        }
+        assert_eq!(bearer_token("Basic abc"), None);
+        assert_eq!(bearer_token("Bearerabc"), None);
+    }
 }

@@ -16,12 +16,14 @@ mod views;
 use std::future::Future;
 
 use axum::extract::DefaultBodyLimit;
-use axum::http::{header, Request};
+use axum::http::{header, HeaderValue, Request};
+use axum::response::Redirect;
 use axum::routing::get;
 use axum::Router;
 use tower_http::request_id::{
     MakeRequestUuid, PropagateRequestIdLayer, RequestId, SetRequestIdLayer,
 };
+use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::timeout::RequestBodyTimeoutLayer;
 use tower_http::trace::TraceLayer;
 use utoipa::OpenApi as _;
@@ -83,6 +85,11 @@ pub fn app(state: AppState, limits: &Limits) -> Router {
     let health = Router::new()
         .route("/healthz", get(routes::health::healthz))
         .route("/readyz", get(routes::health::readyz));
+    // API answers may carry personal data: no cache keeps them.
+    let v1 = v1.layer(SetResponseHeaderLayer::if_not_present(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("no-store"),
+    ));
     Router::new()
         .nest("/api/v1", v1)
         .merge(health)
@@ -93,12 +100,34 @@ pub fn app(state: AppState, limits: &Limits) -> Router {
                 async move { ([(header::CONTENT_TYPE, "application/json")], document) }
             }),
         )
-        .route("/api/docs", get(openapi::docs_page))
+        .route(
+            "/api/docs",
+            get(openapi::docs_page).layer(SetResponseHeaderLayer::overriding(
+                header::CONTENT_SECURITY_POLICY,
+                HeaderValue::from_static(openapi::DOCS_CSP),
+            )),
+        )
+        .route("/api/docs/", get(|| async { Redirect::permanent("/api/docs") }))
+        .route("/api/docs/init.js", get(openapi::docs_init))
         .route("/api/docs/swagger-ui-bundle.js", get(openapi::swagger_bundle))
         .route("/api/docs/swagger-ui.css", get(openapi::swagger_css))
         .fallback(|| async { ApiError::NotFound })
         .with_state(state)
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        // On every response: no content sniffing, no framing, and (unless the docs page set its
+        // own) a policy that lets an answer load nothing.
+        .layer(SetResponseHeaderLayer::overriding(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::X_FRAME_OPTIONS,
+            HeaderValue::from_static("DENY"),
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static("default-src 'none'; frame-ancestors 'none'"),
+        ))
         .layer(RequestBodyTimeoutLayer::new(limits.body_timeout))
         .layer(PropagateRequestIdLayer::x_request_id())
         .layer(TraceLayer::new_for_http().make_span_with(|request: &Request<_>| {
@@ -107,7 +136,8 @@ pub fn app(state: AppState, limits: &Limits) -> Router {
                 .get::<RequestId>()
                 .and_then(|id| id.header_value().to_str().ok())
                 .unwrap_or_default();
-            tracing::info_span!("request", request.id = id, method = %request.method(), uri = %request.uri())
+            // The path only: a query string may carry what must not be logged.
+            tracing::info_span!("request", request.id = id, method = %request.method(), path = %request.uri().path())
         })
         // Failures are logged once, where they are handled (`ApiError`): a 500 as an error, an
         // outage's 503 as a warning; not again here as an ERROR for every 5xx.

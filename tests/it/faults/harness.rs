@@ -71,6 +71,8 @@ pub fn free_port() -> u16 {
 pub struct Site {
     pub database_url: String,
     pub data_dir: PathBuf,
+    /// `SIMPUL_LOG` of the processes it starts (`warn` unless a test needs more).
+    pub log: String,
 }
 
 impl Site {
@@ -78,6 +80,7 @@ impl Site {
         Self {
             database_url: database_url.to_owned(),
             data_dir: data_dir.to_owned(),
+            log: "warn".to_owned(),
         }
     }
 
@@ -92,7 +95,7 @@ impl Site {
             .env("DATABASE_URL", &self.database_url)
             .env("SIMPUL_DATA_DIR", &self.data_dir)
             .env("SIMPUL_MASTER_KEY", MASTER_KEY)
-            .env("SIMPUL_LOG", "warn")
+            .env("SIMPUL_LOG", &self.log)
             .env("SIMPUL_LOG_FORMAT", "text");
         command
     }
