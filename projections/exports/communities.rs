@@ -9,7 +9,7 @@ use chrono::{Datelike as _, NaiveDate};
 use rust_xlsxwriter::{Color, ExcelDateTime, Format, FormatBorder, Workbook, Worksheet};
 use simpul_store::Database;
 
-use super::ExportError;
+use super::{push_csv_record, ExportError};
 use crate::community_summary::query::{self, ListFilter, SummaryRow};
 
 /// Rows read from the read model per round trip.
@@ -115,7 +115,9 @@ pub enum Cell<'a> {
 }
 
 impl Cell<'_> {
-    /// The cell as CSV text: dates ISO 8601, booleans `true`/`false`, empty as empty.
+    /// The cell's value as text: text as it is, dates ISO 8601, booleans `true`/`false`, empty
+    /// as empty. CSV writes it through [`csv_cell`](super::csv_cell), which keeps free text from
+    /// being read as a formula.
     pub fn text(&self) -> Cow<'_, str> {
         match self {
             Cell::Text(text) | Cell::Date(text) => Cow::Borrowed(text),
@@ -214,41 +216,49 @@ impl CommunityPages {
     }
 }
 
-/// Writes rows as CSV (RFC 4180: CRLF, quotes where needed) to any writer.
+/// Writes rows as CSV (RFC 4180: CRLF, quotes where needed) to any writer, every cell through
+/// [`csv_cell`](super::csv_cell): a name, SK number or nomor induk starting with `=`, `+`, `-`,
+/// `@`, tab or CR is written with a leading `'`, so a spreadsheet shows it as text instead of
+/// running a formula. Each row is one `write_all`: give it a buffered writer (a `Vec`, a
+/// `BufWriter`).
 pub struct CsvExport<W: Write> {
-    writer: csv::Writer<W>,
+    out: W,
+    line: String,
 }
 
 impl<W: Write> CsvExport<W> {
     /// A CSV export whose header row is written first.
     pub fn new(out: W) -> Result<Self, ExportError> {
         let mut export = Self::without_header(out);
-        export
-            .writer
-            .write_record(COLUMNS.iter().map(|c| c.header))?;
+        let header = COLUMNS.map(|column| Cell::Text(column.header));
+        export.write_cells(&header)?;
         Ok(export)
     }
 
     /// A CSV export that continues one whose header is already out (a later chunk of a stream).
     pub fn without_header(out: W) -> Self {
-        let writer = csv::WriterBuilder::new()
-            .terminator(csv::Terminator::CRLF)
-            .from_writer(out);
-        Self { writer }
+        Self {
+            out,
+            line: String::new(),
+        }
     }
 
     /// Writes one row.
     pub fn write(&mut self, row: &SummaryRow) -> Result<(), ExportError> {
-        self.writer
-            .write_record(cells(row).iter().map(|cell| cell.text().into_owned()))?;
+        self.write_cells(&cells(row))
+    }
+
+    fn write_cells(&mut self, cells: &[Cell<'_>]) -> Result<(), ExportError> {
+        self.line.clear();
+        push_csv_record(&mut self.line, cells);
+        self.out.write_all(self.line.as_bytes())?;
         Ok(())
     }
 
     /// Flushes and returns the writer.
-    pub fn finish(self) -> Result<W, ExportError> {
-        self.writer
-            .into_inner()
-            .map_err(|error| ExportError::Io(error.into_error()))
+    pub fn finish(mut self) -> Result<W, ExportError> {
+        self.out.flush()?;
+        Ok(self.out)
     }
 }
 

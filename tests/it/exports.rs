@@ -9,10 +9,10 @@ use std::process::Output;
 use calamine::{Data, DataType as _, Reader as _};
 use reqwest::Method;
 use serde_json::Value;
-use simpul_domain::commands::RecordBimtek;
+use simpul_domain::commands::{FormCommunity, IssueSk, RecordBimtek};
 use simpul_domain::events::BimtekKind;
-use simpul_domain::text::Title;
-use simpul_domain::{ActorRole, CommunityCommand};
+use simpul_domain::text::{CommunityName, SkNumber, Title};
+use simpul_domain::{ActorRole, CommunityCommand, OfficerRole};
 use simpul_projections::community_summary::query::{self, ListFilter, SummaryRow};
 use simpul_projections::exports::communities::{
     cells, Cell, CommunityPages, COLUMNS, XLSX_MEDIA_TYPE,
@@ -23,7 +23,7 @@ use simpul_store::{Database, KeyStore, MasterKey};
 
 use crate::both_backends;
 use crate::helpers::*;
-use crate::server::{officer_body, TestServer};
+use crate::server::{form_body, officer_body, TestServer};
 
 async fn simpul_async(args: &[&str], envs: &[(&str, &str)]) -> Output {
     simpul_binary_async(args, envs).await
@@ -134,14 +134,291 @@ fn assert_csv_equals(text: &str, expected: &[SummaryRow]) {
     let records: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
     assert_eq!(records.len(), expected.len(), "{text}");
     for (record, row) in records.iter().zip(expected) {
-        let texts: Vec<String> = cells(row).iter().map(|c| c.text().into_owned()).collect();
+        let texts: Vec<String> = cells(row)
+            .iter()
+            .map(|cell| match cell {
+                Cell::Text(text) => shown_in_csv(text),
+                other => other.text().into_owned(),
+            })
+            .collect();
         assert_eq!(record.iter().collect::<Vec<_>>(), texts);
         // Spot checks through the typed row, not only through the shared formatter.
         assert_eq!(&record[0], row.community_id);
-        assert_eq!(&record[1], row.name);
+        assert_eq!(record[1], shown_in_csv(&row.name));
         assert_eq!(record[16].parse::<i64>().unwrap(), row.member_count);
         assert_eq!(&record[22], row.formed_on);
     }
+}
+
+/// A text cell as a CSV export must read back: with a leading `'` when a spreadsheet would take
+/// it for a formula (written out here, not through the exports' own function).
+fn shown_in_csv(text: &str) -> String {
+    match text.chars().next() {
+        Some('=' | '+' | '-' | '@' | '\t' | '\r') => format!("'{text}"),
+        _ => text.to_owned(),
+    }
+}
+
+/// KIM names a spreadsheet would run as formulas; the first also gets an SK number and a nomor
+/// induk that start like formulas (the texts the domain accepts: trimmed, no control characters,
+/// a nomor induk only of letters, digits, `.`, `/`, `-` and spaces).
+const FORMULA_NAMES: [&str; 4] = ["=HYPERLINK(\"http://x\")", "+1", "-1", "@SUM(A1)"];
+const FORMULA_SK: &str = "=SUM(1,2)";
+const FORMULA_NOMOR_INDUK: &str = "-3404-0001";
+const FORMULA_DESA: [&str; 4] = [
+    "34.04.01.2001",
+    "34.04.01.2002",
+    "34.04.02.2001",
+    "34.04.02.2002",
+];
+
+/// Checks a communities CSV holding the KIM of [`FORMULA_NAMES`]: every text that starts like a
+/// formula reads back with a leading `'`, the rest as it is, and no cell starts like a formula.
+fn assert_formulas_neutralised(body: &[u8], sk_date: &str) {
+    let text = String::from_utf8_lossy(body);
+    let mut reader = csv::Reader::from_reader(body);
+    let headers = reader.headers().unwrap().clone();
+    let column = |name: &str| headers.iter().position(|h| h == name).unwrap();
+    let records: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
+    assert_eq!(records.len(), FORMULA_NAMES.len(), "{text}");
+    for record in &records {
+        for cell in record {
+            assert!(
+                !cell.starts_with(['=', '+', '-', '@', '\t', '\r']),
+                "a cell a spreadsheet would run: {cell:?} in {text}"
+            );
+        }
+    }
+    let mut names: Vec<&str> = records.iter().map(|r| &r[column("nama_kim")]).collect();
+    names.sort_unstable();
+    let mut expected: Vec<String> = FORMULA_NAMES.iter().map(|n| format!("'{n}")).collect();
+    expected.sort_unstable();
+    assert_eq!(names, expected, "{text}");
+    let legal = records
+        .iter()
+        .find(|r| r[column("nama_kim")] == format!("'{}", FORMULA_NAMES[0]))
+        .unwrap();
+    assert_eq!(&legal[column("nomor_sk")], format!("'{FORMULA_SK}"));
+    assert_eq!(
+        &legal[column("nomor_induk")],
+        format!("'{FORMULA_NOMOR_INDUK}")
+    );
+    // Simpul's own values are left alone.
+    assert_eq!(&legal[column("legal")], "true");
+    assert_eq!(&legal[column("tanggal_sk")], sk_date);
+    assert_eq!(&legal[column("kode_kabupaten_kota")], SLEMAN);
+    for record in &records {
+        assert_eq!(&record[column("jumlah_anggota")], "12");
+    }
+}
+
+/// Checks the XLSX export of the same KIM: the texts exactly as entered (strings never run).
+fn assert_xlsx_keeps_formula_texts(bytes: Vec<u8>) {
+    let rows = read_xlsx(bytes);
+    let column = |name: &str| COLUMNS.iter().position(|c| c.header == name).unwrap();
+    assert_eq!(rows.len(), FORMULA_NAMES.len() + 1);
+    let mut names: Vec<Data> = rows[1..]
+        .iter()
+        .map(|r| r[column("nama_kim")].clone())
+        .collect();
+    names.sort_by_key(ToString::to_string);
+    let mut expected: Vec<Data> = FORMULA_NAMES
+        .iter()
+        .map(|n| Data::String((*n).to_owned()))
+        .collect();
+    expected.sort_by_key(ToString::to_string);
+    assert_eq!(names, expected);
+    let legal = rows[1..]
+        .iter()
+        .find(|r| r[column("nama_kim")] == Data::String(FORMULA_NAMES[0].to_owned()))
+        .unwrap();
+    assert_eq!(
+        legal[column("nomor_sk")],
+        Data::String(FORMULA_SK.to_owned())
+    );
+    assert_eq!(
+        legal[column("nomor_induk")],
+        Data::String(FORMULA_NOMOR_INDUK.to_owned())
+    );
+}
+
+both_backends!(
+    csv_export_neutralises_formulas_in_user_texts,
+    |db: TestDb| async move {
+        let keys = db.keys();
+        let executor = db.executor();
+        let regency = context(ActorRole::Regency);
+        let mut ids = Vec::new();
+        for (name, village) in FORMULA_NAMES.iter().zip(FORMULA_DESA) {
+            let id = uuid::Uuid::now_v7().to_string();
+            let CommunityCommand::FormCommunity(formation) = form(village, 12) else {
+                unreachable!("form() forms")
+            };
+            let command = CommunityCommand::FormCommunity(FormCommunity {
+                name: CommunityName::parse(name).unwrap(),
+                ..formation
+            });
+            executor.execute(&id, command, &regency).await.unwrap();
+            ids.push(id);
+        }
+        let legal = &ids[0];
+        for (role, name) in [
+            (OfficerRole::Ketua, "Ketua Satu"),
+            (OfficerRole::Sekretaris, "Sekretaris Dua"),
+            (OfficerRole::Bendahara, "Bendahara Tiga"),
+        ] {
+            let (_, command) = appoint(&keys, role, name).await;
+            executor
+                .execute(legal, command, &context(ActorRole::Pegiat))
+                .await
+                .unwrap();
+        }
+        let CommunityCommand::IssueSk(sk) = issue_sk(FORMULA_DESA[0]) else {
+            unreachable!("issue_sk() issues an SK")
+        };
+        let sk = CommunityCommand::IssueSk(IssueSk {
+            number: SkNumber::parse(FORMULA_SK).unwrap(),
+            ..sk
+        });
+        executor.execute(legal, sk, &regency).await.unwrap();
+        executor
+            .execute(legal, assign_number(FORMULA_NOMOR_INDUK, SLEMAN), &regency)
+            .await
+            .unwrap();
+        crate::projections::settle(&Runner::new(db.store())).await;
+        let rows = summary_rows(&db.database, Some(SLEMAN)).await;
+        assert!(rows
+            .iter()
+            .any(|r| r.nomor_induk.as_deref() == Some(FORMULA_NOMOR_INDUK)));
+
+        // `simpul export communities` (the real binary): CSV to stdout and to a file.
+        let env = [("DATABASE_URL", db.url.as_str())];
+        let output = simpul_async(&["export", "communities", "--region", SLEMAN], &env).await;
+        assert!(output.status.success(), "{}", stderr(&output));
+        assert_formulas_neutralised(&output.stdout, "2025-03-01");
+        assert_csv_equals(&stdout(&output), &rows);
+        let dir = tempfile::tempdir().unwrap();
+        let csv_path = dir.path().join("kim.csv");
+        let output = simpul_async(
+            &[
+                "export",
+                "communities",
+                "--output",
+                csv_path.to_str().unwrap(),
+            ],
+            &env,
+        )
+        .await;
+        assert!(output.status.success(), "{}", stderr(&output));
+        assert_formulas_neutralised(&std::fs::read(&csv_path).unwrap(), "2025-03-01");
+
+        // XLSX keeps the texts as they were entered.
+        let xlsx_path = dir.path().join("kim.xlsx");
+        let output = simpul_async(
+            &[
+                "export",
+                "communities",
+                "--format",
+                "xlsx",
+                "--output",
+                xlsx_path.to_str().unwrap(),
+            ],
+            &env,
+        )
+        .await;
+        assert!(output.status.success(), "{}", stderr(&output));
+        assert_xlsx_keeps_formula_texts(std::fs::read(&xlsx_path).unwrap());
+    }
+);
+
+async fn http_csv_neutralises_formulas(server: TestServer) {
+    let regency = server.token("regency", SLEMAN).await;
+    let mut ids = Vec::new();
+    for (name, village) in FORMULA_NAMES.iter().zip(FORMULA_DESA) {
+        let mut body = form_body(village, 12);
+        body["name"] = Value::from(*name);
+        let reply = server.post("/communities", &regency, body).await;
+        assert_eq!(reply.status, 201, "{:?}", reply.body);
+        ids.push(reply.body["id"].as_str().unwrap().to_owned());
+    }
+    let legal = &ids[0];
+    let pegiat = server.token("pegiat", legal).await;
+    for (role, name) in [
+        ("ketua", "Ketua Satu"),
+        ("sekretaris", "Sekretaris Dua"),
+        ("bendahara", "Bendahara Tiga"),
+    ] {
+        let reply = server
+            .post(
+                &format!("/communities/{legal}/officers"),
+                &pegiat,
+                officer_body(role, name),
+            )
+            .await;
+        assert_eq!(reply.status, 200, "{:?}", reply.body);
+    }
+    let reply = server
+        .post(
+            &format!("/communities/{legal}/sk"),
+            &regency,
+            serde_json::json!({
+                "number": FORMULA_SK, "issued_on": "2025-08-10",
+                "subject": "Pembentukan KIM", "issuing_office": FORMULA_DESA[0],
+                "signed_by": "Kepala Desa", "roster_acknowledged": true,
+            }),
+        )
+        .await;
+    assert_eq!(reply.status, 200, "{:?}", reply.body);
+    let reply = server
+        .post(
+            &format!("/communities/{legal}/registration"),
+            &regency,
+            serde_json::json!({
+                "number": FORMULA_NOMOR_INDUK, "regency": SLEMAN, "assigned_on": "2025-08-20",
+            }),
+        )
+        .await;
+    assert_eq!(reply.status, 200, "{:?}", reply.body);
+    let position = reply.body["position"].as_u64().unwrap();
+    let get = |path: String, accept: &'static str| {
+        let request = server
+            .client
+            .get(format!("{}/api/v1{path}", server.base))
+            .bearer_auth(&regency)
+            .header("accept", accept);
+        async move {
+            let response = request.send().await.unwrap();
+            assert_eq!(response.status(), 200, "{path}");
+            response.bytes().await.unwrap().to_vec()
+        }
+    };
+
+    // The list's CSV (after the last write), then the export, CSV and XLSX.
+    let list = get(
+        format!("/communities?region={SLEMAN}&min_position={position}"),
+        "text/csv",
+    )
+    .await;
+    assert_formulas_neutralised(&list, "2025-08-10");
+    let export = get(format!("/exports/communities?region={SLEMAN}"), "text/csv").await;
+    assert_formulas_neutralised(&export, "2025-08-10");
+    assert_eq!(list, export, "the list's page and the export write alike");
+    let xlsx = get(
+        format!("/exports/communities?region={SLEMAN}"),
+        XLSX_MEDIA_TYPE,
+    )
+    .await;
+    assert_xlsx_keeps_formula_texts(xlsx);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn http_csv_neutralises_formulas_in_user_texts_on_postgres() {
+    http_csv_neutralises_formulas(TestServer::spawn(simpul_store::Backend::Postgres).await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn http_csv_neutralises_formulas_in_user_texts_on_sqlite() {
+    http_csv_neutralises_formulas(TestServer::spawn(simpul_store::Backend::Sqlite).await).await;
 }
 
 both_backends!(

@@ -8,6 +8,7 @@ mod api;
 mod architecture;
 mod cli;
 mod commands;
+mod contract;
 mod demo;
 mod exports;
 mod faults;

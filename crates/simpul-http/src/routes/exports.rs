@@ -25,7 +25,7 @@ use tokio::sync::mpsc;
 use tracing::Instrument as _;
 use utoipa::IntoParams;
 
-use super::queries::{invalid, parse_region, projection_error, AppQuery};
+use super::queries::{invalid, parse_region, position, projection_error, AppQuery};
 use super::ReadErrors;
 use crate::error::ApiError;
 use crate::extract::Auth;
@@ -151,7 +151,7 @@ pub async fn events(
             super::authorize(&state, &principal, Action::ReadHistory, &id.to_string()).await?;
         }
     }
-    let after = params.after.unwrap_or(0);
+    let after = position("after", params.after)?.unwrap_or(0);
     let mut chunks = EventChunks {
         pages: EventPages::new(state.store().clone(), after),
         remaining: params.limit,

@@ -16,6 +16,8 @@ use serde::{Deserialize, Serialize};
 use simpul_app::{Action, Scope};
 use simpul_domain::{ActorRole, RegionCode, RegionLevel};
 use simpul_projections::community_summary::query::{self as summary, ListFilter, SummaryRow};
+use simpul_projections::exports::communities::Cell;
+use simpul_projections::exports::push_csv_record;
 use simpul_projections::stage_dashboard::query as dashboard;
 use simpul_projections::ProjectionStatus;
 use utoipa::{IntoParams, ToSchema};
@@ -43,6 +45,12 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for AppQuery<T> {
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
         let query = parts.uri.query().unwrap_or_default();
+        // No control characters (a NUL byte is no text PostgreSQL can store or compare).
+        if let Some((name, _)) = form_urlencoded::parse(query.as_bytes())
+            .find(|(_, value)| value.chars().any(char::is_control))
+        {
+            return Err(invalid(&name, "must not contain control characters"));
+        }
         let deserializer =
             serde_urlencoded::Deserializer::new(form_urlencoded::parse(query.as_bytes()));
         serde_path_to_error::deserialize(deserializer)
@@ -326,7 +334,8 @@ pub async fn projections(
 
 /// Waits until every read model has applied the event at `min_position`; 503 after 2 s.
 async fn wait_for(state: &AppState, min_position: Option<u64>) -> Result<(), ApiError> {
-    let Some(position) = min_position else {
+    // Position 0 is "nothing yet": every read model has reached it.
+    let Some(position) = position("min_position", min_position)?.filter(|p| *p > 0) else {
         return Ok(());
     };
     let deadline = Instant::now() + MAX_WAIT;
@@ -344,6 +353,18 @@ async fn wait_for(state: &AppState, min_position: Option<u64>) -> Result<(), Api
             return Err(ApiError::Unavailable);
         }
         tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+/// A global position from a query (`min_position`, `cursor`, `after`): at most 2^63 − 1, the
+/// largest the store holds, so anything larger is a 400 rather than a failure further down.
+pub(super) fn position(field: &str, value: Option<u64>) -> Result<Option<u64>, ApiError> {
+    match value {
+        Some(value) if i64::try_from(value).is_err() => Err(invalid(
+            field,
+            "must be a position between 0 and 9223372036854775807",
+        )),
+        other => Ok(other),
     }
 }
 
@@ -386,26 +407,12 @@ fn wants_csv(headers: &HeaderMap) -> bool {
         .is_some_and(|accept| accept.contains("text/csv"))
 }
 
-fn csv_field(value: &str) -> String {
-    if value.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", value.replace('"', "\"\""))
-    } else {
-        value.to_owned()
-    }
-}
-
-fn csv_line(fields: &[String]) -> String {
-    let mut line = fields
-        .iter()
-        .map(|f| csv_field(f))
-        .collect::<Vec<_>>()
-        .join(",");
-    line.push_str("\r\n");
-    line
-}
-
+/// The dashboard as CSV, written by the exports' own [`push_csv_record`] (region names are text,
+/// guarded like every text cell; the counts are numbers).
 fn dashboard_csv(region: &Totals, children: &[Totals]) -> String {
-    let mut out = csv_line(
+    let mut out = String::new();
+    push_csv_record(
+        &mut out,
         &[
             "kode_wilayah",
             "wilayah",
@@ -420,25 +427,29 @@ fn dashboard_csv(region: &Totals, children: &[Totals]) -> String {
             "legal",
             "belum_legal",
         ]
-        .map(str::to_owned),
+        .map(Cell::Text),
     );
     for totals in std::iter::once(region).chain(children) {
-        let get =
-            |map: &BTreeMap<String, i64>, key: &str| map.get(key).copied().unwrap_or(0).to_string();
-        out.push_str(&csv_line(&[
-            totals.code.clone().unwrap_or_default(),
-            totals.name.clone(),
-            totals.total.to_string(),
-            get(&totals.by_stage, "kim1"),
-            get(&totals.by_stage, "kim2"),
-            get(&totals.by_stage, "kim3"),
-            get(&totals.by_stage, "kim4"),
-            get(&totals.by_status, "active"),
-            get(&totals.by_status, "suspended"),
-            get(&totals.by_status, "dissolved"),
-            get(&totals.by_legal, "legal"),
-            get(&totals.by_legal, "not_legal"),
-        ]));
+        let get = |map: &BTreeMap<String, i64>, key: &str| {
+            Cell::Integer(map.get(key).copied().unwrap_or(0))
+        };
+        push_csv_record(
+            &mut out,
+            &[
+                totals.code.as_deref().map_or(Cell::Empty, Cell::Text),
+                Cell::Text(&totals.name),
+                Cell::Integer(totals.total),
+                get(&totals.by_stage, "kim1"),
+                get(&totals.by_stage, "kim2"),
+                get(&totals.by_stage, "kim3"),
+                get(&totals.by_stage, "kim4"),
+                get(&totals.by_status, "active"),
+                get(&totals.by_status, "suspended"),
+                get(&totals.by_status, "dissolved"),
+                get(&totals.by_legal, "legal"),
+                get(&totals.by_legal, "not_legal"),
+            ],
+        );
     }
     out
 }
@@ -541,7 +552,7 @@ pub async fn audit(
         event_type,
         from,
         to,
-        after: params.cursor.unwrap_or(0),
+        after: position("cursor", params.cursor)?.unwrap_or(0),
         limit: limit + 1,
         ..Default::default()
     };
