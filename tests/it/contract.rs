@@ -9,10 +9,22 @@ async fn edges_are_client_errors(backend: simpul_store::Backend) {
     let admin = server.token("admin", "national").await;
     let id = server.form(&admin, crate::helpers::SLEMAN_DESA).await;
     let cases: [(&str, u16, Option<&str>); 10] = [
-        ("/exports/events?after=9223372036854775808", 400, Some("after")),
-        ("/exports/events?after=18446744073709551615", 400, Some("after")),
+        (
+            "/exports/events?after=9223372036854775808",
+            400,
+            Some("after"),
+        ),
+        (
+            "/exports/events?after=18446744073709551615",
+            400,
+            Some("after"),
+        ),
         ("/audit?cursor=9223372036854775808", 400, Some("cursor")),
-        ("/communities?min_position=9223372036854775808", 400, Some("min_position")),
+        (
+            "/communities?min_position=9223372036854775808",
+            400,
+            Some("min_position"),
+        ),
         ("/communities?q=%00", 400, Some("q")),
         ("/communities?cursor=a%00b", 400, Some("cursor")),
         ("/audit?actor=%00", 400, Some("actor")),
@@ -42,4 +54,94 @@ async fn contract_edges_are_client_errors_on_postgres() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn contract_edges_are_client_errors_on_sqlite() {
     edges_are_client_errors(simpul_store::Backend::Sqlite).await;
+}
+
+async fn request_ids_and_personal_texts_are_bounded(backend: simpul_store::Backend) {
+    use crate::server::officer_body;
+    use reqwest::Method;
+    let server = TestServer::spawn(backend).await;
+    let admin = server.token("admin", "national").await;
+    let id = server.form(&admin, crate::helpers::SLEMAN_DESA).await;
+
+    // A request id of 300 characters, or one with non-ASCII bytes, is replaced: the answer echoes
+    // the id the events store.
+    let long = "r".repeat(300);
+    for sent in [long.as_str(), "permintaan-ñ-1", "ok-id-123"] {
+        let person = uuid::Uuid::new_v4().to_string();
+        let mut body = officer_body("ketua", "Siti Aminah");
+        body["person_id"] = serde_json::json!(person);
+        let reply = server
+            .call(
+                Method::POST,
+                &format!("/api/v1/communities/{id}/officers"),
+                Some(&admin),
+                Some(body),
+                &[("x-request-id", sent)],
+            )
+            .await;
+        assert_eq!(reply.status, 200, "{:?}", reply.body);
+        let echoed = reply.headers["x-request-id"].to_str().unwrap().to_owned();
+        if sent == "ok-id-123" {
+            assert_eq!(echoed, sent, "a good id is kept");
+        } else {
+            assert_ne!(echoed, sent);
+            assert!(echoed.len() <= 128 && echoed.is_ascii());
+        }
+        let history = server
+            .get(&format!("/communities/{id}/events"), &admin)
+            .await;
+        let last = history.body.as_array().unwrap().last().unwrap().clone();
+        assert_eq!(
+            last["request_id"],
+            echoed.as_str(),
+            "stored what was echoed"
+        );
+        // Make room for the next ketua.
+        let dismissed = server
+            .post(
+                &format!("/communities/{id}/officers/{person}/dismiss"),
+                &admin,
+                serde_json::json!({"effective_on": "2025-09-01", "reason": "Pindah domisili"}),
+            )
+            .await;
+        assert_eq!(dismissed.status, 200, "{:?}", dismissed.body);
+    }
+
+    // Names and contacts are bounded before they are sealed.
+    let version = server
+        .get(&format!("/communities/{id}"), &admin)
+        .await
+        .headers["etag"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let mut huge_name = officer_body("sekretaris", &"a".repeat(1_000_000));
+    huge_name["contact"] = serde_json::json!("0812");
+    let mut long_contact = officer_body("sekretaris", "Budi");
+    long_contact["contact"] = serde_json::json!("9".repeat(201));
+    for (body, field) in [(huge_name, "name"), (long_contact, "contact")] {
+        let reply = server
+            .post(&format!("/communities/{id}/officers"), &admin, body)
+            .await;
+        assert_eq!(reply.status, 422, "{field}: {:?}", reply.body);
+        assert_eq!(reply.body["field"], field);
+    }
+    let after = server
+        .get(&format!("/communities/{id}"), &admin)
+        .await
+        .headers["etag"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(after, version, "nothing written");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn request_ids_and_personal_texts_are_bounded_on_postgres() {
+    request_ids_and_personal_texts_are_bounded(simpul_store::Backend::Postgres).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn request_ids_and_personal_texts_are_bounded_on_sqlite() {
+    request_ids_and_personal_texts_are_bounded(simpul_store::Backend::Sqlite).await;
 }

@@ -154,6 +154,28 @@ impl fmt::Debug for SealedText {
     }
 }
 
+/// The longest personal text (an officer's name or contact) that is sealed: a name or a phone
+/// number and an address, not a document.
+pub const MAX_PERSONAL_TEXT: usize = 200;
+
+/// Checks a personal text before it is sealed (sealed, the domain can no longer see it): at most
+/// [`MAX_PERSONAL_TEXT`] characters, no control characters.
+pub fn check_personal_text(field: &str, text: &str) -> Result<(), crate::DomainError> {
+    if text.chars().count() > MAX_PERSONAL_TEXT {
+        return Err(crate::DomainError::invalid(
+            field,
+            format!("must be at most {MAX_PERSONAL_TEXT} characters"),
+        ));
+    }
+    if text.chars().any(char::is_control) {
+        return Err(crate::DomainError::invalid(
+            field,
+            "must not contain control characters",
+        ));
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -143,6 +143,26 @@ pub fn app(state: AppState, limits: &Limits) -> Router {
         // outage's 503 as a warning; not again here as an ERROR for every 5xx.
         .on_failure(()))
         .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+        .layer(axum::middleware::map_request(bounded_request_id))
+}
+
+/// The longest `X-Request-Id` kept: longer ones (or any with other than visible ASCII) are
+/// replaced by a fresh id, so what is echoed is what every event of the request stores.
+pub const MAX_REQUEST_ID: usize = 128;
+
+/// Drops an `X-Request-Id` that is too long or not visible ASCII; `SetRequestIdLayer` then
+/// generates one.
+async fn bounded_request_id(mut request: Request<axum::body::Body>) -> Request<axum::body::Body> {
+    let acceptable = request.headers().get("x-request-id").map(|value| {
+        let bytes = value.as_bytes();
+        !bytes.is_empty()
+            && bytes.len() <= MAX_REQUEST_ID
+            && bytes.iter().all(|b| (0x21..=0x7e).contains(b))
+    });
+    if acceptable == Some(false) {
+        request.headers_mut().remove("x-request-id");
+    }
+    request
 }
 
 /// Serves the API on `listener` until `shutdown` resolves, then finishes in-flight requests,

@@ -7,6 +7,7 @@ use axum::Json;
 use simpul_app::Action;
 use simpul_domain::commands::*;
 use simpul_domain::events::Eligibility;
+use simpul_domain::sealed::check_personal_text;
 use simpul_domain::CommunityCommand;
 use uuid::Uuid;
 
@@ -140,6 +141,14 @@ pub async fn appoint_officer(
             field: Some("name".to_owned()),
         });
     }
+    let contact = value
+        .contact
+        .as_deref()
+        .map(str::trim)
+        .filter(|c| !c.is_empty());
+    check_personal_text("name", value.name.trim())
+        .and_then(|()| contact.map_or(Ok(()), |c| check_personal_text("contact", c)))
+        .map_err(|error| ApiError::Unprocessable(Box::new(error)))?;
     let person_id = value.person_id.unwrap_or_else(Uuid::new_v4);
     let erased = || ApiError::Conflict {
         detail: format!("person {person_id} was erased; their data cannot be recorded again"),
@@ -151,12 +160,7 @@ pub async fn appoint_officer(
         .seal(person_id, value.name.trim())
         .await?
         .ok_or_else(erased)?;
-    let contact = match value
-        .contact
-        .as_deref()
-        .map(str::trim)
-        .filter(|c| !c.is_empty())
-    {
+    let contact = match contact {
         Some(contact) => Some(
             state
                 .keys
