@@ -145,3 +145,32 @@ async fn request_ids_and_personal_texts_are_bounded_on_postgres() {
 async fn request_ids_and_personal_texts_are_bounded_on_sqlite() {
     request_ids_and_personal_texts_are_bounded(simpul_store::Backend::Sqlite).await;
 }
+
+// A client-chosen id on `POST /communities` that belongs to a KIM outside the token's scope: the
+// answer says the id is taken and nothing about that KIM (its name, its region).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_chosen_id_reveals_nothing_about_a_kim_out_of_scope() {
+    let server = TestServer::spawn(simpul_store::Backend::Postgres).await;
+    let sleman = server.token("regency", "34.04").await;
+    let batam = server.token("regency", "21.71").await;
+    let id = uuid::Uuid::new_v4();
+    let mut body = crate::server::form_body(crate::helpers::SLEMAN_DESA, 12);
+    body["id"] = serde_json::json!(id);
+    body["name"] = serde_json::json!("KIM Rahasia Sleman");
+    let created = server.post("/communities", &sleman, body.clone()).await;
+    assert_eq!(created.status, 201, "{:?}", created.body);
+
+    let mut foreign = crate::server::form_body("21.71.01.1002", 12);
+    foreign["id"] = serde_json::json!(id);
+    let reply = server.post("/communities", &batam, foreign).await;
+    assert_eq!(reply.status, 409, "{:?}", reply.body);
+    assert_eq!(reply.body["field"], "id");
+    let text = reply.body.to_string();
+    assert!(
+        !text.contains("Rahasia") && !text.contains("34.04") && !text.contains("Sleman"),
+        "{text}"
+    );
+    // The same id inside the token's own scope is named, as before.
+    let again = server.post("/communities", &sleman, body).await;
+    assert_eq!(again.status, 409);
+}

@@ -71,7 +71,28 @@ pub async fn form(
 ) -> Result<Response, ApiError> {
     let value = body.value;
     principal.authorize_region(Action::FormCommunity, &value.village)?;
-    let id = value.id.unwrap_or_else(Uuid::now_v7).to_string();
+    let id = match value.id {
+        Some(chosen) => {
+            let id = chosen.to_string();
+            // A chosen id that belongs to a KIM this token cannot see says only that the id is
+            // taken — not whose it is, nor where (the domain's answer would name the KIM).
+            let (existing, version) = state.executor.current_state(&id).await?;
+            let visible = principal
+                .authorize_community(Action::ReadCommunity, &id, existing.village())
+                .is_ok();
+            if version > 0 && !visible {
+                return Err(ApiError::Conflict {
+                    detail:
+                        "this id is already in use; leave `id` out to let the server choose one"
+                            .to_owned(),
+                    rule: None,
+                    field: Some("id".to_owned()),
+                });
+            }
+            id
+        }
+        None => Uuid::now_v7().to_string(),
+    };
     let command = CommunityCommand::FormCommunity(FormCommunity {
         name: value.name,
         village: value.village,
