@@ -83,7 +83,10 @@ impl Config {
     pub fn database_url(&self) -> anyhow::Result<DatabaseUrl> {
         match &self.database_url {
             Some(url) => DatabaseUrl::parse(url).context("DATABASE_URL"),
-            None => Ok(DatabaseUrl::sqlite_in(self.data_dir())),
+            None => {
+                self.check_data_dir();
+                Ok(DatabaseUrl::sqlite_in(self.data_dir()))
+            }
         }
     }
 
@@ -92,12 +95,72 @@ impl Config {
         match &self.master_key {
             Some(key) => MasterKey::from_base64(key).context("SIMPUL_MASTER_KEY"),
             None => {
+                self.check_data_dir();
                 let path = self.data_dir().join("master.key");
+                narrow_to_owner(&path);
                 MasterKey::load_or_create(&path)
                     .with_context(|| format!("master key file {}", path.display()))
             }
         }
     }
+
+    /// Warns (once per process) when the data directory in force exists and group or others may
+    /// list or enter it. Simpul creates it 0700 but never changes an existing directory's mode:
+    /// it may be shared (`--data-dir .`). The files in it that hold secrets are 0600 either way.
+    fn check_data_dir(&self) {
+        static CHECKED: std::sync::Once = std::sync::Once::new();
+        CHECKED.call_once(|| {
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::PermissionsExt as _;
+                let dir = self.data_dir();
+                if let Ok(metadata) = std::fs::metadata(dir) {
+                    let mode = metadata.permissions().mode() & 0o777;
+                    if metadata.is_dir() && mode & 0o077 != 0 {
+                        tracing::warn!(
+                            path = %dir.display(),
+                            mode = %format_args!("{mode:04o}"),
+                            "the data directory is open to group or others: run `chmod 700` on it"
+                        );
+                    }
+                }
+            }
+        });
+    }
+}
+
+/// Takes group's and others' bits from an existing regular file that has any (0644 becomes
+/// 0600), saying so in the log (a failure is only logged: the file stays usable and the log names it). Missing: nothing.
+fn narrow_to_owner(path: &Path) {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let Ok(metadata) = std::fs::metadata(path) else {
+            return;
+        };
+        let mode = metadata.permissions().mode() & 0o777;
+        if !metadata.is_file() || mode & 0o077 == 0 {
+            return;
+        }
+        // Group and others lose every bit; the owner's stay (a read-only file stays read-only).
+        let narrowed = mode & 0o700;
+        match std::fs::set_permissions(path, std::fs::Permissions::from_mode(narrowed)) {
+            Ok(()) => tracing::warn!(
+                path = %path.display(),
+                was = %format_args!("{mode:04o}"),
+                now = %format_args!("{narrowed:04o}"),
+                "the file was open to group or others: it is now owner only"
+            ),
+            Err(error) => tracing::warn!(
+                path = %path.display(),
+                mode = %format_args!("{mode:04o}"),
+                error = %error,
+                "the file is open to group or others and its mode cannot be narrowed: make it owner only (chmod go= …)"
+            ),
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = path;
 }
 
 /// Logs go to stderr, so stdout carries only command output (JSON lines for `events tail`).

@@ -161,14 +161,16 @@ async fn maintenance_running(db: &Database, name: &str) -> Result<bool, Projecti
 
 async fn open_lock_file(db: &Database, name: &str) -> Result<std::fs::File, ProjectionError> {
     let path = PathBuf::from(format!("{}.lock-{name}", sqlite_main_path(db).await?));
-    std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&path)
-        .map_err(|e| {
-            ProjectionError::Storage(format!("cannot open the lock file {}: {e}", path.display()))
-        })
+    let mut options = std::fs::OpenOptions::new();
+    options.create(true).truncate(false).write(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt as _;
+        options.mode(0o600);
+    }
+    options.open(&path).map_err(|e| {
+        ProjectionError::Storage(format!("cannot open the lock file {}: {e}", path.display()))
+    })
 }
 
 fn lock_file_error(name: &str, error: &std::io::Error) -> ProjectionError {

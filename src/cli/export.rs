@@ -86,6 +86,8 @@ pub async fn run(config: &Config, command: ExportCommand) -> anyhow::Result<Exit
             let pages = CommunityPages::new(store.database().clone(), region, None);
             let written = match (format, output) {
                 (Format::Xlsx, Some(path)) => {
+                    // Created 0600 here; the workbook's save truncates it and keeps the mode.
+                    drop(create(&path)?);
                     cleaned_up_on_error(&path, communities_xlsx(pages, &path)).await?
                 }
                 (Format::Xlsx, None) => anyhow::bail!("--format xlsx needs --output FILE"),
@@ -198,8 +200,38 @@ async fn warn_if_behind(store: &EventStore) {
     }
 }
 
+/// Opens `path` for the export, owner only: a new file is created 0600, an existing regular
+/// file is narrowed to 0600 *before* it is emptied (an export may hold names in plaintext). A
+/// device or pipe (`--output /dev/stdout`) is written as it is.
 fn create(path: &Path) -> anyhow::Result<File> {
-    File::create(path).with_context(|| format!("creating {}", path.display()))
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(false);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt as _;
+        options.mode(0o600);
+    }
+    let file = options
+        .open(path)
+        .with_context(|| format!("creating {}", path.display()))?;
+    let metadata = file
+        .metadata()
+        .with_context(|| format!("reading {}", path.display()))?;
+    if metadata.is_file() {
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt as _;
+            if metadata.permissions().mode() & 0o777 != 0o600 {
+                file.set_permissions(std::fs::Permissions::from_mode(0o600))
+                    .with_context(|| {
+                        format!("making {} readable by its owner only", path.display())
+                    })?;
+            }
+        }
+        file.set_len(0)
+            .with_context(|| format!("emptying {}", path.display()))?;
+    }
+    Ok(file)
 }
 
 /// Runs `export`; if it fails, removes the half-written `path` before returning the error.

@@ -5,14 +5,15 @@ use std::process::ExitCode;
 
 use anyhow::Context as _;
 use simpul_app::auth::{parse_token_role, Scope};
-use simpul_store::{StoredToken, TokenStore};
+use simpul_store::{EventStore, StoredToken, TokenStore};
 use uuid::Uuid;
 
 use crate::config::Config;
 
 #[derive(Debug, clap::Subcommand)]
 pub enum TokensCommand {
-    /// Create a token and print its secret (shown this once only).
+    /// Create a token and print its secret (shown this once only). Exit 2 if a pegiat token's
+    /// KIM does not exist.
     Create {
         /// admin, national, province, regency, pegiat or auditor.
         #[arg(long)]
@@ -54,7 +55,22 @@ async fn create(config: &Config, role: &str, scope: &str, name: &str) -> anyhow:
     if name.is_empty() {
         anyhow::bail!("--name must not be empty: say who holds the token");
     }
-    let tokens = TokenStore::new(super::open_database(config).await?);
+    let database = super::open_database(config).await?;
+    // A pegiat token is for a KIM that exists: one with events in the store.
+    if let Scope::Community(id) = &scope {
+        let events = EventStore::new(database.clone())
+            .stream(&id.to_string())
+            .await
+            .with_context(|| format!("looking up KIM {id}"))?;
+        if events.is_empty() {
+            eprintln!(
+                "error: --scope: no KIM {id} in the store (a pegiat token takes the id of an \
+                 existing KIM)"
+            );
+            return Ok(ExitCode::from(2));
+        }
+    }
+    let tokens = TokenStore::new(database);
     let (token, secret) = tokens
         .create(name, role.as_str(), &scope.to_string())
         .await

@@ -13,6 +13,7 @@ mod demo;
 mod exports;
 mod faults;
 mod feed;
+mod files;
 mod helpers;
 mod imports;
 mod limits;

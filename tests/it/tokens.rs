@@ -207,7 +207,16 @@ both_backends!(
         assert_eq!(stored.id, id);
         assert_eq!(stored.name, "Diskominfo Sleman");
 
+        // A pegiat token is for a KIM that exists (the CLI refuses an unknown id, exit 2).
         let community = uuid::Uuid::new_v4().to_string();
+        db.executor()
+            .execute(
+                &community,
+                form(SLEMAN_DESA, 10),
+                &context(ActorRole::Regency),
+            )
+            .await
+            .unwrap();
         let output = simpul(
             &[
                 "tokens",

@@ -572,9 +572,9 @@ impl Principal {
 }
 
 /// When no token exists at all (revoked ones count), creates an `admin`/`national` token named
-/// [`BOOTSTRAP_TOKEN_NAME`] and writes its secret to `path` (mode 0600, created new, parent
-/// directories created), returning the path for the caller to log. `None` when tokens exist.
-/// The secret goes nowhere else: log the path, never the file's content.
+/// [`BOOTSTRAP_TOKEN_NAME`] and writes its secret to `path` (mode 0600, created new, missing
+/// parent directories created 0700), returning the path for the caller to log. `None` when
+/// tokens exist. The secret goes nowhere else: log the path, never the file's content.
 ///
 /// The file is claimed before the token is created, and removed again if anything later fails,
 /// so no admin token exists whose secret nobody has. A file already at `path` while the table is
@@ -587,7 +587,17 @@ pub async fn bootstrap_admin_token(
         return Ok(None);
     }
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir)
+        // Like the data directory `Database::connect` creates: owner only. An existing
+        // directory keeps its mode.
+        let mut builder = std::fs::DirBuilder::new();
+        builder.recursive(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::DirBuilderExt as _;
+            builder.mode(0o700);
+        }
+        builder
+            .create(dir)
             .map_err(|e| StoreError::Config(format!("cannot create {}: {e}", dir.display())))?;
     }
     let mut options = std::fs::OpenOptions::new();

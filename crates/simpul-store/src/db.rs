@@ -134,10 +134,9 @@ impl Database {
             }
             DatabaseUrl::Sqlite(path) => {
                 if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-                    std::fs::create_dir_all(dir).map_err(|e| {
-                        StoreError::Config(format!("cannot create {}: {e}", dir.display()))
-                    })?;
+                    create_private_dir(dir)?;
                 }
+                create_private_file(path)?;
                 let options = SqliteConnectOptions::new()
                     .filename(path)
                     .busy_timeout(SQLITE_BUSY_TIMEOUT)
@@ -216,6 +215,101 @@ impl Database {
                 writer.close().await;
             }
         }
+    }
+}
+
+/// Creates `dir` and its missing parents, owner only (0700 on Unix), as the data directory and
+/// a database's directory are. A directory that exists already is left as it is (it may be
+/// shared, e.g. the parent of a `DATABASE_URL` file); `simpul` warns about an open data directory.
+pub(crate) fn create_private_dir(dir: &Path) -> Result<(), StoreError> {
+    let error =
+        |e: std::io::Error| StoreError::Config(format!("cannot create {}: {e}", dir.display()));
+    if dir.is_dir() {
+        return Ok(());
+    }
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{DirBuilderExt as _, PermissionsExt as _};
+        builder.mode(0o700);
+        builder.create(dir).map_err(error)?;
+        // Exactly 0700 whatever the umask (it can only have taken bits away).
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)).map_err(error)?;
+    }
+    #[cfg(not(unix))]
+    builder.create(dir).map_err(error)?;
+    Ok(())
+}
+
+/// Makes the SQLite file `path` owner only (0600 on Unix) before SQLite opens it: a missing file
+/// is created empty with that mode (SQLite takes an empty file for a new database, and creates
+/// its `-wal` and `-shm` files with the database file's mode); an existing database file, `-wal`
+/// or `-shm` that group or others may use loses their bits (0644 becomes 0600), with a warning
+/// naming it. The file holds token hashes and wrapped person keys.
+fn create_private_file(path: &Path) -> Result<(), StoreError> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{OpenOptionsExt as _, PermissionsExt as _};
+        match std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(path)
+        {
+            // Exactly 0600 whatever the umask.
+            Ok(file) => file
+                .set_permissions(std::fs::Permissions::from_mode(0o600))
+                .map_err(|e| {
+                    StoreError::Config(format!("cannot set the mode of {}: {e}", path.display()))
+                })?,
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+            Err(e) => {
+                return Err(StoreError::Config(format!(
+                    "cannot create {}: {e}",
+                    path.display()
+                )))
+            }
+        }
+        for suffix in ["", "-wal", "-shm"] {
+            let mut file = path.as_os_str().to_owned();
+            file.push(suffix);
+            narrow_to_owner(Path::new(&file));
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = path;
+    Ok(())
+}
+
+/// Takes group's and others' bits from an existing regular file that has any, warning once (the
+/// next open finds it narrowed). A missing file is fine; a failure is a warning, not an error:
+/// the database stays usable and the operator learns which file to fix.
+#[cfg(unix)]
+fn narrow_to_owner(path: &Path) {
+    use std::os::unix::fs::PermissionsExt as _;
+    let Ok(metadata) = std::fs::metadata(path) else {
+        return;
+    };
+    let mode = metadata.permissions().mode() & 0o777;
+    if !metadata.is_file() || mode & 0o077 == 0 {
+        return;
+    }
+    // Group and others lose every bit; the owner's stay (a read-only file stays read-only).
+    let narrowed = mode & 0o700;
+    match std::fs::set_permissions(path, std::fs::Permissions::from_mode(narrowed)) {
+        Ok(()) => tracing::warn!(
+            path = %path.display(),
+            was = %format_args!("{mode:04o}"),
+            now = %format_args!("{narrowed:04o}"),
+            "the database file was open to group or others: it is now owner only"
+        ),
+        Err(error) => tracing::warn!(
+            path = %path.display(),
+            mode = %format_args!("{mode:04o}"),
+            error = %error,
+            "the database file is open to group or others and its mode cannot be narrowed: make it owner only (chmod go= …)"
+        ),
     }
 }
 

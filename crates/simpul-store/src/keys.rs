@@ -55,16 +55,15 @@ impl MasterKey {
         BASE64.encode(self.0)
     }
 
-    /// Reads the key file, or creates it with mode 0600 when it does not exist yet.
+    /// Reads the key file, or creates it with mode 0600 when it does not exist yet (a missing
+    /// directory is created 0700).
     pub fn load_or_create(path: &Path) -> Result<Self, StoreError> {
         match std::fs::read_to_string(path) {
             Ok(text) => Self::from_base64(&text),
             Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
                 let key = Self::generate();
                 if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-                    std::fs::create_dir_all(dir).map_err(|e| {
-                        StoreError::Config(format!("cannot create {}: {e}", dir.display()))
-                    })?;
+                    crate::db::create_private_dir(dir)?;
                 }
                 let mut options = std::fs::OpenOptions::new();
                 options.write(true).create_new(true);
