@@ -102,3 +102,49 @@ both_backends!(
         );
     }
 );
+
+/// Whether `needle` occurs anywhere in `haystack`.
+fn contains_bytes(haystack: &[u8], needle: &[u8]) -> bool {
+    !needle.is_empty() && haystack.windows(needle.len()).any(|window| window == needle)
+}
+
+// After `persons erase` on SQLite the wrapped key is gone from every file: not left in the WAL
+// until a checkpoint, nor in the freed page of the database file.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_erased_key_is_gone_from_every_sqlite_file() {
+    let db = TestDb::new(simpul_store::Backend::Sqlite).await;
+    let executor = db.executor();
+    let keys = db.keys();
+    // Some history around the person, so the key's page is shared with others' keys.
+    let _ = legal_ready(&executor, &keys, SLEMAN_DESA).await;
+    let (person, _) = appoint(&keys, OfficerRole::KepalaBidang, "Rina Marlina").await;
+    let _ = legal_ready(&executor, &keys, SLEMAN_DESA).await;
+    let simpul_store::Database::Sqlite { writer, .. } = &db.database else {
+        unreachable!()
+    };
+    let wrapped: Vec<u8> =
+        sqlx::query_scalar("SELECT wrapped_key FROM person_keys WHERE person_id = ?1")
+            .bind(person.to_string())
+            .fetch_one(writer)
+            .await
+            .unwrap();
+    assert_eq!(
+        keys.erase(person, "permintaan subjek data", "test")
+            .await
+            .unwrap(),
+        Erasure::Erased
+    );
+    let main: String =
+        sqlx::query_scalar("SELECT file FROM pragma_database_list WHERE name = 'main'")
+            .fetch_one(writer)
+            .await
+            .unwrap();
+    for suffix in ["", "-wal", "-shm"] {
+        let file = format!("{main}{suffix}");
+        let bytes = std::fs::read(&file).unwrap_or_default();
+        assert!(
+            !contains_bytes(&bytes, &wrapped),
+            "the erased key is still in {file}"
+        );
+    }
+}

@@ -154,7 +154,10 @@ impl Database {
                             .journal_mode(SqliteJournalMode::Wal)
                             // FULL: a commit is on disk (WAL synced) before it is acknowledged,
                             // so an acknowledged write survives a power cut as well as a crash.
-                            .synchronous(SqliteSynchronous::Full),
+                            .synchronous(SqliteSynchronous::Full)
+                            // Deleted content (an erased person's key) is overwritten with
+                            // zeros, not left in a free page of the file.
+                            .pragma("secure_delete", "ON"),
                     )
                     .await
                     .map_err(|e| StoreError::Unavailable(e.to_string()))?;

@@ -351,6 +351,20 @@ impl KeyStore {
                     .await?;
                 }
                 tx.commit().await?;
+                if deleted == 1 {
+                    // The key's page, zeroed by secure_delete, is still only in the WAL, next to
+                    // the frames that held the key: copy it into the database file and empty the
+                    // WAL, so no file keeps the key.
+                    let (busy, _, _): (i64, i64, i64) =
+                        sqlx::query_as("PRAGMA wal_checkpoint(TRUNCATE)")
+                            .fetch_one(writer)
+                            .await?;
+                    if busy != 0 {
+                        tracing::warn!(
+                            "the WAL could not be emptied after an erasure (readers busy); the next checkpoint removes the key from it"
+                        );
+                    }
+                }
                 deleted
             }
         };
