@@ -90,6 +90,13 @@ enum Bind {
     Flag(bool),
 }
 
+/// `q`: part of the name, taken literally (`%`, `_` and `\` in it are escaped, so a name means
+/// itself on both backends — PostgreSQL's `LIKE` would otherwise read `\` as its escape), or an
+/// exact nomor induk.
+const NAME_OR_NUMBER: &str = r"(lower(name) LIKE
+        '%' || replace(replace(replace(lower(?), '\', '\\'), '%', '\%'), '_', '\_') || '%'
+        ESCAPE '\' OR nomor_induk = ?)";
+
 /// The `WHERE` clause of the filters given (`$1`, `$2`, …; then the cursor and the limit), each
 /// on a column an index serves: a region on the column of its own level.
 fn where_clause(filter: &ListFilter) -> (String, Vec<Bind>) {
@@ -114,10 +121,7 @@ fn where_clause(filter: &ListFilter) -> (String, Vec<Bind>) {
         page.filter("legal = ?", Bind::Flag(legal));
     }
     if let Some(q) = given(&filter.q) {
-        page.filter(
-            "(lower(name) LIKE '%' || lower(?) || '%' OR nomor_induk = ?)",
-            Bind::Text(q),
-        );
+        page.filter(NAME_OR_NUMBER, Bind::Text(q));
     }
     if let Some(community) = given(&filter.community) {
         page.filter("community_id = ?", Bind::Text(community));
