@@ -174,3 +174,66 @@ async fn a_chosen_id_reveals_nothing_about_a_kim_out_of_scope() {
     let again = server.post("/communities", &sleman, body).await;
     assert_eq!(again.status, 409);
 }
+
+async fn person_keys(server: &TestServer) -> i64 {
+    server.person_key_count().await
+}
+
+// An appointment the rules refuse leaves no key behind; a person_id of another KIM — or of an
+// erased person elsewhere — is refused alike, saying nothing about that person.
+async fn appointments_leak_no_keys_and_no_persons(backend: simpul_store::Backend) {
+    use crate::server::officer_body;
+    let server = TestServer::spawn(backend).await;
+    let admin = server.token("admin", "national").await;
+    let ours = server.form(&admin, crate::helpers::SLEMAN_DESA).await;
+    let theirs = server.form(&admin, crate::helpers::SLEMAN_DESA).await;
+    let keys_before = person_keys(&server).await;
+
+    // R4: not eligible. Refused, and no key was kept.
+    let mut ineligible = officer_body("ketua", "Bukan Calon");
+    ineligible["eligibility"]["not_asn"] = serde_json::json!(false);
+    let reply = server
+        .post(&format!("/communities/{ours}/officers"), &admin, ineligible)
+        .await;
+    assert_eq!(reply.status, 422, "{:?}", reply.body);
+    assert_eq!(reply.body["rule"], "R4");
+    assert_eq!(person_keys(&server).await, keys_before, "no orphan key");
+
+    // A person of another KIM, then the same person erased: the same refusal both times.
+    let person = uuid::Uuid::new_v4();
+    let mut body = officer_body("ketua", "Orang Lain");
+    body["person_id"] = serde_json::json!(person);
+    let appointed = server
+        .post(
+            &format!("/communities/{theirs}/officers"),
+            &admin,
+            body.clone(),
+        )
+        .await;
+    assert_eq!(appointed.status, 200, "{:?}", appointed.body);
+    let foreign = server
+        .post(
+            &format!("/communities/{ours}/officers"),
+            &admin,
+            body.clone(),
+        )
+        .await;
+    assert_eq!(foreign.status, 422, "{:?}", foreign.body);
+    assert_eq!(foreign.body["field"], "person_id");
+    server.erase(person).await;
+    let erased = server
+        .post(&format!("/communities/{ours}/officers"), &admin, body)
+        .await;
+    assert_eq!(erased.status, 422, "{:?}", erased.body);
+    assert_eq!(erased.body, foreign.body, "erased or not, the same answer");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn appointments_leak_no_keys_and_no_persons_on_postgres() {
+    appointments_leak_no_keys_and_no_persons(simpul_store::Backend::Postgres).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn appointments_leak_no_keys_and_no_persons_on_sqlite() {
+    appointments_leak_no_keys_and_no_persons(simpul_store::Backend::Sqlite).await;
+}

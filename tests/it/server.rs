@@ -12,6 +12,7 @@ pub struct TestServer {
     _db: TestDb,
     pub client: reqwest::Client,
     tokens: TokenStore,
+    keys: KeyStore,
 }
 
 pub struct Reply {
@@ -34,7 +35,7 @@ impl TestServer {
         let db = TestDb::new(backend).await;
         let keys = KeyStore::new(db.database.clone(), MasterKey::generate());
         let regions = simpul_regions::bundled().unwrap();
-        let state = AppState::new(db.database.clone(), keys, regions);
+        let state = AppState::new(db.database.clone(), keys.clone(), regions);
         // The read models follow the feed, as in `simpul serve`.
         let (_stop, stopped) = tokio::sync::watch::channel(false);
         let runner = simpul_projections::Runner::new(state.store().clone());
@@ -48,6 +49,7 @@ impl TestServer {
         Self {
             base,
             tokens: TokenStore::new(db.database.clone()),
+            keys,
             _db: db,
             client: reqwest::Client::new(),
         }
@@ -56,6 +58,32 @@ impl TestServer {
     /// A command executor on the server's database (a second process's view, own cache).
     pub fn executor(&self) -> simpul_app::CommandExecutor {
         self._db.executor()
+    }
+
+    /// Rows in `person_keys` (every person whose key exists).
+    pub async fn person_key_count(&self) -> i64 {
+        match &self._db.database {
+            simpul_store::Database::Postgres(pool) => {
+                sqlx::query_scalar("SELECT count(*) FROM person_keys")
+                    .fetch_one(pool)
+                    .await
+                    .unwrap()
+            }
+            simpul_store::Database::Sqlite { readers, .. } => {
+                sqlx::query_scalar("SELECT count(*) FROM person_keys")
+                    .fetch_one(readers)
+                    .await
+                    .unwrap()
+            }
+        }
+    }
+
+    /// Erases a person's key, as `simpul persons erase` does.
+    pub async fn erase(&self, person: uuid::Uuid) {
+        self.keys
+            .erase(person, "permintaan subjek data", "test")
+            .await
+            .unwrap();
     }
 
     /// A bearer token for `role` with `scope`.

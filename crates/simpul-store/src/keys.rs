@@ -245,6 +245,31 @@ impl KeyStore {
             .map_err(|_| StoreError::WrongMasterKey(person_id))
     }
 
+    /// Whether anything is stored about `person_id`: a key, or the record of its erasure.
+    pub async fn is_known(&self, person_id: Uuid) -> Result<bool, StoreError> {
+        Ok(self.existing_key(person_id).await?.is_some() || self.is_erased(person_id).await?)
+    }
+
+    /// Deletes the key of a person that no event names: one created for a command that was then
+    /// refused (the rules run after the name is sealed). Not an erasure: nothing is recorded.
+    pub async fn discard_unused(&self, person_id: Uuid) -> Result<(), StoreError> {
+        match &self.db {
+            Database::Postgres(pool) => {
+                sqlx::query("DELETE FROM person_keys WHERE person_id = $1")
+                    .bind(person_id)
+                    .execute(pool)
+                    .await?;
+            }
+            Database::Sqlite { writer, .. } => {
+                sqlx::query("DELETE FROM person_keys WHERE person_id = ?1")
+                    .bind(person_id.to_string())
+                    .execute(writer)
+                    .await?;
+            }
+        }
+        Ok(())
+    }
+
     /// Opens a sealed value; [`Unsealed::Erased`] once the person's key is gone.
     pub async fn open(&self, sealed: &SealedText) -> Result<Unsealed, StoreError> {
         match self.existing_key(sealed.person_id).await? {

@@ -170,6 +170,29 @@ pub async fn appoint_officer(
     check_personal_text("name", value.name.trim())
         .and_then(|()| contact.map_or(Ok(()), |c| check_personal_text("contact", c)))
         .map_err(|error| ApiError::Unprocessable(Box::new(error)))?;
+    // A chosen person_id is a new person, or one of this KIM's own officers (a re-appointment).
+    // A person known elsewhere — another KIM's officer, erased or not — is refused alike,
+    // revealing nothing about them (and their key is never reused here).
+    let new_person = match value.person_id {
+        None => true,
+        Some(person) => {
+            let text = person.to_string();
+            let ours = state.store().stream(&id).await?.iter().any(|event| {
+                event.event_type == "OfficerAppointed"
+                    && event.payload["OfficerAppointed"]["person_id"].as_str()
+                        == Some(text.as_str())
+            });
+            if !ours && state.keys.is_known(person).await? {
+                return Err(ApiError::Unprocessable(Box::new(
+                    simpul_domain::DomainError::invalid(
+                        "person_id",
+                        "is not an officer of this KIM; leave it out to appoint someone new",
+                    ),
+                )));
+            }
+            !ours
+        }
+    };
     let person_id = value.person_id.unwrap_or_else(Uuid::new_v4);
     let erased = || ApiError::Conflict {
         detail: format!("person {person_id} was erased; their data cannot be recorded again"),
@@ -206,7 +229,17 @@ pub async fn appoint_officer(
         },
     });
     let request = headers.request(&format!("POST /communities/{id}/officers"), &body.digest);
-    execute(&state, &principal, &id, command, request, Written::Updated).await
+    let answer = execute(&state, &principal, &id, command, request, Written::Updated).await;
+    // A new person's key was made to seal the name before the rules ran. Refused (or answered
+    // from an earlier identical request), no event names this person: the key goes again.
+    let unused = match &answer {
+        Ok(response) => response.headers().contains_key("idempotent-replayed"),
+        Err(_) => true,
+    };
+    if new_person && unused {
+        state.keys.discard_unused(person_id).await?;
+    }
+    answer
 }
 
 /// Dismiss an active officer, with a reason (R10).
