@@ -70,8 +70,9 @@ impl From<sqlx::Error> for ProjectionError {
     }
 }
 
-/// Whether the database refused a value rather than failed: PostgreSQL's data exceptions and
-/// integrity violations (classes 22 and 23), SQLite's TOOBIG, CONSTRAINT, MISMATCH and RANGE.
+/// Whether the database refused a value rather than failed: PostgreSQL's data exceptions,
+/// integrity violations and program limits (classes 22, 23, 54), SQLite's TOOBIG, CONSTRAINT,
+/// MISMATCH and RANGE.
 fn is_refused_value(error: &sqlx::Error) -> bool {
     let Some(database) = error.as_database_error() else {
         return false;
@@ -86,7 +87,8 @@ fn is_refused_value(error: &sqlx::Error) -> bool {
         let primary = code.parse::<i32>().map(|code| code & 0xff);
         return matches!(primary, Ok(18 | 19 | 20 | 25));
     }
-    code.starts_with("22") || code.starts_with("23")
+    // 54: a program limit (an index row too large for a B-tree).
+    code.starts_with("22") || code.starts_with("23") || code.starts_with("54")
 }
 
 /// A read model.

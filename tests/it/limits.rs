@@ -229,7 +229,10 @@ async fn connections_beyond_the_cap_wait_until_one_closes() {
     )
     .await;
     let open = accepted(server.port);
-    assert!(open <= 50, "{open} connections accepted beyond the cap of 50");
+    assert!(
+        open <= 50,
+        "{open} connections accepted beyond the cap of 50"
+    );
     // The idle ones time out, the backlog drains, and a new request gets its answer.
     let port = server.port;
     let status = tokio::task::spawn_blocking(move || health(port))

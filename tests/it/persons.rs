@@ -105,7 +105,10 @@ both_backends!(
 
 /// Whether `needle` occurs anywhere in `haystack`.
 fn contains_bytes(haystack: &[u8], needle: &[u8]) -> bool {
-    !needle.is_empty() && haystack.windows(needle.len()).any(|window| window == needle)
+    !needle.is_empty()
+        && haystack
+            .windows(needle.len())
+            .any(|window| window == needle)
 }
 
 // After `persons erase` on SQLite the wrapped key is gone from every file: not left in the WAL

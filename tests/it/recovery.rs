@@ -765,13 +765,26 @@ crate::both_backends!(
         let runner = simpul_projections::Runner::new(db.store()).with_batch_size(50);
         let regions = simpul_regions::bundled().unwrap();
         let projections = simpul_projections::all(regions);
-        for projection in &projections {
-            let _ = runner.catch_up(projection.as_ref()).await;
-        }
         let names: Vec<&str> = projections.iter().map(|p| p.name()).collect();
-        let status = simpul_projections::status(&db.store(), &names)
-            .await
-            .unwrap();
+        // Until each read model is caught up or failed (another test's transaction in flight
+        // may hold the PostgreSQL feed back for a moment).
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let status = loop {
+            for projection in &projections {
+                let _ = runner.catch_up(projection.as_ref()).await;
+            }
+            let status = simpul_projections::status(&db.store(), &names)
+                .await
+                .unwrap();
+            if status
+                .iter()
+                .all(|s| s.state == "failed" || s.lag_events == 0)
+            {
+                break status;
+            }
+            assert!(Instant::now() < deadline, "never settled: {status:?}");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        };
         for projection in &status {
             match projection.state.as_str() {
                 "running" => assert_eq!(projection.lag_events, 0, "{projection:?}"),

@@ -32,6 +32,9 @@ pub enum StoreError {
     /// An append without the metadata every event must carry (R11).
     #[error("R11: event metadata lacks `{0}`")]
     MissingMetadata(&'static str),
+    /// Event metadata longer than [`MAX_METADATA_VALUE`](crate::metadata::MAX_METADATA_VALUE).
+    #[error("R11: event metadata `{0}` is longer than 256 characters")]
+    OversizedMetadata(&'static str),
     /// The database cannot be reached (connection refused, pool timed out, TLS, I/O).
     #[error("database unavailable: {0}")]
     Unavailable(String),

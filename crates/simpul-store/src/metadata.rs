@@ -34,6 +34,7 @@ impl EventMetadata {
     /// The flat map stored in the `metadata` column, after checking R11 (sorted by key, so the
     /// stored JSON is the same byte for byte for the same metadata).
     pub fn to_map(&self) -> Result<BTreeMap<String, String>, StoreError> {
+        // (Reasons are bounded by the domain's `Reason`; file names by the import.)
         for (name, value) in [
             ("actor_id", &self.actor_id),
             ("actor_role", &self.actor_role),
@@ -42,6 +43,9 @@ impl EventMetadata {
         ] {
             if value.trim().is_empty() {
                 return Err(StoreError::MissingMetadata(name));
+            }
+            if value.chars().count() > MAX_METADATA_VALUE {
+                return Err(StoreError::OversizedMetadata(name));
             }
         }
         let mut map = BTreeMap::from([
@@ -78,6 +82,10 @@ impl EventMetadata {
     }
 }
 
+/// The longest actor id, role, request id or region edition an event may carry: every event of a
+/// command repeats them, and a read model indexes the actor (a B-tree entry is at most ~2.7 KB).
+pub const MAX_METADATA_VALUE: usize = 256;
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -107,6 +115,19 @@ mod tests {
         assert_eq!(map["actor_role"], "regency");
         assert!(map["recorded_at"].ends_with('Z'));
         assert!(!map.contains_key("import_file"));
+    }
+
+    #[test]
+    fn oversized_metadata_is_refused() {
+        // A 3 KB actor id stalled the audit trail's index on PostgreSQL.
+        let mut long = metadata();
+        long.actor_id = "a".repeat(MAX_METADATA_VALUE + 1);
+        assert!(matches!(
+            long.to_map(),
+            Err(StoreError::OversizedMetadata("actor_id"))
+        ));
+        long.actor_id = "a".repeat(MAX_METADATA_VALUE);
+        assert!(long.to_map().is_ok());
     }
 
     #[test]
