@@ -97,7 +97,7 @@ impl Config {
             None => {
                 self.check_data_dir();
                 let path = self.data_dir().join("master.key");
-                narrow_to_owner(&path);
+                simpul_store::narrow_to_owner(&path);
                 MasterKey::load_or_create(&path)
                     .with_context(|| format!("master key file {}", path.display()))
             }
@@ -127,40 +127,6 @@ impl Config {
             }
         });
     }
-}
-
-/// Takes group's and others' bits from an existing regular file that has any (0644 becomes
-/// 0600), saying so in the log (a failure is only logged: the file stays usable and the log names it). Missing: nothing.
-fn narrow_to_owner(path: &Path) {
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt as _;
-        let Ok(metadata) = std::fs::metadata(path) else {
-            return;
-        };
-        let mode = metadata.permissions().mode() & 0o777;
-        if !metadata.is_file() || mode & 0o077 == 0 {
-            return;
-        }
-        // Group and others lose every bit; the owner's stay (a read-only file stays read-only).
-        let narrowed = mode & 0o700;
-        match std::fs::set_permissions(path, std::fs::Permissions::from_mode(narrowed)) {
-            Ok(()) => tracing::warn!(
-                path = %path.display(),
-                was = %format_args!("{mode:04o}"),
-                now = %format_args!("{narrowed:04o}"),
-                "the file was open to group or others: it is now owner only"
-            ),
-            Err(error) => tracing::warn!(
-                path = %path.display(),
-                mode = %format_args!("{mode:04o}"),
-                error = %error,
-                "the file is open to group or others and its mode cannot be narrowed: make it owner only (chmod go= …)"
-            ),
-        }
-    }
-    #[cfg(not(unix))]
-    let _ = path;
 }
 
 /// Logs go to stderr, so stdout carries only command output (JSON lines for `events tail`).

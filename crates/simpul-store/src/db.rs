@@ -285,35 +285,39 @@ fn create_private_file(path: &Path) -> Result<(), StoreError> {
     Ok(())
 }
 
-/// Takes group's and others' bits from an existing regular file that has any, warning once (the
-/// next open finds it narrowed). A missing file is fine; a failure is a warning, not an error:
-/// the database stays usable and the operator learns which file to fix.
-#[cfg(unix)]
-fn narrow_to_owner(path: &Path) {
-    use std::os::unix::fs::PermissionsExt as _;
-    let Ok(metadata) = std::fs::metadata(path) else {
-        return;
-    };
-    let mode = metadata.permissions().mode() & 0o777;
-    if !metadata.is_file() || mode & 0o077 == 0 {
-        return;
+/// Takes group's and others' bits from an existing regular file that has any (0644 becomes
+/// 0600), saying so in the log; the next open finds it narrowed. A missing file is fine; a failure
+/// is only logged: the file stays usable and the log names it. (Unix; nothing elsewhere.)
+pub fn narrow_to_owner(path: &Path) {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let Ok(metadata) = std::fs::metadata(path) else {
+            return;
+        };
+        let mode = metadata.permissions().mode() & 0o777;
+        if !metadata.is_file() || mode & 0o077 == 0 {
+            return;
+        }
+        // Group and others lose every bit; the owner's stay (a read-only file stays read-only).
+        let narrowed = mode & 0o700;
+        match std::fs::set_permissions(path, std::fs::Permissions::from_mode(narrowed)) {
+            Ok(()) => tracing::warn!(
+                path = %path.display(),
+                was = %format_args!("{mode:04o}"),
+                now = %format_args!("{narrowed:04o}"),
+                "the file was open to group or others: it is now owner only"
+            ),
+            Err(error) => tracing::warn!(
+                path = %path.display(),
+                mode = %format_args!("{mode:04o}"),
+                error = %error,
+                "the file is open to group or others and its mode cannot be narrowed: make it owner only (chmod go= …)"
+            ),
+        }
     }
-    // Group and others lose every bit; the owner's stay (a read-only file stays read-only).
-    let narrowed = mode & 0o700;
-    match std::fs::set_permissions(path, std::fs::Permissions::from_mode(narrowed)) {
-        Ok(()) => tracing::warn!(
-            path = %path.display(),
-            was = %format_args!("{mode:04o}"),
-            now = %format_args!("{narrowed:04o}"),
-            "the database file was open to group or others: it is now owner only"
-        ),
-        Err(error) => tracing::warn!(
-            path = %path.display(),
-            mode = %format_args!("{mode:04o}"),
-            error = %error,
-            "the database file is open to group or others and its mode cannot be narrowed: make it owner only (chmod go= …)"
-        ),
-    }
+    #[cfg(not(unix))]
+    let _ = path;
 }
 
 /// Whether the single SQLite writer connection may go back to the pool: only outside any

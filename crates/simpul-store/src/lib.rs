@@ -13,7 +13,7 @@ mod metadata;
 mod tokens;
 
 pub use bulk::{BulkBatch, BulkMessage, BulkOutcome, CopyCsv, WrappedKey};
-pub use db::{Backend, Database, DatabaseUrl, POSTGRES_MIGRATOR, SQLITE_MIGRATOR};
+pub use db::{narrow_to_owner, Backend, Database, DatabaseUrl, POSTGRES_MIGRATOR, SQLITE_MIGRATOR};
 pub use error::StoreError;
 pub use event_store::{
     Append, Appended, EventStore, NewEvent, RegistrationClaim, StoredEvent, AGGREGATE_TYPE,
