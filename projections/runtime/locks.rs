@@ -72,37 +72,28 @@ impl MaintenanceLock {
     /// Takes the maintenance lock of `name`, waiting for a rebuild or verify of it elsewhere to
     /// finish first.
     pub(crate) async fn acquire(db: &Database, name: &str) -> Result<Self, ProjectionError> {
+        if let Some(lock) = Self::try_acquire(db, name).await? {
+            return Ok(lock);
+        }
+        tracing::warn!(
+            projection.name = name,
+            "another rebuild or verify of this read model is running; waiting for it to finish"
+        );
         match db {
             Database::Postgres(pool) => {
                 let mut connection = pool.acquire().await?.detach();
-                let free: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock(2, hashtext($1))")
+                sqlx::query("SELECT pg_advisory_lock(2, hashtext($1))")
                     .bind(name)
-                    .fetch_one(&mut connection)
+                    .execute(&mut connection)
                     .await?;
-                if !free {
-                    tracing::warn!(projection.name = name, "another rebuild or verify of this read model is running; waiting for it to finish");
-                    sqlx::query("SELECT pg_advisory_lock(2, hashtext($1))")
-                        .bind(name)
-                        .execute(&mut connection)
-                        .await?;
-                }
                 Ok(Self::Postgres(connection))
             }
             Database::Sqlite { .. } => {
                 let file = open_lock_file(db, name).await?;
-                let file = match file.try_lock() {
-                    Ok(()) => file,
-                    Err(std::fs::TryLockError::WouldBlock) => {
-                        tracing::warn!(projection.name = name, "another rebuild or verify of this read model is running; waiting for it to finish");
-                        tokio::task::spawn_blocking(move || file.lock().map(|()| file))
-                            .await
-                            .map_err(|e| ProjectionError::Storage(e.to_string()))?
-                            .map_err(|e| lock_file_error(name, &e))?
-                    }
-                    Err(std::fs::TryLockError::Error(error)) => {
-                        return Err(lock_file_error(name, &error))
-                    }
-                };
+                let file = tokio::task::spawn_blocking(move || file.lock().map(|()| file))
+                    .await
+                    .map_err(|e| ProjectionError::Storage(e.to_string()))?
+                    .map_err(|e| lock_file_error(name, &e))?;
                 Ok(Self::Sqlite(file))
             }
         }
