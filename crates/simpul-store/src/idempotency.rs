@@ -72,7 +72,7 @@ pub struct IdempotencyStore {
 }
 
 /// A key's row as a claim reads it.
-struct Row_ {
+struct KeyRow {
     request_hash: String,
     recorded: Option<Recorded>,
     claim: Option<String>,
@@ -138,7 +138,7 @@ impl IdempotencyStore {
             return Ok(Claim::New(completion(token)));
         }
         Ok(match self.read(principal, key).await? {
-            Some(Row_ {
+            Some(KeyRow {
                 recorded: Some(recorded),
                 ..
             }) => Claim::Replay(recorded),
@@ -215,7 +215,7 @@ impl IdempotencyStore {
         Ok(inserted == 1)
     }
 
-    async fn read(&self, principal: &str, key: &str) -> Result<Option<Row_>, StoreError> {
+    async fn read(&self, principal: &str, key: &str) -> Result<Option<KeyRow>, StoreError> {
         const SELECT: &str =
             "SELECT request_hash, status, body, version, position, claim, created_at
                                 FROM idempotency_keys WHERE principal = $1 AND key = $2";
@@ -325,7 +325,7 @@ impl IdempotencyStore {
     }
 }
 
-fn row_from<R: Row>(row: &R, created_at: DateTime<Utc>) -> Result<Row_, sqlx::Error>
+fn row_from<R: Row>(row: &R, created_at: DateTime<Utc>) -> Result<KeyRow, sqlx::Error>
 where
     for<'r> String: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
     for<'r> Option<String>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
@@ -347,7 +347,7 @@ where
         }),
         None => None,
     };
-    Ok(Row_ {
+    Ok(KeyRow {
         request_hash: row.try_get("request_hash")?,
         recorded,
         claim: row.try_get("claim")?,
