@@ -35,18 +35,7 @@ fn simpul(args: &[&str], envs: &[(&str, &str)]) -> Output {
 }
 
 async fn simpul_async(args: &[&str], envs: &[(&str, &str)]) -> Output {
-    let args: Vec<String> = args.iter().map(|a| (*a).to_owned()).collect();
-    let envs: Vec<(String, String)> = envs
-        .iter()
-        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-        .collect();
-    tokio::task::spawn_blocking(move || {
-        let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        let envs: Vec<(&str, &str)> = envs.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-        simpul(&args, &envs)
-    })
-    .await
-    .unwrap()
+    crate::helpers::off_runtime(simpul, args, envs).await
 }
 
 fn stdout(output: &Output) -> String {

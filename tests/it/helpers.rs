@@ -348,6 +348,19 @@ pub fn simpul_binary(args: &[&str], envs: &[(&str, &str)]) -> std::process::Outp
 
 /// [`simpul_binary`] off the async runtime.
 pub async fn simpul_binary_async(args: &[&str], envs: &[(&str, &str)]) -> std::process::Output {
+    off_runtime(simpul_binary, args, envs).await
+}
+
+/// A blocking way of running the binary with arguments and environment.
+pub type BinaryRun = fn(&[&str], &[(&str, &str)]) -> std::process::Output;
+
+/// Runs `run` (a blocking way of starting the binary) with `args` and `envs` on a blocking
+/// thread, so a test's async runtime goes on meanwhile.
+pub async fn off_runtime(
+    run: BinaryRun,
+    args: &[&str],
+    envs: &[(&str, &str)],
+) -> std::process::Output {
     let args: Vec<String> = args.iter().map(|a| (*a).to_owned()).collect();
     let envs: Vec<(String, String)> = envs
         .iter()
@@ -356,7 +369,7 @@ pub async fn simpul_binary_async(args: &[&str], envs: &[(&str, &str)]) -> std::p
     tokio::task::spawn_blocking(move || {
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
         let envs: Vec<(&str, &str)> = envs.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-        simpul_binary(&args, &envs)
+        run(&args, &envs)
     })
     .await
     .expect("the binary's thread")

@@ -731,8 +731,7 @@ crate::both_backends!(
             .execute(&id, form(SLEMAN_DESA, 12), &context(ActorRole::Regency))
             .await
             .unwrap();
-        let (community, version) = executor.load(&id).await.unwrap();
-        drop(community);
+        let (_, version) = executor.load(&id).await.unwrap();
         let far = CommunityEvent::BimtekAttended(BimtekAttended {
             session_id: uuid::Uuid::new_v4(),
             kind: BimtekKind::Bimtek,
