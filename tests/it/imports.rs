@@ -1,7 +1,7 @@
 //! Registry import: `simpul_app::import::run`, `simpul import` (the real binary) and
 //! `POST /api/v1/imports` (a real server), on both backends. All or nothing, re-import
 //! idempotence, exactly the updating events for a changed row, Excel's CSV dialect, the sample
-//! file's documented errors, exit codes, scopes and roles.
+//! file's documented errors, exit codes, scopes and roles, keyed ids and legacy (v5) ids.
 
 use std::process::Output;
 
@@ -427,6 +427,106 @@ both_backends!(
     }
 );
 
+/// Moves a KIM's events (and its nomor induk claim) to another id: what the first imports wrote,
+/// which gave each KIM the public UUID v5 of its import key instead of a keyed id.
+async fn move_stream(db: &Database, from: &str, to: &str) {
+    let events = "UPDATE events SET aggregate_id = $1 WHERE aggregate_id = $2";
+    let claims = "UPDATE registration_claims SET community_id = $1 WHERE community_id = $2";
+    for sql in [events, claims] {
+        match db {
+            Database::Postgres(pool) => {
+                sqlx::query(sql)
+                    .bind(to)
+                    .bind(from)
+                    .execute(pool)
+                    .await
+                    .unwrap();
+            }
+            Database::Sqlite { writer, .. } => {
+                sqlx::query(&sql.replace('$', "?"))
+                    .bind(to)
+                    .bind(from)
+                    .execute(writer)
+                    .await
+                    .unwrap();
+            }
+        }
+    }
+}
+
+// Issue 11 (3): deployments that imported before ids were keyed keep their KIM. A stream at a
+// row's legacy id (UUID v5 of its key) that an import formed is the row's KIM; one formed by a
+// command (a chosen id on `POST /communities`, anyone can compute a v5 id) is not, and no longer
+// makes the row fail: the row gets its keyed id.
+both_backends!(
+    a_kim_imported_at_its_legacy_id_is_found_and_one_formed_there_by_a_command_is_ignored,
+    |db: TestDb| async move {
+        let store = db.store();
+        let keys = db.keys();
+        let mut rows: Vec<Vec<String>> = (0..6).map(row).collect();
+        let first = file(&rows[..5]);
+        let report = import_as_admin(&store, &keys, "lama.csv", first.as_bytes(), false).await;
+        assert_eq!(report.status, ImportStatus::Written, "{:?}", report.errors);
+        let mut legacy = Vec::new();
+        for community in &report.communities {
+            let old = import::legacy_community_id(&community.key).to_string();
+            assert_ne!(community.id, old);
+            move_stream(&db.database, &community.id, &old).await;
+            legacy.push(old);
+        }
+        // Row 5 (a Sleman desa): a KIM formed by a command at the v5 id of its key.
+        let squatted = import::legacy_community_id(&format!("source:{SLEMAN}:T-005")).to_string();
+        db.executor()
+            .execute(
+                &squatted,
+                form(SLEMAN_DESA, 12),
+                &context(ActorRole::Regency),
+            )
+            .await
+            .unwrap();
+        let before = store.count().await.unwrap();
+
+        let text = file(&rows);
+        let report = import_as_admin(&store, &keys, "registri.csv", text.as_bytes(), false).await;
+        assert_eq!(report.status, ImportStatus::Written, "{:?}", report.errors);
+        assert_eq!(
+            (report.created, report.updated, report.unchanged),
+            (1, 0, 5)
+        );
+        let ids: Vec<&str> = report.communities.iter().map(|c| c.id.as_str()).collect();
+        assert_eq!(&ids[..5], legacy.as_slice(), "legacy KIM keep their ids");
+        assert_ne!(ids[5], squatted, "a command's KIM is not the row's");
+        let (community, _) = store.load(ids[5]).await.unwrap();
+        assert_eq!(community.name().map(|n| n.as_str()), Some("KIM Uji 5"));
+        assert_eq!(store.stream(&squatted).await.unwrap().len(), 1);
+        let written = store.count().await.unwrap();
+        assert_eq!(written, before + report.events as u64);
+
+        // Again: nothing new, the same ids.
+        let again = import_as_admin(&store, &keys, "registri.csv", text.as_bytes(), false).await;
+        assert_eq!(
+            (again.created, again.updated, again.unchanged, again.events),
+            (0, 0, 6, 0)
+        );
+        let ids_again: Vec<&str> = again.communities.iter().map(|c| c.id.as_str()).collect();
+        assert_eq!(ids_again, ids);
+        assert_eq!(store.count().await.unwrap(), written);
+
+        // A change to a legacy KIM goes to its stream.
+        rows[1][4] = "24".to_owned();
+        let changed = file(&rows);
+        let report =
+            import_as_admin(&store, &keys, "perubahan.csv", changed.as_bytes(), false).await;
+        assert_eq!(
+            (report.created, report.updated, report.unchanged),
+            (0, 1, 5)
+        );
+        assert_eq!(report.communities[1].id, legacy[1]);
+        let (community, _) = store.load(&legacy[1]).await.unwrap();
+        assert_eq!(community.member_count(), 24);
+    }
+);
+
 // ---- the binary -------------------------------------------------------------------------
 
 async fn simpul_async(args: Vec<String>, envs: Vec<(String, String)>) -> Output {
@@ -667,6 +767,67 @@ async fn http_imports(server: TestServer) {
         body["created"].as_u64(),
         Some((all.len() - sleman.len()) as u64)
     );
+}
+
+// Issue 11 (3): import ids are not predictable by other tokens. A token of another kabupaten/kota
+// forms its own KIM at the UUID v5 id the first imports gave a Sleman row (a public value); the
+// Sleman import is not blocked by it (with the public ids it failed on `scope`), and importing
+// the file again writes nothing.
+async fn a_kim_at_a_public_import_id_does_not_block_the_import(server: TestServer) {
+    let sleman = server.token("regency", SLEMAN).await;
+    let batam = server.token("regency", "21.71").await;
+    let store = server.executor().store().clone();
+    let rows: Vec<Vec<String>> = (0..10)
+        .map(row)
+        .filter(|r| r[2].starts_with("34.04."))
+        .collect();
+    let key = format!("source:{SLEMAN}:{}", rows[0][0]);
+    let public = import::legacy_community_id(&key).to_string();
+    let mut body = crate::server::form_body("21.71.01.1002", 12);
+    body["id"] = serde_json::json!(public);
+    let formed = server.post("/communities", &batam, body).await;
+    assert_eq!(formed.status, 201, "{:?}", formed.body);
+    let squatted = store.stream(&public).await.unwrap();
+
+    let text = file(&rows);
+    let query = "?filename=registri-sleman.csv";
+    let (status, report) = post_csv(&server, &sleman, query, &text, "text/csv").await;
+    assert_eq!(status, 200, "{report}");
+    assert_eq!(report["status"], "written");
+    assert_eq!(report["created"].as_u64(), Some(rows.len() as u64));
+    let first = &report["communities"][0];
+    assert_eq!(first["key"], key.as_str());
+    let id = first["id"].as_str().unwrap().to_owned();
+    assert_ne!(id, public);
+    assert_eq!(uuid::Uuid::parse_str(&id).unwrap().get_version_num(), 8);
+    let reply = server.get(&format!("/communities/{id}"), &sleman).await;
+    assert_eq!(reply.status, 200, "{:?}", reply.body);
+    assert_eq!(reply.body["name"], "KIM Uji 0");
+    assert_eq!(store.stream(&public).await.unwrap(), squatted);
+    let written = store.count().await.unwrap();
+
+    let (status, again) = post_csv(&server, &sleman, query, &text, "text/csv").await;
+    assert_eq!(status, 200, "{again}");
+    assert_eq!(again["unchanged"].as_u64(), Some(rows.len() as u64));
+    assert_eq!(again["events"].as_u64(), Some(0));
+    assert_eq!(again["communities"][0]["id"], id.as_str());
+    assert_eq!(store.count().await.unwrap(), written);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_kim_at_a_public_import_id_does_not_block_the_import_on_postgres() {
+    a_kim_at_a_public_import_id_does_not_block_the_import(
+        TestServer::spawn(simpul_store::Backend::Postgres).await,
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_kim_at_a_public_import_id_does_not_block_the_import_on_sqlite() {
+    a_kim_at_a_public_import_id_does_not_block_the_import(
+        TestServer::spawn(simpul_store::Backend::Sqlite).await,
+    )
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

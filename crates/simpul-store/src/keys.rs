@@ -13,6 +13,8 @@ use base64::Engine as _;
 use chacha20poly1305::aead::{Aead, AeadCore, KeyInit, OsRng, Payload};
 use chacha20poly1305::{XChaCha20Poly1305, XNonce};
 use chrono::{SecondsFormat, Utc};
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
 use simpul_domain::sealed::{DataKey, SealedText};
 use sqlx::Row;
 use uuid::Uuid;
@@ -23,6 +25,48 @@ use crate::error::StoreError;
 /// The key that wraps every data key. `Debug` never prints it.
 #[derive(Clone)]
 pub struct MasterKey([u8; 32]);
+
+/// The label of the secret behind imported KIM's ids ([`KeyStore::import_id_secret`]). Changing it
+/// changes every future import's ids: a re-import would no longer find the KIM it wrote.
+pub const IMPORT_IDS_LABEL: &str = "simpul import ids v1";
+
+/// A 32-byte secret derived from the master key for one purpose ([`MasterKey::derive`]): never
+/// the master key itself, and unrelated to the secret of any other label. `Debug` never prints
+/// it; it leaves this type only as MACs.
+#[derive(Clone)]
+pub struct DerivedSecret([u8; 32]);
+
+impl DerivedSecret {
+    /// HMAC-SHA256 (RFC 2104) of `message` under this secret.
+    pub fn mac(&self, message: &[u8]) -> [u8; 32] {
+        hmac_sha256(&self.0, message)
+    }
+}
+
+impl fmt::Debug for DerivedSecret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("DerivedSecret(<redacted>)")
+    }
+}
+
+/// HMAC-SHA256 of `message` under `key` (any length; RFC 2104, through the `hmac` crate).
+fn hmac_sha256(key: &[u8], message: &[u8]) -> [u8; 32] {
+    // `new_from_slice` refuses no key length for HMAC: longer keys are hashed, shorter padded.
+    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(key)
+        .unwrap_or_else(|_| unreachable!("HMAC takes a key of any length"));
+    mac.update(message);
+    mac.finalize().into_bytes().into()
+}
+
+/// HKDF-Expand (RFC 5869) with SHA-256 for 32 bytes of output: one block,
+/// `T(1) = HMAC(prk, info || 0x01)`. The master key is already 32 uniformly random bytes, so it
+/// serves as the pseudorandom key without an extract step.
+fn hkdf_expand_32(prk: &[u8; 32], info: &[u8]) -> [u8; 32] {
+    let mut message = Vec::with_capacity(info.len() + 1);
+    message.extend_from_slice(info);
+    message.push(1);
+    hmac_sha256(prk, &message)
+}
 
 /// What reading a person's sealed value gives.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -85,6 +129,13 @@ impl MasterKey {
                 path.display()
             ))),
         }
+    }
+
+    /// The secret for one purpose, named by a fixed `label`: HKDF-SHA256 (RFC 5869, expand only)
+    /// of the master key with `label` as info. The same master key and label always give the
+    /// same secret; the secret does not reveal the master key or the secret of another label.
+    pub fn derive(&self, label: &str) -> DerivedSecret {
+        DerivedSecret(hkdf_expand_32(&self.0, label.as_bytes()))
     }
 
     fn wrap(&self, person_id: Uuid, key: &DataKey) -> Result<(Vec<u8>, Vec<u8>), StoreError> {
@@ -175,6 +226,13 @@ impl KeyStore {
     /// A key store on `db` under `master`.
     pub fn new(db: Database, master: MasterKey) -> Self {
         Self { db, master }
+    }
+
+    /// The secret that makes imported KIM's ids unpredictable to anyone without the master key
+    /// (`simpul_app::import::ImportIds`): derived with [`IMPORT_IDS_LABEL`], so the ids are
+    /// stable for as long as the deployment keeps its master key.
+    pub fn import_id_secret(&self) -> DerivedSecret {
+        self.master.derive(IMPORT_IDS_LABEL)
     }
 
     /// The person's data key, creating one on first use. Erased persons get no new key.
@@ -463,6 +521,76 @@ mod tests {
         assert!(MasterKey::generate()
             .unwrap_key(person, &wrapped, &nonce)
             .is_err());
+    }
+
+    fn hex(bytes: &[u8]) -> String {
+        bytes.iter().map(|b| format!("{b:02x}")).collect()
+    }
+
+    fn unhex(text: &str) -> Vec<u8> {
+        (0..text.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&text[i..i + 2], 16).unwrap())
+            .collect()
+    }
+
+    #[test]
+    fn hmac_sha256_matches_rfc_4231() {
+        // Test case 1: a 20-byte key.
+        assert_eq!(
+            hex(&hmac_sha256(&[0x0b; 20], b"Hi There")),
+            "b0344c61d8db38535ca8afceaf0bf12b881dc200c9833da726e9376c2e32cff7"
+        );
+        // Test case 2: a key shorter than the output.
+        assert_eq!(
+            hex(&hmac_sha256(b"Jefe", b"what do ya want for nothing?")),
+            "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
+        );
+        // Test case 6: a key longer than the block (hashed first).
+        assert_eq!(
+            hex(&hmac_sha256(
+                &[0xaa; 131],
+                b"Test Using Larger Than Block-Size Key - Hash Key First"
+            )),
+            "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54"
+        );
+    }
+
+    #[test]
+    fn derivation_is_hkdf_sha256_expand_of_rfc_5869() {
+        // Test case 1: PRK and info as given; the first 32 bytes of OKM are T(1).
+        let prk: [u8; 32] =
+            unhex("077709362c2e32df0ddc3f0dc47bba6390b6c73bb50f9c3122ec844ad7c2b3e5")
+                .try_into()
+                .unwrap();
+        assert_eq!(
+            hex(&hkdf_expand_32(&prk, &unhex("f0f1f2f3f4f5f6f7f8f9"))),
+            "3cb25f25faacd57a90434f64d0362f2a2d2d0a90cf1a5a4c5db02d56ecc4c5bf"
+        );
+    }
+
+    #[test]
+    fn a_derived_secret_is_stable_per_master_key_and_label() {
+        let master = MasterKey::generate();
+        let message = b"source:34.04:17";
+        assert_eq!(
+            master.derive(IMPORT_IDS_LABEL).mac(message),
+            master.derive(IMPORT_IDS_LABEL).mac(message)
+        );
+        assert_ne!(
+            master.derive(IMPORT_IDS_LABEL).mac(message),
+            master.derive("another purpose").mac(message)
+        );
+        assert_ne!(
+            master.derive(IMPORT_IDS_LABEL).mac(message),
+            MasterKey::generate().derive(IMPORT_IDS_LABEL).mac(message)
+        );
+        // Never the master key itself, and never printed.
+        assert_ne!(master.derive(IMPORT_IDS_LABEL).0, master.0);
+        assert_eq!(
+            format!("{:?}", master.derive(IMPORT_IDS_LABEL)),
+            "DerivedSecret(<redacted>)"
+        );
     }
 
     #[test]

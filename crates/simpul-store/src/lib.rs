@@ -22,6 +22,8 @@ pub use event_store::{
 pub use idempotency::{
     Claim, Completion, IdempotencyStore, Recorded, CLAIM_TIMEOUT_SECONDS, IDEMPOTENCY_WINDOW_HOURS,
 };
-pub use keys::{Erasure, KeyStore, MasterKey, PersonKeys, Unsealed};
+pub use keys::{
+    DerivedSecret, Erasure, KeyStore, MasterKey, PersonKeys, Unsealed, IMPORT_IDS_LABEL,
+};
 pub use metadata::EventMetadata;
 pub use tokens::{token_hash, StoredToken, TokenStore, TOKEN_PREFIX};

@@ -6,7 +6,8 @@
 //! state ([`plan`]). Only when no row has an error is everything written, in one
 //! [`EventStore::append_bulk`] transaction; otherwise the report lists every bad row (line,
 //! column, value, rule) and nothing is written. A re-import finds each KIM's stream again
-//! (the id is a UUID v5 of the import key) and writes only what changed.
+//! (the id is derived from the import key under a secret of the deployment, [`ImportIds`]) and
+//! writes only what changed.
 
 pub mod csv;
 mod plan;
@@ -21,7 +22,7 @@ use crate::auth::Scope;
 use crate::executor::CommandContext;
 
 pub use self::csv::{Column, MAX_ROWS};
-pub use self::plan::{community_id, import_key};
+pub use self::plan::{import_key, legacy_community_id, ImportIds};
 
 /// Longest file name kept in the report and the events' metadata.
 const MAX_FILE_NAME: usize = 200;
@@ -175,7 +176,8 @@ pub enum RowOutcomeKind {
 pub struct RowOutcome {
     /// The line in the file.
     pub line: u64,
-    /// The community id (a UUID v5 of `key`).
+    /// The community id: derived from `key` under the deployment's import id secret
+    /// ([`ImportIds::community_id`]), or the legacy id of a KIM an earlier import formed there.
     pub id: String,
     /// The import key: `source:<kabupaten/kota>:<source_id>` or
     /// `nomor-induk:<kabupaten/kota>:<nomor induk>`.
@@ -314,7 +316,7 @@ pub async fn run(
         }
     }
     let keyed = plan::identify(rows, request.scope, &mut errors);
-    let prefetched = plan::Prefetched::read(store, keys, &keyed).await?;
+    let prefetched = plan::Prefetched::read(store, keys, ImportIds::of(keys), &keyed).await?;
     let planner = plan::Planner {
         prefetched: &prefetched,
         keys,

@@ -24,7 +24,8 @@ use simpul_domain::{
     Stage,
 };
 use simpul_store::{
-    Append, EventStore, KeyStore, PersonKeys, StoreError, StoredEvent, Unsealed, WrappedKey,
+    Append, DerivedSecret, EventStore, KeyStore, PersonKeys, StoreError, StoredEvent, Unsealed,
+    WrappedKey,
 };
 use uuid::Uuid;
 
@@ -60,18 +61,63 @@ pub(super) struct Planned {
     pub keys: Vec<WrappedKey>,
 }
 
-/// The namespace of import keys' UUIDs (v5 of a fixed URL), so that ids never collide with
-/// another use of v5.
-fn namespace() -> Uuid {
+/// How imported KIM get their ids: keyed by a secret of the deployment, so that nobody without
+/// its master key can compute the id a row of a registry will get (and form a KIM there first to
+/// make that import fail), while a re-import in the same deployment finds the same streams.
+#[derive(Clone, Debug)]
+pub struct ImportIds {
+    secret: DerivedSecret,
+}
+
+impl ImportIds {
+    /// Ids under `secret` ([`KeyStore::import_id_secret`] in a deployment).
+    pub fn new(secret: DerivedSecret) -> Self {
+        Self { secret }
+    }
+
+    /// The ids of the deployment whose master key `keys` holds.
+    pub fn of(keys: &KeyStore) -> Self {
+        Self::new(keys.import_id_secret())
+    }
+
+    /// The community id of an import key: the first 16 bytes of HMAC-SHA256 of the key under the
+    /// deployment's import id secret, as a UUID of version 8 (custom) and the RFC 4122 variant.
+    /// The same key and master key always give the same id; a version-8 id never equals a
+    /// [`legacy_community_id`] (version 5).
+    pub fn community_id(&self, key: &str) -> Uuid {
+        let mac = self.secret.mac(key.as_bytes());
+        let mut bytes = [0_u8; 16];
+        bytes.copy_from_slice(&mac[..16]);
+        uuid::Builder::from_custom_bytes(bytes).into_uuid()
+    }
+}
+
+/// The namespace of the legacy ids (v5 of a fixed URL), so that they never collided with another
+/// use of v5.
+fn legacy_namespace() -> Uuid {
     Uuid::new_v5(
         &Uuid::NAMESPACE_URL,
         b"https://simpul.id/ns/registry-import",
     )
 }
 
-/// The community id of an import key: the same key gives the same stream on every re-import.
-pub fn community_id(key: &str) -> Uuid {
-    Uuid::new_v5(&namespace(), key.as_bytes())
+/// The id imports gave before ids were keyed: a UUID v5 of the import key, which anyone can
+/// compute. Only looked up, never given to a new KIM: a re-import keeps using it for a KIM an
+/// import formed there ([`formed_by_import`]).
+pub fn legacy_community_id(key: &str) -> Uuid {
+    Uuid::new_v5(&legacy_namespace(), key.as_bytes())
+}
+
+/// Whether a stream was formed by a registry import: its first event is the formation, stamped
+/// with an import's file and digest. Only an import writes that metadata (the executor, hence the
+/// API and every other command, never does), and imports have stamped it from the start.
+fn formed_by_import(stream: &[StoredEvent]) -> bool {
+    stream.first().is_some_and(|first| {
+        first.sequence == 1
+            && first.event_type == "CommunityFormed"
+            && first.metadata.contains_key("import_file")
+            && first.metadata.contains_key("import_sha256")
+    })
 }
 
 /// A row's import key and the column it comes from: `source:<kabupaten/kota>:<source_id>` when
@@ -168,6 +214,10 @@ pub(super) fn identify(
 /// What the store holds for the rows of one import, read in a few queries before any row is
 /// planned (a query per row would make a 20 000-row import wait on 40 000 round trips).
 pub(super) struct Prefetched {
+    /// How the rows' ids are derived.
+    ids: ImportIds,
+    /// The rows whose KIM an earlier import formed at its legacy id: import key → that id.
+    legacy: HashMap<String, String>,
     /// The events of every KIM the rows name, by community id.
     streams: HashMap<String, Vec<StoredEvent>>,
     /// The holders of the rows' nomor induk, by (kabupaten/kota, canonical number).
@@ -178,16 +228,39 @@ pub(super) struct Prefetched {
 
 impl Prefetched {
     /// Reads what planning `keyed` needs.
+    ///
+    /// A row's KIM is at its keyed id ([`ImportIds::community_id`]); when nothing is there but an
+    /// import formed a KIM at the row's [`legacy_community_id`] (a deployment that imported before
+    /// ids were keyed), the row keeps that KIM. A stream at the legacy id that an import did not
+    /// form (a client-chosen id on `POST /communities`) is not the row's and is ignored.
     pub(super) async fn read(
         store: &EventStore,
         keys: &KeyStore,
+        ids: ImportIds,
         keyed: &[(RegistryRow, String)],
     ) -> Result<Self, StoreError> {
-        let ids: Vec<String> = keyed
+        let keyed_ids: Vec<String> = keyed
             .iter()
-            .map(|(_, key)| community_id(key).to_string())
+            .map(|(_, key)| ids.community_id(key).to_string())
             .collect();
-        let streams = store.streams(&ids).await?;
+        let mut streams = store.streams(&keyed_ids).await?;
+        let unknown: Vec<(&str, String)> = keyed
+            .iter()
+            .zip(&keyed_ids)
+            .filter(|(_, id)| !streams.contains_key(*id))
+            .map(|((_, key), _)| (key.as_str(), legacy_community_id(key).to_string()))
+            .collect();
+        let mut legacy = HashMap::new();
+        if !unknown.is_empty() {
+            let legacy_ids: Vec<String> = unknown.iter().map(|(_, id)| id.clone()).collect();
+            let mut found = store.streams(&legacy_ids).await?;
+            for (key, id) in unknown {
+                if let Some(stream) = found.remove(&id).filter(|s| formed_by_import(s)) {
+                    legacy.insert(key.to_owned(), id.clone());
+                    streams.insert(id, stream);
+                }
+            }
+        }
         let numbers: Vec<(String, String)> = keyed
             .iter()
             .filter_map(|(row, _)| {
@@ -213,10 +286,20 @@ impl Prefetched {
             .collect();
         let keys = keys.keys_of(&persons).await?;
         Ok(Self {
+            ids,
+            legacy,
             streams,
             holders,
             keys,
         })
+    }
+
+    /// The id of the KIM of `key`: its legacy id when an import formed it there, else its keyed id.
+    fn community_id(&self, key: &str) -> String {
+        match self.legacy.get(key) {
+            Some(id) => id.clone(),
+            None => self.ids.community_id(key).to_string(),
+        }
     }
 }
 
@@ -249,7 +332,7 @@ impl Planner<'_> {
         key: &str,
         scope: &Scope,
     ) -> Result<Planned, Failure> {
-        let id = community_id(key).to_string();
+        let id = self.prefetched.community_id(key);
         let stored = self.prefetched.streams.get(&id).map(Vec::as_slice);
         let mut community = Community::default();
         let mut names: HashMap<Uuid, SealedText> = HashMap::new();
@@ -970,16 +1053,42 @@ mod tests {
         assert_eq!(url_of("Kopi Mbah"), None);
     }
 
+    fn ids(master: &simpul_store::MasterKey) -> ImportIds {
+        ImportIds::new(master.derive(simpul_store::IMPORT_IDS_LABEL))
+    }
+
     #[test]
-    fn ids_are_stable_per_key() {
-        assert_eq!(
-            community_id("source:34.04:17"),
-            community_id("source:34.04:17")
-        );
+    fn ids_are_keyed_by_the_master_key_and_stable_per_key() {
+        let master = simpul_store::MasterKey::generate();
+        let key = "source:34.04:17";
+        let id = ids(&master).community_id(key);
+        // Stable for the same master key (a re-import finds the stream), per key.
+        assert_eq!(id, ids(&master).community_id(key));
+        assert_ne!(id, ids(&master).community_id("source:34.71:17"));
+        // Not the public v5 id, and another deployment's master key gives another id.
+        assert_ne!(id, legacy_community_id(key));
         assert_ne!(
-            community_id("source:34.04:17"),
-            community_id("source:34.71:17")
+            id,
+            ids(&simpul_store::MasterKey::generate()).community_id(key)
         );
-        assert_eq!(community_id("source:34.04:17").get_version_num(), 5);
+        assert_eq!(id.get_version_num(), 8);
+        assert_eq!(id.get_variant(), uuid::Variant::RFC4122);
+        assert_eq!(legacy_community_id(key).get_version_num(), 5);
+    }
+
+    #[test]
+    fn ids_do_not_change_across_releases() {
+        // Pinned: a change here would make every deployment's re-imports miss their KIM.
+        let master =
+            simpul_store::MasterKey::from_base64("AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=")
+                .unwrap();
+        assert_eq!(
+            ids(&master).community_id("source:34.04:17").to_string(),
+            "e4e438c0-1f35-82cd-ab50-67ef2b73c5da"
+        );
+        assert_eq!(
+            legacy_community_id("source:34.04:17").to_string(),
+            "56160ce0-9a7e-540f-9601-be6bb6ac40d9"
+        );
     }
 }
