@@ -30,6 +30,7 @@ pub struct AuditFilter {
 
 /// One audit row.
 #[derive(Clone, Debug, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AuditRow {
     /// Global position.
     pub position: i64,

@@ -31,6 +31,7 @@ pub struct ListFilter {
 
 /// One row of `community_summary`.
 #[derive(Clone, Debug, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SummaryRow {
     /// The community id.
     pub community_id: String,
@@ -53,8 +54,10 @@ pub struct SummaryRow {
     /// Province name.
     pub province_name: String,
     /// `kim1` … `kim4`.
+    #[cfg_attr(feature = "openapi", schema(value_type = simpul_domain::Stage))]
     pub stage: String,
     /// `active`, `suspended`, `dissolved`.
+    #[cfg_attr(feature = "openapi", schema(value_type = simpul_domain::CommunityStatus))]
     pub status: String,
     /// SK and nomor induk.
     pub legal: bool,

@@ -244,6 +244,7 @@ fn is_scratch_file(file: &str, main: &str, name: &str) -> bool {
 
 /// A scratch space found in the database.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Scratch {
     /// The schema (PostgreSQL) or file (SQLite).
     pub name: String,

@@ -291,6 +291,7 @@ impl<E> Entries<E> {
 
 /// A projection's progress, as `simpul projections status` and `GET /projections` show it.
 #[derive(Clone, Debug, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ProjectionStatus {
     /// Its name.
     pub name: String,

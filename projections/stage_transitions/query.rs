@@ -12,6 +12,7 @@ use crate::runtime::ProjectionError;
 
 /// Days in the previous stage, summarised.
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Days {
     /// How many transitions.
     pub count: usize,
@@ -25,10 +26,13 @@ pub struct Days {
 
 /// One (from, to) pair.
 #[derive(Clone, Debug, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TransitionStats {
     /// Stage before.
+    #[cfg_attr(feature = "openapi", schema(value_type = simpul_domain::Stage))]
     pub from: String,
     /// Stage after.
+    #[cfg_attr(feature = "openapi", schema(value_type = simpul_domain::Stage))]
     pub to: String,
     /// Days in the previous stage, all transitions.
     pub days: Days,

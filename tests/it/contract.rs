@@ -237,3 +237,41 @@ async fn appointments_leak_no_keys_and_no_persons_on_postgres() {
 async fn appointments_leak_no_keys_and_no_persons_on_sqlite() {
     appointments_leak_no_keys_and_no_persons(simpul_store::Backend::Sqlite).await;
 }
+
+// A known path with a method it does not have: 405 with `Allow` and a problem body, like every
+// other error (it was an empty body), on the API and on the documents alike.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wrong_method_is_a_405_problem_with_allow() {
+    let server = TestServer::spawn(simpul_store::Backend::Sqlite).await;
+    let admin = server.token("admin", "national").await;
+    for (method, path, allow) in [
+        (reqwest::Method::DELETE, "/api/v1/communities", "POST"),
+        (reqwest::Method::PATCH, "/api/openapi.json", "GET"),
+        (reqwest::Method::PUT, "/healthz", "GET"),
+    ] {
+        let reply = server
+            .client
+            .request(method.clone(), format!("{}{path}", server.base))
+            .bearer_auth(&admin)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(reply.status(), 405, "{method} {path}");
+        let header = |name: &str| {
+            reply
+                .headers()
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default()
+                .to_owned()
+        };
+        assert!(header("allow").contains(allow), "{method} {path}");
+        assert_eq!(header("content-type"), "application/problem+json");
+        let body: serde_json::Value = reply.json().await.unwrap();
+        assert_eq!(body["status"], 405);
+        assert_eq!(
+            body["type"],
+            "https://simpul.id/problems/method-not-allowed"
+        );
+    }
+}

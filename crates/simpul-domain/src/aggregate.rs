@@ -44,6 +44,7 @@ const MAX_URL: usize = 2000;
 /// Whether a KIM is working, suspended, or gone for good.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum CommunityStatus {
     /// Working normally; every command may be accepted.
     #[default]
@@ -923,7 +924,7 @@ fn optional_url(value: Option<&str>) -> Result<Option<String>, DomainError> {
     let Some(url) = value.map(str::trim).filter(|u| !u.is_empty()) else {
         return Ok(None);
     };
-    if url.len() > MAX_URL || url.chars().any(|c| c.is_whitespace() || c.is_control()) {
+    if url.chars().count() > MAX_URL || url.chars().any(|c| c.is_whitespace() || c.is_control()) {
         return Err(DomainError::invalid(
             "url",
             format!("must be a single address of at most {MAX_URL} characters"),

@@ -186,6 +186,7 @@ pub struct RegistrationNumberAssigned {
 /// The kind of capacity-building session (seed 001).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum BimtekKind {
     /// *Bimbingan teknis*.
     Bimtek,
@@ -219,6 +220,7 @@ pub struct BimtekAttended {
 /// The five working principles of a KIM (seed 001) as activity kinds.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum ActivityKind {
     /// A conventional media forum: meetings, notice boards, community radio, bulletins.
     ConventionalForum,
@@ -250,6 +252,7 @@ pub struct ActivityRecorded {
 /// New-media kinds (*media baru*).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum MediaChannelKind {
     /// A website or blog.
     Website,

@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 /// An office in the KIM's *pengurus*.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum OfficerRole {
     /// Chair. At most one active (R5).
     Ketua,
@@ -45,6 +46,7 @@ impl OfficerRole {
 /// The role of the principal who sends a command; recorded in every event's metadata (R11).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum ActorRole {
     /// Operates the system nationally, including tokens.
     Admin,

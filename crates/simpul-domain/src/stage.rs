@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 /// development agent, KIM 3 plus new media, KIM 4 plus e-business.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum Stage {
     /// KIM 1: a forum with conventional media. Every new KIM starts here.
     Kim1,

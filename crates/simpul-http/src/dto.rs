@@ -12,24 +12,35 @@ use uuid::Uuid;
 /// Body of `POST /communities`: record the formation of a KIM in a desa/kelurahan.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({
+    "name": "KIM Sadai Bersatu",
+    "village": "21.71.01.1002",
+    "formed_on": "2024-03-12",
+    "origin_group": "Karang Taruna",
+    "member_count": 12,
+    "initiated_by": "Rudi Hartono"
+}))]
 pub struct FormCommunityBody {
     /// Optional id chosen by the client (a UUID); generated when absent.
     pub id: Option<Uuid>,
     /// The KIM's name, e.g. `KIM Sadai Bersatu`.
-    #[schema(value_type = String, example = "KIM Sadai Bersatu")]
+    #[schema(value_type = String, min_length = 1, max_length = 200, pattern = r"^[^\u0000-\u0009\u000b-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f][^\u0000-\u0009\u000b-\u001f\u007f-\u009f]*$", example = "KIM Sadai Bersatu")]
     pub name: CommunityName,
     /// The anchor desa/kelurahan code (R2), e.g. `21.71.01.1002`.
-    #[schema(value_type = String, example = "21.71.01.1002")]
+    #[schema(value_type = String, pattern = r"^[0-9]{2}\.[0-9]{2}\.[0-9]{2}\.[0-9]{4}$", example = "21.71.01.1002")]
     pub village: RegionCode,
-    /// Date of formation.
+    /// Date of formation, 1945-08-17 to 2099-12-31.
     pub formed_on: NaiveDate,
     /// The group it grew from (e.g. Karang Taruna).
     #[serde(default)]
+    #[schema(max_length = 300, pattern = r"^[^\u0000-\u001f\u007f-\u009f]*$")]
     pub origin_group: Option<String>,
     /// Members at formation, 3–30 (R1).
+    #[schema(minimum = 3, maximum = 30)]
     pub member_count: u32,
     /// Who in the community initiated it (R3); required when a government role records it.
     #[serde(default)]
+    #[schema(max_length = 300, pattern = r"^[^\u0000-\u001f\u007f-\u009f]*$")]
     pub initiated_by: Option<String>,
 }
 
@@ -51,21 +62,39 @@ pub struct EligibilityBody {
 /// key before they are recorded; they never stand in an event in plaintext.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({
+    "role": "ketua",
+    "name": "Siti Aminah",
+    "contact": "0812-3456-7890",
+    "appointed_on": "2024-03-12",
+    "eligibility": {
+        "not_asn": true,
+        "no_criminal_record": true,
+        "no_party_affiliation": true,
+        "no_ngo_affiliation": true
+    }
+}))]
 pub struct AppointOfficerBody {
-    /// The person, if they held an office before; generated otherwise.
+    /// The person, if they held an office in this KIM before; generated otherwise.
     pub person_id: Option<Uuid>,
-    /// `ketua`, `sekretaris`, `bendahara` or `kepala_bidang`.
-    #[schema(value_type = String, example = "ketua")]
+    /// The office.
     pub role: OfficerRole,
     /// The field, for a kepala bidang.
     #[serde(default)]
+    #[schema(max_length = 300, pattern = r"^[^\u0000-\u001f\u007f-\u009f]*$")]
     pub bidang: Option<String>,
     /// Full name (personal data).
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = r"^[^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f][^\u0000-\u001f\u007f-\u009f]*$"
+    )]
     pub name: String,
     /// Phone or e-mail (personal data).
     #[serde(default)]
+    #[schema(max_length = 200, pattern = r"^[^\u0000-\u001f\u007f-\u009f]*$")]
     pub contact: Option<String>,
-    /// Date of appointment.
+    /// Date of appointment, 1945-08-17 to 2099-12-31.
     pub appointed_on: NaiveDate,
     /// Attestations (R4).
     pub eligibility: EligibilityBody,
@@ -78,7 +107,7 @@ pub struct ReasonBody {
     /// From when.
     pub effective_on: NaiveDate,
     /// Why.
-    #[schema(value_type = String)]
+    #[schema(value_type = String, min_length = 1, max_length = 1000, pattern = r"^[^\u0000-\u0009\u000b-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f][^\u0000-\u0009\u000b-\u001f\u007f-\u009f]*$", example = "Pengurus mengundurkan diri")]
     pub reason: Reason,
 }
 
@@ -87,6 +116,7 @@ pub struct ReasonBody {
 #[serde(deny_unknown_fields)]
 pub struct MembersBody {
     /// The new count, 3–30 (R1).
+    #[schema(minimum = 3, maximum = 30)]
     pub member_count: u32,
     /// From when.
     pub effective_on: NaiveDate,
@@ -97,17 +127,24 @@ pub struct MembersBody {
 #[serde(deny_unknown_fields)]
 pub struct SkBody {
     /// SK number, e.g. `12/2025`.
-    #[schema(value_type = String, example = "12/2025")]
+    #[schema(value_type = String, min_length = 1, max_length = 100, pattern = r"^[^\u0000-\u0009\u000b-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f][^\u0000-\u0009\u000b-\u001f\u007f-\u009f]*$", example = "12/2025")]
     pub number: SkNumber,
     /// Date of the SK.
     pub issued_on: NaiveDate,
     /// What it is about (tentang).
-    #[schema(value_type = String)]
+    #[schema(value_type = String, min_length = 1, max_length = 300, pattern = r"^[^\u0000-\u0009\u000b-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f][^\u0000-\u0009\u000b-\u001f\u007f-\u009f]*$",
+             example = "Pembentukan Kelompok Informasi Masyarakat")]
     pub subject: Title,
     /// The issuing desa/kelurahan: the KIM's own (R7).
-    #[schema(value_type = String)]
+    #[schema(value_type = String, pattern = r"^[0-9]{2}\.[0-9]{2}\.[0-9]{2}\.[0-9]{4}$", example = "21.71.01.1002")]
     pub issuing_office: RegionCode,
     /// The signing office, e.g. `Lurah Pemping`.
+    #[schema(
+        min_length = 1,
+        max_length = 300,
+        pattern = r"^[^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f][^\u0000-\u001f\u007f-\u009f]*$",
+        example = "Lurah Pemping"
+    )]
     pub signed_by: String,
     /// Whether the village head acknowledged the officer roster.
     pub roster_acknowledged: bool,
@@ -118,10 +155,11 @@ pub struct SkBody {
 #[serde(deny_unknown_fields)]
 pub struct RegistrationBody {
     /// The nomor induk, unique within the kabupaten/kota (R8).
-    #[schema(value_type = String, example = "KIM-2171-0001")]
+    #[schema(value_type = String, min_length = 1, max_length = 64, pattern = r"^[A-Za-z0-9./ -]+$",
+             example = "KIM-2171-0001")]
     pub number: RegistrationNumber,
     /// The assigning Dinas' kabupaten/kota: the KIM's own (R8).
-    #[schema(value_type = String, example = "21.71")]
+    #[schema(value_type = String, pattern = r"^[0-9]{2}\.[0-9]{2}$", example = "21.71")]
     pub regency: RegionCode,
     /// Date of assignment.
     pub assigned_on: NaiveDate,
@@ -133,18 +171,19 @@ pub struct RegistrationBody {
 pub struct BimtekBody {
     /// The session, shared by every KIM that attended; generated when absent.
     pub session_id: Option<Uuid>,
-    /// `bimtek`, `workshop`, `sarasehan` or `forum_diskusi`.
-    #[schema(value_type = String, example = "bimtek")]
+    /// The kind of session.
     pub kind: BimtekKind,
     /// Its title.
-    #[schema(value_type = String)]
+    #[schema(value_type = String, min_length = 1, max_length = 300, pattern = r"^[^\u0000-\u0009\u000b-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f][^\u0000-\u0009\u000b-\u001f\u007f-\u009f]*$",
+             example = "Bimtek Pengelolaan Media Sosial KIM")]
     pub title: Title,
     /// Date held.
     pub held_on: NaiveDate,
     /// The organising province or kabupaten/kota.
-    #[schema(value_type = String, example = "21.71")]
+    #[schema(value_type = String, pattern = r"^[0-9]{2}(\.[0-9]{2})?$", example = "21.71")]
     pub organizer_region: RegionCode,
-    /// The KIM's participants.
+    /// The KIM's participants, 1–10,000.
+    #[schema(minimum = 1, maximum = 10000)]
     pub participants: u32,
 }
 
@@ -154,16 +193,17 @@ pub struct BimtekBody {
 pub struct ActivityBody {
     /// Generated when absent.
     pub activity_id: Option<Uuid>,
-    /// `conventional_forum`, `development_agent`, `dissemination`, `aspiration`, `networking`.
-    #[schema(value_type = String, example = "development_agent")]
+    /// Which of the five working principles.
     pub kind: ActivityKind,
     /// Its title.
-    #[schema(value_type = String)]
+    #[schema(value_type = String, min_length = 1, max_length = 300, pattern = r"^[^\u0000-\u0009\u000b-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f][^\u0000-\u0009\u000b-\u001f\u007f-\u009f]*$",
+             example = "Sosialisasi Program Desa Digital")]
     pub title: Title,
     /// Date held.
     pub held_on: NaiveDate,
-    /// Participants, if known.
+    /// Participants, if known, 1–10,000.
     #[serde(default)]
+    #[schema(minimum = 1, maximum = 10000)]
     pub participants: Option<u32>,
 }
 
@@ -173,14 +213,14 @@ pub struct ActivityBody {
 pub struct MediaChannelBody {
     /// Generated when absent.
     pub channel_id: Option<Uuid>,
-    /// `website`, `social_media` or `messaging`.
-    #[schema(value_type = String, example = "social_media")]
+    /// The kind of channel.
     pub kind: MediaChannelKind,
     /// Name or handle.
-    #[schema(value_type = String)]
+    #[schema(value_type = String, min_length = 1, max_length = 300, pattern = r"^[^\u0000-\u0009\u000b-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f][^\u0000-\u0009\u000b-\u001f\u007f-\u009f]*$", example = "@kimsadaibersatu")]
     pub name: Title,
-    /// Address, if public.
+    /// Address, if public: `http://` or `https://`, at most 2,000 characters.
     #[serde(default)]
+    #[schema(max_length = 2000, example = "https://instagram.com/kimsadaibersatu")]
     pub url: Option<String>,
     /// Since when.
     pub registered_on: NaiveDate,
@@ -193,13 +233,14 @@ pub struct EnterpriseBody {
     /// Generated when absent.
     pub enterprise_id: Option<Uuid>,
     /// Its name.
-    #[schema(value_type = String)]
+    #[schema(value_type = String, min_length = 1, max_length = 300, pattern = r"^[^\u0000-\u0009\u000b-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f][^\u0000-\u0009\u000b-\u001f\u007f-\u009f]*$", example = "Kerupuk Sadai")]
     pub name: Title,
-    /// Own online shop or marketplace.
-    #[schema(value_type = String)]
+    /// Where it sells: its own online shop, or the marketplace's name (free text).
+    #[schema(value_type = String, min_length = 1, max_length = 300, pattern = r"^[^\u0000-\u0009\u000b-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f][^\u0000-\u0009\u000b-\u001f\u007f-\u009f]*$", example = "Shopee")]
     pub platform: Title,
-    /// Address, if public.
+    /// Address, if public: `http://` or `https://`, at most 2,000 characters.
     #[serde(default)]
+    #[schema(max_length = 2000)]
     pub url: Option<String>,
     /// Since when.
     pub registered_on: NaiveDate,
@@ -219,19 +260,19 @@ pub enum StageDirection {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct StageBody {
-    /// `advance` or `lower`.
+    /// Raise one step, or lower.
     pub direction: StageDirection,
-    /// The stage after: `kim1` … `kim4`.
-    #[schema(value_type = String, example = "kim2")]
+    /// The stage after.
     pub to: Stage,
     /// Date of the assessment.
     pub assessed_on: NaiveDate,
-    /// For `advance`: sequences of this KIM's events cited as evidence.
+    /// For `advance`: sequences of this KIM's events cited as evidence (R9).
     #[serde(default)]
+    #[schema(example = json!([4]))]
     pub evidence: Vec<u64>,
-    /// For `lower`: why.
+    /// For `lower`: why (R10).
     #[serde(default)]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, min_length = 1, max_length = 1000, pattern = r"^[^\u0000-\u0009\u000b-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f][^\u0000-\u0009\u000b-\u001f\u007f-\u009f]*$")]
     pub reason: Option<Reason>,
 }
 
@@ -248,6 +289,7 @@ pub struct WriteResult {
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct Created {
     /// The new community's id.
+    #[schema(format = Uuid)]
     pub id: String,
     /// Its version (1).
     pub version: u64,

@@ -50,6 +50,9 @@ pub enum ApiError {
     /// 404: no such resource, or one outside the token's scope.
     #[error("not found")]
     NotFound,
+    /// 405: the path exists, but not with this method (`Allow` lists the ones it has).
+    #[error("this method is not allowed here; `Allow` lists the ones that are")]
+    MethodNotAllowed,
     /// 406: the `Accept` header asks for no type this resource offers.
     #[error("{0}")]
     NotAcceptable(String),
@@ -106,6 +109,7 @@ impl ApiError {
             ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::NotFound => StatusCode::NOT_FOUND,
+            ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::NotAcceptable(_) => StatusCode::NOT_ACCEPTABLE,
             ApiError::Conflict { .. } | ApiError::InProgress { .. } => StatusCode::CONFLICT,
             ApiError::PreconditionFailed(_) => StatusCode::PRECONDITION_FAILED,
@@ -127,6 +131,7 @@ impl ApiError {
             ApiError::Unauthorized => "unauthorized",
             ApiError::Forbidden(_) => "forbidden",
             ApiError::NotFound => "not-found",
+            ApiError::MethodNotAllowed => "method-not-allowed",
             ApiError::NotAcceptable(_) => "not-acceptable",
             ApiError::Conflict { .. } => "conflict",
             ApiError::InProgress { .. } => "request-in-progress",

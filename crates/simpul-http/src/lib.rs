@@ -75,13 +75,20 @@ pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
     (v1, document)
 }
 
+/// The OpenAPI document `/api/openapi.json` serves.
+pub fn openapi_document() -> serde_json::Value {
+    openapi::document(api().1)
+}
+
 /// The whole server: API, docs, health, request ids, tracing, the body size limit and the
 /// body-read timeout of `limits`.
 pub fn app(state: AppState, limits: &Limits) -> Router {
     let (v1, document) = api();
     // Serialised once and shared: the router's handlers are cloned for every connection, and a
     // captured `OpenApi` value made each idle connection cost about 2 MB.
-    let document = axum::body::Bytes::from(serde_json::to_vec(&document).unwrap_or_default());
+    let document = axum::body::Bytes::from(
+        serde_json::to_vec(&openapi::document(document)).unwrap_or_default(),
+    );
     let health = Router::new()
         .route("/healthz", get(routes::health::healthz))
         .route("/readyz", get(routes::health::readyz));
@@ -112,6 +119,7 @@ pub fn app(state: AppState, limits: &Limits) -> Router {
         .route("/api/docs/swagger-ui-bundle.js", get(openapi::swagger_bundle))
         .route("/api/docs/swagger-ui.css", get(openapi::swagger_css))
         .fallback(|| async { ApiError::NotFound })
+        .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .with_state(state)
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         // On every response: no content sniffing, no framing, and (unless the docs page set its

@@ -34,8 +34,10 @@ pub struct NamedRegion {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct OfficerView {
     /// The person.
+    #[schema(format = Uuid)]
     pub person_id: String,
     /// The office.
+    #[schema(value_type = simpul_domain::OfficerRole)]
     pub role: String,
     /// The field, for a kepala bidang.
     pub bidang: Option<String>,
@@ -47,6 +49,7 @@ pub struct OfficerView {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct CommunityView {
     /// The community id.
+    #[schema(format = Uuid)]
     pub id: String,
     /// Name.
     pub name: String,
@@ -59,10 +62,13 @@ pub struct CommunityView {
     /// Province.
     pub provinsi: NamedRegion,
     /// Formation date.
+    #[schema(format = Date)]
     pub formed_on: Option<String>,
-    /// `active`, `suspended` or `dissolved`.
+    /// Whether it is working, suspended or dissolved.
+    #[schema(value_type = simpul_domain::CommunityStatus)]
     pub status: String,
-    /// `kim1` … `kim4`.
+    /// The maturity stage.
+    #[schema(value_type = simpul_domain::Stage)]
     pub stage: String,
     /// SK and nomor induk both present.
     pub legal: bool,
@@ -102,6 +108,7 @@ pub struct HistoryEntry {
     #[schema(value_type = Object)]
     pub payload: Value,
     /// Server time of the append (UTC).
+    #[schema(format = DateTime)]
     pub recorded_at: Option<String>,
     /// Who.
     pub actor: Option<String>,

@@ -426,6 +426,17 @@ impl EventStore {
         };
         Ok(u64::try_from(count).unwrap_or_default())
     }
+
+    /// The highest position in the log (0 when it is empty). Every position a write has answered
+    /// is at most this, so a larger one was never given out by this store.
+    pub async fn head(&self) -> Result<u64, StoreError> {
+        const SQL: &str = "SELECT COALESCE(MAX(position), 0) FROM events";
+        let head: i64 = match &self.db {
+            Database::Postgres(pool) => sqlx::query_scalar(SQL).fetch_one(pool).await?,
+            Database::Sqlite { readers, .. } => sqlx::query_scalar(SQL).fetch_one(readers).await?,
+        };
+        Ok(u64::try_from(head).unwrap_or_default())
+    }
 }
 
 /// Why an append wrote nothing.

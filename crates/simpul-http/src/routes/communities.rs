@@ -58,10 +58,10 @@ impl<S: Send + Sync> axum::extract::FromRequestParts<S> for WriteHeaders {
 
 /// Record the formation of a KIM (R1, R2, R3). A government role records it on the community's
 /// behalf and must name who initiated it; the new KIM starts at KIM 1.
-#[utoipa::path(post, path = "/communities", tag = "communities",
+#[utoipa::path(post, path = "/communities", operation_id = "formCommunity", tag = "communities",
     request_body = FormCommunityBody,
     responses((status = 201, description = "Formed", body = Created,
-               headers(("Location" = String), ("ETag" = String))), WriteErrors),
+               headers(("Location" = String, description = "`/api/v1/communities/{id}`"))), WriteErrors),
     security(("bearer" = [])))]
 pub async fn form(
     State(state): State<AppState>,
@@ -107,9 +107,9 @@ pub async fn form(
 }
 
 /// A KIM's current state, folded from its events, with `ETag: "<version>"`.
-#[utoipa::path(get, path = "/communities/{id}", tag = "communities",
-    params(("id" = String, Path, description = "Community id")),
-    responses((status = 200, body = CommunityView, headers(("ETag" = String))), ReadErrors),
+#[utoipa::path(get, path = "/communities/{id}", operation_id = "getCommunity", tag = "communities",
+    params(("id" = Uuid, Path, description = "Community id")),
+    responses((status = 200, description = "The KIM as of its last event", body = CommunityView), ReadErrors),
     security(("bearer" = [])))]
 pub async fn show(
     State(state): State<AppState>,
@@ -127,9 +127,9 @@ pub async fn show(
 /// The full history of a KIM: every event with its sequence, global position, type, payload,
 /// time, actor, role, request id and reason. Officers' names are opened only for roles that may
 /// read personal data; `[dihapus]` after erasure.
-#[utoipa::path(get, path = "/communities/{id}/events", tag = "communities",
-    params(("id" = String, Path, description = "Community id")),
-    responses((status = 200, body = Vec<HistoryEntry>), ReadErrors),
+#[utoipa::path(get, path = "/communities/{id}/events", operation_id = "getCommunityHistory", tag = "communities",
+    params(("id" = Uuid, Path, description = "Community id")),
+    responses((status = 200, description = "Every event, oldest first", body = Vec<HistoryEntry>), ReadErrors),
     security(("bearer" = [])))]
 pub async fn events(
     State(state): State<AppState>,
@@ -142,10 +142,10 @@ pub async fn events(
 }
 
 /// Appoint an officer (R4, R5). The name and contact are sealed with the person's own key.
-#[utoipa::path(post, path = "/communities/{id}/officers", tag = "communities",
-    params(("id" = String, Path, description = "Community id")),
+#[utoipa::path(post, path = "/communities/{id}/officers", operation_id = "appointOfficer", tag = "communities",
+    params(("id" = Uuid, Path, description = "Community id")),
     request_body = AppointOfficerBody,
-    responses((status = 200, body = WriteResult), WriteErrors),
+    responses((status = 200, description = "Recorded: the KIM's new version (`ETag`) and the event's global position", body = WriteResult), WriteErrors),
     security(("bearer" = [])))]
 pub async fn appoint_officer(
     State(state): State<AppState>,
@@ -243,11 +243,11 @@ pub async fn appoint_officer(
 }
 
 /// Dismiss an active officer, with a reason (R10).
-#[utoipa::path(post, path = "/communities/{id}/officers/{person_id}/dismiss", tag = "communities",
-    params(("id" = String, Path, description = "Community id"),
+#[utoipa::path(post, path = "/communities/{id}/officers/{person_id}/dismiss", operation_id = "dismissOfficer", tag = "communities",
+    params(("id" = Uuid, Path, description = "Community id"),
            ("person_id" = Uuid, Path, description = "The officer")),
     request_body = ReasonBody,
-    responses((status = 200, body = WriteResult), WriteErrors),
+    responses((status = 200, description = "Recorded: the KIM's new version (`ETag`) and the event's global position", body = WriteResult), WriteErrors),
     security(("bearer" = [])))]
 pub async fn dismiss_officer(
     State(state): State<AppState>,
@@ -271,10 +271,10 @@ pub async fn dismiss_officer(
 }
 
 /// Set the member count (R1: 3–30).
-#[utoipa::path(put, path = "/communities/{id}/members", tag = "communities",
-    params(("id" = String, Path, description = "Community id")),
+#[utoipa::path(put, path = "/communities/{id}/members", operation_id = "updateMemberCount", tag = "communities",
+    params(("id" = Uuid, Path, description = "Community id")),
     request_body = MembersBody,
-    responses((status = 200, body = WriteResult), WriteErrors),
+    responses((status = 200, description = "Recorded: the KIM's new version (`ETag`) and the event's global position", body = WriteResult), WriteErrors),
     security(("bearer" = [])))]
 pub async fn members(
     State(state): State<AppState>,
@@ -293,10 +293,10 @@ pub async fn members(
 }
 
 /// Record the village head's SK establishing the KIM (R6, R7).
-#[utoipa::path(post, path = "/communities/{id}/sk", tag = "communities",
-    params(("id" = String, Path, description = "Community id")),
+#[utoipa::path(post, path = "/communities/{id}/sk", operation_id = "issueSk", tag = "communities",
+    params(("id" = Uuid, Path, description = "Community id")),
     request_body = SkBody,
-    responses((status = 200, body = WriteResult), WriteErrors),
+    responses((status = 200, description = "Recorded: the KIM's new version (`ETag`) and the event's global position", body = WriteResult), WriteErrors),
     security(("bearer" = [])))]
 pub async fn issue_sk(
     State(state): State<AppState>,
@@ -320,10 +320,10 @@ pub async fn issue_sk(
 }
 
 /// Revoke the active SK, with a reason (R10).
-#[utoipa::path(post, path = "/communities/{id}/sk/revoke", tag = "communities",
-    params(("id" = String, Path, description = "Community id")),
+#[utoipa::path(post, path = "/communities/{id}/sk/revoke", operation_id = "revokeSk", tag = "communities",
+    params(("id" = Uuid, Path, description = "Community id")),
     request_body = ReasonBody,
-    responses((status = 200, body = WriteResult), WriteErrors),
+    responses((status = 200, description = "Recorded: the KIM's new version (`ETag`) and the event's global position", body = WriteResult), WriteErrors),
     security(("bearer" = [])))]
 pub async fn revoke_sk(
     State(state): State<AppState>,
@@ -342,10 +342,10 @@ pub async fn revoke_sk(
 }
 
 /// Assign the nomor induk (R8: active SK, the KIM's own kabupaten/kota, unique there).
-#[utoipa::path(post, path = "/communities/{id}/registration", tag = "communities",
-    params(("id" = String, Path, description = "Community id")),
+#[utoipa::path(post, path = "/communities/{id}/registration", operation_id = "assignNomorInduk", tag = "communities",
+    params(("id" = Uuid, Path, description = "Community id")),
     request_body = RegistrationBody,
-    responses((status = 200, body = WriteResult), WriteErrors),
+    responses((status = 200, description = "Recorded: the KIM's new version (`ETag`) and the event's global position", body = WriteResult), WriteErrors),
     security(("bearer" = [])))]
 pub async fn registration(
     State(state): State<AppState>,
@@ -368,10 +368,10 @@ pub async fn registration(
 }
 
 /// Record attendance at a bimtek (or workshop, sarasehan, forum diskusi).
-#[utoipa::path(post, path = "/communities/{id}/bimtek", tag = "communities",
-    params(("id" = String, Path, description = "Community id")),
+#[utoipa::path(post, path = "/communities/{id}/bimtek", operation_id = "recordBimtek", tag = "communities",
+    params(("id" = Uuid, Path, description = "Community id")),
     request_body = BimtekBody,
-    responses((status = 200, body = WriteResult), WriteErrors),
+    responses((status = 200, description = "Recorded: the KIM's new version (`ETag`) and the event's global position", body = WriteResult), WriteErrors),
     security(("bearer" = [])))]
 pub async fn bimtek(
     State(state): State<AppState>,
@@ -395,10 +395,10 @@ pub async fn bimtek(
 }
 
 /// Record an activity (forum, development agent, dissemination, aspiration, networking).
-#[utoipa::path(post, path = "/communities/{id}/activities", tag = "communities",
-    params(("id" = String, Path, description = "Community id")),
+#[utoipa::path(post, path = "/communities/{id}/activities", operation_id = "recordActivity", tag = "communities",
+    params(("id" = Uuid, Path, description = "Community id")),
     request_body = ActivityBody,
-    responses((status = 200, body = WriteResult), WriteErrors),
+    responses((status = 200, description = "Recorded: the KIM's new version (`ETag`) and the event's global position", body = WriteResult), WriteErrors),
     security(("bearer" = [])))]
 pub async fn activity(
     State(state): State<AppState>,
@@ -421,10 +421,10 @@ pub async fn activity(
 }
 
 /// Register a new-media channel (website, social media, messaging): evidence for KIM 3.
-#[utoipa::path(post, path = "/communities/{id}/media-channels", tag = "communities",
-    params(("id" = String, Path, description = "Community id")),
+#[utoipa::path(post, path = "/communities/{id}/media-channels", operation_id = "registerMediaChannel", tag = "communities",
+    params(("id" = Uuid, Path, description = "Community id")),
     request_body = MediaChannelBody,
-    responses((status = 200, body = WriteResult), WriteErrors),
+    responses((status = 200, description = "Recorded: the KIM's new version (`ETag`) and the event's global position", body = WriteResult), WriteErrors),
     security(("bearer" = [])))]
 pub async fn media_channel(
     State(state): State<AppState>,
@@ -450,11 +450,11 @@ pub async fn media_channel(
 }
 
 /// Deactivate a media channel, with a reason (R10).
-#[utoipa::path(post, path = "/communities/{id}/media-channels/{cid}/deactivate", tag = "communities",
-    params(("id" = String, Path, description = "Community id"),
+#[utoipa::path(post, path = "/communities/{id}/media-channels/{cid}/deactivate", operation_id = "deactivateMediaChannel", tag = "communities",
+    params(("id" = Uuid, Path, description = "Community id"),
            ("cid" = Uuid, Path, description = "The channel")),
     request_body = ReasonBody,
-    responses((status = 200, body = WriteResult), WriteErrors),
+    responses((status = 200, description = "Recorded: the KIM's new version (`ETag`) and the event's global position", body = WriteResult), WriteErrors),
     security(("bearer" = [])))]
 pub async fn deactivate_media_channel(
     State(state): State<AppState>,
@@ -478,10 +478,10 @@ pub async fn deactivate_media_channel(
 }
 
 /// Register an e-business (online shop or marketplace presence): evidence for KIM 4.
-#[utoipa::path(post, path = "/communities/{id}/enterprises", tag = "communities",
-    params(("id" = String, Path, description = "Community id")),
+#[utoipa::path(post, path = "/communities/{id}/enterprises", operation_id = "registerEBusiness", tag = "communities",
+    params(("id" = Uuid, Path, description = "Community id")),
     request_body = EnterpriseBody,
-    responses((status = 200, body = WriteResult), WriteErrors),
+    responses((status = 200, description = "Recorded: the KIM's new version (`ETag`) and the event's global position", body = WriteResult), WriteErrors),
     security(("bearer" = [])))]
 pub async fn enterprise(
     State(state): State<AppState>,
@@ -504,11 +504,11 @@ pub async fn enterprise(
 }
 
 /// Deactivate an e-business, with a reason (R10).
-#[utoipa::path(post, path = "/communities/{id}/enterprises/{eid}/deactivate", tag = "communities",
-    params(("id" = String, Path, description = "Community id"),
+#[utoipa::path(post, path = "/communities/{id}/enterprises/{eid}/deactivate", operation_id = "deactivateEBusiness", tag = "communities",
+    params(("id" = Uuid, Path, description = "Community id"),
            ("eid" = Uuid, Path, description = "The e-business")),
     request_body = ReasonBody,
-    responses((status = 200, body = WriteResult), WriteErrors),
+    responses((status = 200, description = "Recorded: the KIM's new version (`ETag`) and the event's global position", body = WriteResult), WriteErrors),
     security(("bearer" = [])))]
 pub async fn deactivate_enterprise(
     State(state): State<AppState>,
@@ -532,10 +532,10 @@ pub async fn deactivate_enterprise(
 }
 
 /// Assess the maturity stage: `advance` one step citing evidence, or `lower` with a reason (R9).
-#[utoipa::path(post, path = "/communities/{id}/stage", tag = "communities",
-    params(("id" = String, Path, description = "Community id")),
+#[utoipa::path(post, path = "/communities/{id}/stage", operation_id = "assessStage", tag = "communities",
+    params(("id" = Uuid, Path, description = "Community id")),
     request_body = StageBody,
-    responses((status = 200, body = WriteResult), WriteErrors),
+    responses((status = 200, description = "Recorded: the KIM's new version (`ETag`) and the event's global position", body = WriteResult), WriteErrors),
     security(("bearer" = [])))]
 pub async fn stage(
     State(state): State<AppState>,
@@ -567,10 +567,10 @@ pub async fn stage(
 }
 
 /// Suspend an active KIM, with a reason.
-#[utoipa::path(post, path = "/communities/{id}/suspend", tag = "communities",
-    params(("id" = String, Path, description = "Community id")),
+#[utoipa::path(post, path = "/communities/{id}/suspend", operation_id = "suspendCommunity", tag = "communities",
+    params(("id" = Uuid, Path, description = "Community id")),
     request_body = ReasonBody,
-    responses((status = 200, body = WriteResult), WriteErrors),
+    responses((status = 200, description = "Recorded: the KIM's new version (`ETag`) and the event's global position", body = WriteResult), WriteErrors),
     security(("bearer" = [])))]
 pub async fn suspend(
     State(state): State<AppState>,
@@ -589,10 +589,10 @@ pub async fn suspend(
 }
 
 /// Reactivate a suspended KIM, with a reason.
-#[utoipa::path(post, path = "/communities/{id}/reactivate", tag = "communities",
-    params(("id" = String, Path, description = "Community id")),
+#[utoipa::path(post, path = "/communities/{id}/reactivate", operation_id = "reactivateCommunity", tag = "communities",
+    params(("id" = Uuid, Path, description = "Community id")),
     request_body = ReasonBody,
-    responses((status = 200, body = WriteResult), WriteErrors),
+    responses((status = 200, description = "Recorded: the KIM's new version (`ETag`) and the event's global position", body = WriteResult), WriteErrors),
     security(("bearer" = [])))]
 pub async fn reactivate(
     State(state): State<AppState>,
@@ -611,10 +611,10 @@ pub async fn reactivate(
 }
 
 /// Dissolve a KIM for good, with a reason: it accepts no more commands.
-#[utoipa::path(post, path = "/communities/{id}/dissolve", tag = "communities",
-    params(("id" = String, Path, description = "Community id")),
+#[utoipa::path(post, path = "/communities/{id}/dissolve", operation_id = "dissolveCommunity", tag = "communities",
+    params(("id" = Uuid, Path, description = "Community id")),
     request_body = ReasonBody,
-    responses((status = 200, body = WriteResult), WriteErrors),
+    responses((status = 200, description = "Recorded: the KIM's new version (`ETag`) and the event's global position", body = WriteResult), WriteErrors),
     security(("bearer" = [])))]
 pub async fn dissolve(
     State(state): State<AppState>,

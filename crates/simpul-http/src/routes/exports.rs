@@ -34,20 +34,28 @@ use crate::state::AppState;
 /// Parameters of `GET /exports/communities`.
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct CommunityExportParams {
     /// A region prefix at any level: `34`, `34.04`, `34.04.01`, `34.04.01.2001`; defaults to the
     /// token's scope (the whole country for national scopes).
+    #[param(
+        pattern = r"^[0-9]{2}(\.[0-9]{2}(\.[0-9]{2}(\.[0-9]{4})?)?)?$",
+        example = "34.04"
+    )]
     region: Option<String>,
 }
 
 /// Parameters of `GET /exports/events`.
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct EventExportParams {
     /// Start after this global position (absent or 0: from the beginning). Pass the last line's
     /// `position` to continue.
+    #[param(minimum = 0, maximum = 9223372036854775807_i64)]
     after: Option<u64>,
     /// At most this many events (absent: everything committed so far).
+    #[param(minimum = 0, maximum = 9223372036854775807_i64)]
     limit: Option<u64>,
 }
 
@@ -55,13 +63,14 @@ pub struct EventExportParams {
 /// column names (`id`, `nama_kim`, `kode_desa`, … `versi`). `Accept: text/csv` (also `*/*` or
 /// none) or `Accept: application/vnd.openxmlformats-officedocument.spreadsheetml.sheet`; any
 /// other type is 406.
-#[utoipa::path(get, path = "/exports/communities", tag = "exports",
+#[utoipa::path(get, path = "/exports/communities", operation_id = "exportCommunities", tag = "exports",
     params(CommunityExportParams),
     responses(
         (status = 200, description = "A file (`Content-Disposition: attachment`)", content(
             (String = "text/csv"),
-            (Vec<u8> = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"))),
-        (status = 400, body = crate::error::Problem, content_type = "application/problem+json"),
+            (crate::openapi::Binary = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"))),
+        (status = 400, body = crate::error::Problem, content_type = "application/problem+json",
+            description = "A query parameter is malformed (`field` names it)"),
         (status = 406, body = crate::error::Problem, content_type = "application/problem+json",
             description = "`Accept` allows neither CSV nor XLSX (`field`: `Accept`)"),
         ReadErrors),
@@ -124,12 +133,13 @@ pub async fn communities(
 /// that read full histories); a regional auditor gets the events of the KIM in its scope.
 /// Officers' names are opened for roles that may read personal data, as in a KIM's history
 /// (`[dihapus]` after erasure); otherwise they stay sealed.
-#[utoipa::path(get, path = "/exports/events", tag = "exports",
+#[utoipa::path(get, path = "/exports/events", operation_id = "exportEvents", tag = "exports",
     params(EventExportParams),
     responses(
         (status = 200, description = "One JSON object per line", content(
             (String = "application/x-ndjson"))),
-        (status = 400, body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 400, body = crate::error::Problem, content_type = "application/problem+json",
+            description = "A query parameter is malformed (`field` names it)"),
         (status = 406, body = crate::error::Problem, content_type = "application/problem+json",
             description = "`Accept` does not allow `application/x-ndjson` (`field`: `Accept`)"),
         ReadErrors),

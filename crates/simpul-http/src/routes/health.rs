@@ -19,8 +19,8 @@ pub struct Health {
 }
 
 /// The process is up.
-#[utoipa::path(get, path = "/healthz", tag = "operations",
-    responses((status = 200, body = Health)))]
+#[utoipa::path(get, path = "/healthz", operation_id = "healthz", tag = "operations",
+    responses((status = 200, description = "The process is up", body = Health)))]
 pub async fn healthz() -> Json<Health> {
     Json(Health { status: "ok" })
 }
@@ -30,8 +30,10 @@ pub async fn healthz() -> Json<Health> {
 const READY_TIMEOUT: Duration = Duration::from_millis(500);
 
 /// The database answers within a second; 503 with `Retry-After` otherwise.
-#[utoipa::path(get, path = "/readyz", tag = "operations",
-    responses((status = 200, body = Health), (status = 503, body = crate::error::Problem)))]
+#[utoipa::path(get, path = "/readyz", operation_id = "readyz", tag = "operations",
+    responses((status = 200, description = "The database answers", body = Health),
+              (status = 503, description = "The database does not answer within 500 ms (`Retry-After`)",
+               body = crate::error::Problem, content_type = "application/problem+json")))]
 pub async fn readyz(State(state): State<AppState>) -> Result<(StatusCode, Json<Health>), ApiError> {
     match tokio::time::timeout(READY_TIMEOUT, state.database.ping()).await {
         Ok(Ok(())) => Ok((StatusCode::OK, Json(Health { status: "ok" }))),

@@ -34,11 +34,17 @@ const CSV_TYPES: [&str; 4] = [
 /// Parameters of `POST /imports`.
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct ImportParams {
     /// `true`: check every row and answer the report; write nothing.
     dry_run: Option<bool>,
     /// The file's name, recorded with its SHA-256 in every event's metadata; otherwise the
-    /// `filename` of `Content-Disposition`, otherwise `import.csv`.
+    /// `filename` of `Content-Disposition`, otherwise `import.csv`. At most 200 characters are
+    /// kept.
+    #[param(
+        pattern = r"^[^\u0000-\u001f\u007f-\u009f]*$",
+        example = "registri-kim-2171.csv"
+    )]
     filename: Option<String>,
 }
 
@@ -64,7 +70,9 @@ pub struct ImportRowError {
 pub struct ImportRowOutcome {
     /// The line in the file.
     line: u64,
-    /// The community id (UUID v5 of `key`): `GET /communities/{id}`.
+    /// The community id, derived from `key` under a secret of the deployment: the same on every
+    /// re-import while the master key stays, and not computable without it (a KIM imported
+    /// before ids were keyed keeps its UUID v5 id). `GET /communities/{id}`.
     id: String,
     /// `source:<kabupaten/kota>:<source_id>` or `nomor-induk:<kabupaten/kota>:<nomor induk>`.
     key: String,
@@ -109,7 +117,7 @@ pub struct ImportReportBody {
 /// are `scope` errors) and `admin`. **200** with the report when every row is valid (written,
 /// or only checked with `dry_run=true`); **422** with the same report when any row failed —
 /// then nothing is written. Re-importing the same file writes nothing new.
-#[utoipa::path(post, path = "/imports", tag = "imports",
+#[utoipa::path(post, path = "/imports", operation_id = "importRegistry", tag = "imports",
     params(ImportParams),
     request_body(content = String, content_type = "text/csv",
         description = "The registry file, one row per KIM"),
@@ -118,7 +126,8 @@ pub struct ImportReportBody {
             body = ImportReportBody),
         (status = 400, body = Problem, content_type = "application/problem+json",
             description = "The body is not a readable CSV (not UTF-8, empty)"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 401, body = Problem, content_type = "application/problem+json",
+            description = "No valid bearer token"),
         (status = 403, body = Problem, content_type = "application/problem+json",
             description = "The role may not import"),
         (status = 409, body = Problem, content_type = "application/problem+json",
@@ -128,7 +137,8 @@ pub struct ImportReportBody {
         (status = 415, body = Problem, content_type = "application/problem+json",
             description = "Body not `text/csv`"),
         (status = 422, description = "Some rows failed; nothing written", body = ImportReportBody),
-        (status = 503, body = Problem, content_type = "application/problem+json")),
+        (status = 503, body = Problem, content_type = "application/problem+json",
+            description = "The database is unavailable (`Retry-After`); nothing written")),
     security(("bearer" = [])))]
 pub async fn create(
     State(state): State<AppState>,

@@ -35,7 +35,11 @@ pub enum WriteErrors {
     /// No such community, or outside the token's scope.
     #[response(status = 404, content_type = "application/problem+json")]
     NotFound(Problem),
-    /// Duplicate nomor induk, concurrent writers, or a dissolved/suspended KIM.
+    /// The body did not arrive within the body-read timeout.
+    #[response(status = 408, content_type = "application/problem+json")]
+    RequestTimeout(Problem),
+    /// Duplicate nomor induk, a lifecycle state that refuses the command, a chosen `id` in use,
+    /// or a request with this `Idempotency-Key` still in progress (`Retry-After`).
     #[response(status = 409, content_type = "application/problem+json")]
     Conflict(Problem),
     /// `If-Match` names another version.
@@ -51,6 +55,28 @@ pub enum WriteErrors {
     #[response(status = 422, content_type = "application/problem+json")]
     Unprocessable(Problem),
     /// The database is unavailable (`Retry-After`).
+    #[response(status = 503, content_type = "application/problem+json")]
+    Unavailable(Problem),
+}
+
+/// The errors a read-model query may answer, for the OpenAPI document.
+#[derive(IntoResponses)]
+#[allow(dead_code)] // Only read by the OpenAPI derive.
+pub enum QueryErrors {
+    /// A query parameter is malformed, out of range or unknown (`field` names it).
+    #[response(status = 400, content_type = "application/problem+json")]
+    Malformed(Problem),
+    /// No valid bearer token.
+    #[response(status = 401, content_type = "application/problem+json")]
+    Unauthorized(Problem),
+    /// The token's role may not read this, or the region is outside its scope.
+    #[response(status = 403, content_type = "application/problem+json")]
+    Forbidden(Problem),
+    /// A community named by the query does not exist or is outside the token's scope.
+    #[response(status = 404, content_type = "application/problem+json")]
+    NotFound(Problem),
+    /// The database is unavailable, or the read models did not reach `min_position` within
+    /// 2 s (`Retry-After`).
     #[response(status = 503, content_type = "application/problem+json")]
     Unavailable(Problem),
 }

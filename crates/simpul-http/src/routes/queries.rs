@@ -22,7 +22,7 @@ use simpul_projections::stage_dashboard::query as dashboard;
 use simpul_projections::ProjectionStatus;
 use utoipa::{IntoParams, ToSchema};
 
-use super::ReadErrors;
+use super::{QueryErrors, ReadErrors};
 use crate::error::ApiError;
 use crate::extract::Auth;
 use crate::state::AppState;
@@ -65,22 +65,35 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for AppQuery<T> {
 /// Parameters of `GET /communities`.
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct ListParams {
-    /// A region prefix: `34`, `34.04`, `34.04.01`; defaults to the token's scope.
+    /// A region code or prefix: `34`, `34.04`, `34.04.01`, `34.04.01.2001`; defaults to the
+    /// token's scope.
+    #[param(
+        pattern = r"^[0-9]{2}(\.[0-9]{2}(\.[0-9]{2}(\.[0-9]{4})?)?)?$",
+        example = "34.04"
+    )]
     region: Option<String>,
-    /// `kim1` … `kim4`.
+    /// Only KIM at this stage.
+    #[param(value_type = Option<simpul_domain::Stage>)]
     stage: Option<String>,
-    /// `active`, `suspended` or `dissolved`.
+    /// Only KIM with this status.
+    #[param(value_type = Option<simpul_domain::CommunityStatus>)]
     status: Option<String>,
     /// `true`: SK and nomor induk; `false`: not legal yet.
     legal: Option<bool>,
-    /// Part of the name, or an exact nomor induk.
+    /// Part of the name (case-insensitive), or an exact nomor induk.
+    #[param(pattern = r"^[^\u0000-\u001f\u007f-\u009f]*$", example = "sadai")]
     q: Option<String>,
     /// `next_cursor` of the previous page.
+    #[param(pattern = r"^[^\u0000-\u001f\u007f-\u009f]*$")]
     cursor: Option<String>,
     /// Page size, 1–500 (default 50).
+    #[param(minimum = 1, maximum = 500)]
     limit: Option<u32>,
-    /// Wait until the read models include the event at this global position.
+    /// Wait (at most 2 s) until the read models include the event at this global position, as
+    /// a write answered it; past the log's end is a 400.
+    #[param(minimum = 0, maximum = 9223372036854775807_i64)]
     min_position: Option<u64>,
 }
 
@@ -88,7 +101,6 @@ pub struct ListParams {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct CommunityPage {
     /// The rows (fields of `community_summary`).
-    #[schema(value_type = Vec<Object>)]
     items: Vec<SummaryRow>,
     /// Pass as `cursor` for the next page; absent on the last page.
     next_cursor: Option<String>,
@@ -97,10 +109,15 @@ pub struct CommunityPage {
 /// Parameters of `GET /dashboard/stages`.
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct DashboardParams {
-    /// A province or kabupaten/kota code; absent: the whole country (national scopes).
+    /// A province, kabupaten/kota or kecamatan code (a desa has no dashboard: 400); absent: the
+    /// whole country (national scopes).
+    #[param(pattern = r"^[0-9]{2}(\.[0-9]{2}(\.[0-9]{2})?)?$", example = "34")]
     region: Option<String>,
-    /// Wait until the read models include the event at this global position.
+    /// Wait (at most 2 s) until the read models include the event at this global position, as
+    /// a write answered it; past the log's end is a 400.
+    #[param(minimum = 0, maximum = 9223372036854775807_i64)]
     min_position: Option<u64>,
 }
 
@@ -131,10 +148,11 @@ pub struct StageDashboard {
 }
 
 /// KIM in the token's scope, filtered, oldest first (keyset pagination).
-#[utoipa::path(get, path = "/communities", tag = "read models",
+#[utoipa::path(get, path = "/communities", operation_id = "listCommunities", tag = "read models",
     params(ListParams),
-    responses((status = 200, body = CommunityPage, description = "JSON, or CSV with `Accept: text/csv`"),
-              (status = 400, body = crate::error::Problem), ReadErrors),
+    responses((status = 200, description = "A page of KIM; CSV (the export's columns) with `Accept: text/csv`",
+               content((CommunityPage = "application/json"), (String = "text/csv"))),
+              QueryErrors),
     security(("bearer" = [])))]
 pub async fn list(
     State(state): State<AppState>,
@@ -196,10 +214,11 @@ pub async fn list(
 
 /// Counts by stage, status and legal for a region, and for each child region one level down
 /// (a province's kabupaten/kota, a kabupaten's kecamatan), with names. Kept incrementally.
-#[utoipa::path(get, path = "/dashboard/stages", tag = "read models",
+#[utoipa::path(get, path = "/dashboard/stages", operation_id = "getStageDashboard", tag = "read models",
     params(DashboardParams),
-    responses((status = 200, body = StageDashboard, description = "JSON, or CSV with `Accept: text/csv`"),
-              (status = 400, body = crate::error::Problem), ReadErrors),
+    responses((status = 200, description = "The region's totals and its children's; CSV with `Accept: text/csv`",
+               content((StageDashboard = "application/json"), (String = "text/csv"))),
+              QueryErrors),
     security(("bearer" = [])))]
 pub async fn stages(
     State(state): State<AppState>,
@@ -313,8 +332,8 @@ pub async fn stages(
 }
 
 /// Every read model's position, lag (events and seconds), state and last error (admin, auditor).
-#[utoipa::path(get, path = "/projections", tag = "read models",
-    responses((status = 200, body = Vec<Object>), ReadErrors),
+#[utoipa::path(get, path = "/projections", operation_id = "getProjectionStatus", tag = "read models",
+    responses((status = 200, description = "One entry per read model", body = Vec<ProjectionStatus>), ReadErrors),
     security(("bearer" = [])))]
 pub async fn projections(
     State(state): State<AppState>,
@@ -338,6 +357,14 @@ async fn wait_for(state: &AppState, min_position: Option<u64>) -> Result<(), Api
     let Some(position) = position("min_position", min_position)?.filter(|p| *p > 0) else {
         return Ok(());
     };
+    // A position past the log's head was never answered by a write here: waiting cannot help.
+    let head = state.store().head().await?;
+    if position > head {
+        return Err(invalid(
+            "min_position",
+            &format!("no write has reached this position; the log ends at {head}"),
+        ));
+    }
     let deadline = Instant::now() + MAX_WAIT;
     loop {
         let mut reached = true;
@@ -473,26 +500,39 @@ fn csv_response(body: &str, filename: &str) -> Response {
 /// Parameters of `GET /audit`.
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct AuditParams {
     /// One community id.
+    #[param(format = Uuid)]
     community: Option<String>,
-    /// One actor (`token:<id>`).
+    /// One actor, as events record it (`token:<id>`).
+    #[param(pattern = r"^[^\u0000-\u001f\u007f-\u009f]*$")]
     actor: Option<String>,
-    /// A region prefix; defaults to the token's scope.
+    /// A region code or prefix; defaults to the token's scope.
+    #[param(pattern = r"^[0-9]{2}(\.[0-9]{2}(\.[0-9]{2}(\.[0-9]{4})?)?)?$")]
     region: Option<String>,
-    /// An event type, e.g. `SkIssued`.
+    /// One event type.
     #[serde(rename = "type")]
-    #[param(rename = "type")]
+    #[param(rename = "type", value_type = Option<EventType>)]
     event_type: Option<String>,
     /// From this server time (inclusive), `YYYY-MM-DD` or RFC 3339.
+    #[param(
+        pattern = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}([Tt ].+)?$",
+        example = "2025-01-01"
+    )]
     from: Option<String>,
-    /// Before this server time (exclusive).
+    /// Before this server time (exclusive), `YYYY-MM-DD` or RFC 3339.
+    #[param(pattern = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}([Tt ].+)?$")]
     to: Option<String>,
     /// `next_cursor` of the previous page.
+    #[param(minimum = 0, maximum = 9223372036854775807_i64)]
     cursor: Option<u64>,
     /// Page size, 1–500 (default 100).
+    #[param(minimum = 1, maximum = 500)]
     limit: Option<u32>,
-    /// Wait until the read models include the event at this global position.
+    /// Wait (at most 2 s) until the read models include the event at this global position, as
+    /// a write answered it; past the log's end is a 400.
+    #[param(minimum = 0, maximum = 9223372036854775807_i64)]
     min_position: Option<u64>,
 }
 
@@ -500,11 +540,24 @@ pub struct AuditParams {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct AuditPage {
     /// Rows in position order.
-    #[schema(value_type = Vec<Object>)]
     items: Vec<simpul_projections::audit_trail::query::AuditRow>,
     /// Pass as `cursor` for the next page; absent on the last page.
     next_cursor: Option<u64>,
 }
+
+/// An event type, for the document: one of [`EVENT_TYPES`].
+pub struct EventType;
+
+impl utoipa::PartialSchema for EventType {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::Type::String)
+            .enum_values(Some(EVENT_TYPES))
+            .into()
+    }
+}
+
+impl ToSchema for EventType {}
 
 const EVENT_TYPES: [&str; 18] = [
     "CommunityFormed",
@@ -529,9 +582,9 @@ const EVENT_TYPES: [&str; 18] = [
 
 /// Who did what, when and why: every event flattened with a summary in Bahasa Indonesia
 /// (admin, auditor; in scope).
-#[utoipa::path(get, path = "/audit", tag = "read models",
+#[utoipa::path(get, path = "/audit", operation_id = "listAuditTrail", tag = "read models",
     params(AuditParams),
-    responses((status = 200, body = AuditPage), (status = 400, body = crate::error::Problem), ReadErrors),
+    responses((status = 200, description = "A page of the audit trail", body = AuditPage), QueryErrors),
     security(("bearer" = [])))]
 pub async fn audit(
     State(state): State<AppState>,
@@ -591,22 +644,29 @@ pub async fn audit(
 /// Parameters of `GET /analytics/stage-transitions`.
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct TransitionParams {
-    /// A region prefix; defaults to the token's scope.
+    /// A region code or prefix; defaults to the token's scope.
+    #[param(pattern = r"^[0-9]{2}(\.[0-9]{2}(\.[0-9]{2}(\.[0-9]{4})?)?)?$")]
     region: Option<String>,
-    /// Transitions assessed on or after this date (`YYYY-MM-DD`).
+    /// Transitions assessed on or after this date.
+    #[param(format = Date)]
     from: Option<String>,
     /// Transitions assessed before this date.
+    #[param(format = Date)]
     to: Option<String>,
-    /// Wait until the read models include the event at this global position.
+    /// Wait (at most 2 s) until the read models include the event at this global position, as
+    /// a write answered it; past the log's end is a 400.
+    #[param(minimum = 0, maximum = 9223372036854775807_i64)]
     min_position: Option<u64>,
 }
 
 /// How KIM progress: counts by (from, to) stage with median and quartile days in the previous
 /// stage, split by bimtek attendance before the change.
-#[utoipa::path(get, path = "/analytics/stage-transitions", tag = "read models",
+#[utoipa::path(get, path = "/analytics/stage-transitions", operation_id = "getStageTransitions", tag = "read models",
     params(TransitionParams),
-    responses((status = 200, body = Vec<Object>), (status = 400, body = crate::error::Problem), ReadErrors),
+    responses((status = 200, description = "One entry per (from, to) pair with transitions",
+               body = Vec<simpul_projections::stage_transitions::query::TransitionStats>), QueryErrors),
     security(("bearer" = [])))]
 pub async fn stage_transitions(
     State(state): State<AppState>,

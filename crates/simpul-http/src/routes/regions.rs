@@ -42,9 +42,10 @@ pub struct RegionSummary {
 }
 
 /// A region by code, with its parents and children (any valid token).
-#[utoipa::path(get, path = "/regions/{code}", tag = "regions",
-    params(("code" = String, Path, description = "Kemendagri code, e.g. 34.04")),
-    responses((status = 200, body = RegionView), ReadErrors),
+#[utoipa::path(get, path = "/regions/{code}", operation_id = "getRegion", tag = "regions",
+    params(("code" = String, Path, description = "Kemendagri code, e.g. 34.04",
+            pattern = r"^[0-9]{2}(\.[0-9]{2}(\.[0-9]{2}(\.[0-9]{4})?)?)?$", example = "34.04")),
+    responses((status = 200, description = "The region, its parents and its children", body = RegionView), ReadErrors),
     security(("bearer" = [])))]
 pub async fn show(
     State(state): State<AppState>,
