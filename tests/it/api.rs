@@ -596,6 +596,39 @@ async fn idempotency_and_versions(server: TestServer) {
         "no new event on replay"
     );
 
+    // A retried formation without a chosen id names the KIM the first request formed — in its
+    // body and its `Location` — not an id generated for the retry.
+    let form = crate::server::form_body(BATAM_KELURAHAN, 12);
+    let headers = [("idempotency-key", "form-1")];
+    let first = server
+        .call(
+            Method::POST,
+            "/api/v1/communities",
+            Some(&admin),
+            Some(form.clone()),
+            &headers,
+        )
+        .await;
+    assert_eq!(first.status, 201, "{:?}", first.body);
+    let again = server
+        .call(
+            Method::POST,
+            "/api/v1/communities",
+            Some(&admin),
+            Some(form),
+            &headers,
+        )
+        .await;
+    assert_eq!(again.status, 201, "{:?}", again.body);
+    assert_eq!(again.headers["idempotent-replayed"], "true");
+    assert_eq!(again.body, first.body);
+    assert_eq!(again.headers["location"], first.headers["location"]);
+    let formed = first.body["id"].as_str().unwrap();
+    assert_eq!(
+        again.headers["location"].to_str().unwrap(),
+        format!("/api/v1/communities/{formed}")
+    );
+
     // If-Match: the current version passes, a stale one is 412 and appends nothing.
     let stale = server
         .call(

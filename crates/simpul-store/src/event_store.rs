@@ -20,7 +20,7 @@ use sqlx::Row;
 
 use crate::db::Database;
 use crate::error::StoreError;
-use crate::idempotency::{complete_in_postgres, complete_in_sqlite, Completion};
+use crate::idempotency::{complete_in_postgres, complete_in_sqlite, Completion, Outcome};
 use crate::metadata::EventMetadata;
 
 /// cqrs-es' aggregate type of every Simpul stream.
@@ -453,11 +453,12 @@ impl From<sqlx::Error> for AppendFailure {
 }
 
 /// The outcome (version, position) of an append that returned `appended`.
-fn outcome_of(append: &Append, appended: &[Appended]) -> (u64, u64) {
-    (
-        append.after_sequence + appended.len() as u64,
-        appended.iter().map(|a| a.position).max().unwrap_or(0),
-    )
+fn outcome_of<'a>(append: &'a Append, appended: &[Appended]) -> Outcome<'a> {
+    Outcome {
+        community_id: &append.community_id,
+        version: append.after_sequence + appended.len() as u64,
+        position: appended.iter().map(|a| a.position).max().unwrap_or(0),
+    }
 }
 
 async fn append_postgres(

@@ -63,6 +63,9 @@ pub struct Recorded {
     pub version: Option<u64>,
     /// The global position of the request's last event.
     pub position: Option<u64>,
+    /// The community the request wrote to (recorded with the outcome; absent for keys recorded
+    /// before it was).
+    pub community_id: Option<String>,
 }
 
 /// Idempotency keys over one database.
@@ -217,7 +220,7 @@ impl IdempotencyStore {
 
     async fn read(&self, principal: &str, key: &str) -> Result<Option<KeyRow>, StoreError> {
         const SELECT: &str =
-            "SELECT request_hash, status, body, version, position, claim, created_at
+            "SELECT request_hash, status, body, version, position, community_id, claim, created_at
                                 FROM idempotency_keys WHERE principal = $1 AND key = $2";
         let row = match &self.db {
             Database::Postgres(pool) => {
@@ -344,6 +347,7 @@ where
             position: row
                 .try_get::<Option<i64>, _>("position")?
                 .and_then(|p| u64::try_from(p).ok()),
+            community_id: row.try_get("community_id")?,
         }),
         None => None,
     };
@@ -355,9 +359,20 @@ where
     })
 }
 
+/// What an idempotent request did, recorded with its key.
+pub(crate) struct Outcome<'a> {
+    /// The community it wrote to.
+    pub community_id: &'a str,
+    /// The community's version after it.
+    pub version: u64,
+    /// The global position of its last event.
+    pub position: u64,
+}
+
 /// The statement that records an idempotent request's outcome (PostgreSQL placeholders).
 const COMPLETE: &str =
-    "UPDATE idempotency_keys SET status = $4, version = $5, position = $6, claim = NULL
+    "UPDATE idempotency_keys SET status = $4, version = $5, position = $6, community_id = $7,
+                                 claim = NULL
                          WHERE principal = $1 AND key = $2 AND claim = $3 AND status IS NULL";
 
 /// Records `completion`'s outcome inside the PostgreSQL transaction that appended its events.
@@ -366,15 +381,16 @@ const COMPLETE: &str =
 pub(crate) async fn complete_in_postgres(
     tx: &mut sqlx::PgConnection,
     completion: &Completion,
-    (version, position): (u64, u64),
+    outcome: Outcome<'_>,
 ) -> Result<bool, sqlx::Error> {
     let updated = sqlx::query(COMPLETE)
         .bind(&completion.principal)
         .bind(&completion.key)
         .bind(&completion.claim)
         .bind(i32::from(completion.status))
-        .bind(i64::try_from(version).unwrap_or(i64::MAX))
-        .bind(i64::try_from(position).unwrap_or(i64::MAX))
+        .bind(i64::try_from(outcome.version).unwrap_or(i64::MAX))
+        .bind(i64::try_from(outcome.position).unwrap_or(i64::MAX))
+        .bind(outcome.community_id)
         .execute(tx)
         .await?;
     Ok(updated.rows_affected() == 1)
@@ -384,15 +400,16 @@ pub(crate) async fn complete_in_postgres(
 pub(crate) async fn complete_in_sqlite(
     tx: &mut sqlx::SqliteConnection,
     completion: &Completion,
-    (version, position): (u64, u64),
+    outcome: Outcome<'_>,
 ) -> Result<bool, sqlx::Error> {
     let updated = sqlx::query(&COMPLETE.replace('$', "?"))
         .bind(&completion.principal)
         .bind(&completion.key)
         .bind(&completion.claim)
         .bind(i32::from(completion.status))
-        .bind(i64::try_from(version).unwrap_or(i64::MAX))
-        .bind(i64::try_from(position).unwrap_or(i64::MAX))
+        .bind(i64::try_from(outcome.version).unwrap_or(i64::MAX))
+        .bind(i64::try_from(outcome.position).unwrap_or(i64::MAX))
+        .bind(outcome.community_id)
         .execute(tx)
         .await?;
     Ok(updated.rows_affected() == 1)

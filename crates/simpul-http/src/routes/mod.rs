@@ -231,24 +231,37 @@ fn body_of(written: &Written, id: &str, version: u64, position: u64) -> Result<S
 }
 
 /// The first response again (rebuilt from the recorded outcome; kept as sent for keys recorded
-/// before outcomes were).
+/// before outcomes were). It names the community the first request wrote to: for a formation
+/// without a chosen id, not the id generated for this retry.
 fn replay(recorded: Recorded, id: &str, written: &Written) -> Response {
     let status = StatusCode::from_u16(recorded.status).unwrap_or(StatusCode::OK);
+    let sent = recorded
+        .body
+        .as_deref()
+        .and_then(|body| serde_json::from_str::<serde_json::Value>(body).ok());
+    let id = recorded
+        .community_id
+        .clone()
+        .or_else(|| {
+            sent.as_ref()
+                .and_then(|v| v["id"].as_str().map(str::to_owned))
+        })
+        .unwrap_or_else(|| id.to_owned());
     let (body, version) = match (recorded.body, recorded.version, recorded.position) {
         (Some(body), _, _) => {
-            let version = serde_json::from_str::<serde_json::Value>(&body)
-                .ok()
+            let version = sent
+                .as_ref()
                 .and_then(|value| value["version"].as_u64())
                 .unwrap_or_default();
             (body, version)
         }
         (None, version, position) => {
             let (version, position) = (version.unwrap_or_default(), position.unwrap_or_default());
-            let body = body_of(written, id, version, position).unwrap_or_default();
+            let body = body_of(written, &id, version, position).unwrap_or_default();
             (body, version)
         }
     };
-    let mut response = respond(status, body, id, version, written);
+    let mut response = respond(status, body, &id, version, written);
     response
         .headers_mut()
         .insert("idempotent-replayed", HeaderValue::from_static("true"));
