@@ -26,6 +26,9 @@ pub const REBUILD_BATCH_SIZE: u32 = 5_000;
 /// How often an idle runner looks for new events when no notification arrives.
 const POLL_INTERVAL: Duration = Duration::from_millis(250);
 
+/// The channel the events table's trigger notifies on commit (migration `…_projections.sql`).
+const NOTIFY_CHANNEL: &str = "simpul_events";
+
 /// Why a projection could not go on.
 #[derive(Debug, thiserror::Error)]
 pub enum ProjectionError {
@@ -1025,12 +1028,21 @@ impl Runner {
         let name = projection.name();
         let mut listener = match self.db() {
             Database::Postgres(pool) => {
-                match sqlx::postgres::PgListener::connect_with(pool).await {
-                    Ok(mut listener) => match listener.listen("simpul_events").await {
-                        Ok(()) => Some(listener),
-                        Err(_) => None,
-                    },
-                    Err(_) => None,
+                let listening = async {
+                    let mut listener = sqlx::postgres::PgListener::connect_with(pool).await?;
+                    listener.listen(NOTIFY_CHANNEL).await?;
+                    Ok::<_, sqlx::Error>(listener)
+                }
+                .await;
+                match listening {
+                    Ok(listener) => Some(listener),
+                    Err(error) => {
+                        // Said once: the read model still follows, only later (by polling).
+                        tracing::warn!(projection.name = name, error = %error,
+                            "cannot LISTEN for new events; polling every {} ms instead",
+                            POLL_INTERVAL.as_millis());
+                        None
+                    }
                 }
             }
             Database::Sqlite { .. } => None,
@@ -1057,17 +1069,28 @@ impl Runner {
             }
             let notified = async {
                 match listener.as_mut() {
-                    Some(listener) => {
-                        let _ = listener.recv().await;
-                    }
-                    None => std::future::pending::<()>().await,
+                    Some(listener) => listener.recv().await.map(drop),
+                    None => std::future::pending().await,
                 }
             };
+            // A listener that failed (and could not reconnect) would answer at once, forever:
+            // it is dropped, once, for polling.
+            let mut lost_listener = false;
             tokio::select! {
-                _ = notified => {}
+                received = notified => {
+                    if let Err(error) = received {
+                        tracing::warn!(projection.name = name, error = %error,
+                            "lost the LISTEN connection; polling every {} ms instead",
+                            POLL_INTERVAL.as_millis());
+                        lost_listener = true;
+                    }
+                }
                 _ = self.store.appended().notified() => {}
                 _ = tokio::time::sleep(POLL_INTERVAL) => {}
                 _ = shutdown.changed() => {}
+            }
+            if lost_listener {
+                listener = None;
             }
         }
     }

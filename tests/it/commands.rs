@@ -90,6 +90,9 @@ both_backends!(
             conflicts += c;
         }
         assert_eq!(accepted.len() + conflicts, 1600);
+        // A command gives up only after losing every retry to the other executor, each loss to
+        // a write it accepted: most commands go through.
+        assert!(accepted.len() >= 800, "only {} accepted", accepted.len());
         let mut stored_activities = HashMap::new();
         for id in ids.iter() {
             let events = db.store().stream(id).await.unwrap();

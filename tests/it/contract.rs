@@ -275,3 +275,50 @@ async fn a_wrong_method_is_a_405_problem_with_allow() {
         );
     }
 }
+
+// `GET /communities/{id}` reads the stream once: the events that authorise the request are the
+// events shown (it read and folded them twice, once to authorise and once to answer).
+async fn read_once(backend: simpul_store::Backend) {
+    {
+        let server = TestServer::spawn(backend).await;
+        let admin = server.token("admin", "national").await;
+        // Formed by another process: this server has no cached copy.
+        let id = uuid::Uuid::new_v4().to_string();
+        let form = simpul_domain::CommunityCommand::FormCommunity(
+            simpul_domain::commands::FormCommunity {
+                name: simpul_domain::text::CommunityName::parse("KIM Sleman").unwrap(),
+                village: crate::helpers::code(crate::helpers::SLEMAN_DESA),
+                formed_on: chrono::NaiveDate::from_ymd_opt(2025, 1, 1).unwrap(),
+                origin_group: None,
+                member_count: 12,
+                initiated_by: Some("Karang Taruna".to_owned()),
+                recorded_by_role: simpul_domain::ActorRole::Admin,
+            },
+        );
+        let context = simpul_app::CommandContext {
+            actor_id: "test".to_owned(),
+            actor_role: simpul_domain::ActorRole::Admin,
+            request_id: "read-once".to_owned(),
+            expected_version: None,
+        };
+        server
+            .executor()
+            .execute(&id, form, &context)
+            .await
+            .unwrap();
+        let before = server.store.community_reads();
+        let reply = server.get(&format!("/communities/{id}"), &admin).await;
+        assert_eq!(reply.status, 200, "{:?}", reply.body);
+        assert_eq!(server.store.community_reads() - before, 1);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_community_is_read_once_to_authorise_and_show_on_postgres() {
+    read_once(simpul_store::Backend::Postgres).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_community_is_read_once_to_authorise_and_show_on_sqlite() {
+    read_once(simpul_store::Backend::Sqlite).await;
+}

@@ -174,3 +174,106 @@ async fn sqlite_writers_wait_their_turn_and_the_feed_follows_commit_order() {
     let positions: Vec<u64> = feed.iter().map(|e| e.position).collect();
     assert_eq!(positions, vec![1, 2, 3]);
 }
+
+/// A writer with the *higher* transaction id and the *lower* position, committing after one with
+/// a lower transaction id and a higher position: the feed gives the latter first and then the
+/// former — a reader of `position > after ORDER BY position` would skip it — and a read model
+/// that has applied the latter has not yet "reached" the former, although its number is lower.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn postgres_a_lower_position_committed_later_is_neither_skipped_nor_reached_early() {
+    let db = TestDb::new(simpul_store::Backend::Postgres).await;
+    let Database::Postgres(pool) = &db.database else {
+        unreachable!()
+    };
+    let store = db.store();
+    let early = uuid::Uuid::new_v4().to_string();
+    db.executor()
+        .execute(&early, form(SLEMAN_DESA, 10), &context(ActorRole::Regency))
+        .await
+        .unwrap();
+    let cursor = read_feed(&store, 0, 1).await[0].position;
+    // A copy of the early formation under another id: an event every read model can apply.
+    const COPY: &str = "INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type,
+                                            event_version, payload, metadata)
+        SELECT aggregate_type, $2, 1, event_type, event_version, payload, metadata
+          FROM events WHERE aggregate_id = $1 AND sequence = 1
+        RETURNING position";
+
+    // B takes its transaction id first; A then takes a higher one and the lower position; B
+    // takes the higher position and commits first.
+    let mut b = pool.begin().await.unwrap();
+    let b_txid: String = sqlx::query_scalar("SELECT pg_current_xact_id()::text")
+        .fetch_one(&mut *b)
+        .await
+        .unwrap();
+    let mut a = pool.begin().await.unwrap();
+    let a_position: i64 = sqlx::query_scalar(COPY)
+        .bind(&early)
+        .bind(uuid::Uuid::new_v4().to_string())
+        .fetch_one(&mut *a)
+        .await
+        .unwrap();
+    let a_txid: String = sqlx::query_scalar("SELECT pg_current_xact_id()::text")
+        .fetch_one(&mut *a)
+        .await
+        .unwrap();
+    let b_position: i64 = sqlx::query_scalar(COPY)
+        .bind(&early)
+        .bind(uuid::Uuid::new_v4().to_string())
+        .fetch_one(&mut *b)
+        .await
+        .unwrap();
+    b.commit().await.unwrap();
+    assert!(a_position < b_position);
+    assert!(a_txid.parse::<u64>().unwrap() > b_txid.parse::<u64>().unwrap());
+
+    // B is final (its transaction is below A's): the feed gives it; A is held back.
+    let during: Vec<u64> = store
+        .read_all(cursor, 100)
+        .await
+        .unwrap()
+        .iter()
+        .map(|e| e.position)
+        .collect();
+    assert_eq!(during, [b_position as u64]);
+    let runner = simpul_projections::Runner::new(store.clone());
+    let regions = simpul_regions::bundled().unwrap();
+    let summary = simpul_projections::all(regions)
+        .into_iter()
+        .find(|p| p.name() == "community_summary")
+        .unwrap();
+    runner.catch_up(summary.as_ref()).await.unwrap();
+    let reached = |position: i64| {
+        let store = store.clone();
+        async move {
+            simpul_projections::has_reached(&store, "community_summary", position as u64)
+                .await
+                .unwrap()
+        }
+    };
+    assert!(reached(b_position).await);
+
+    // A commits: after B comes A, though its position is lower; and the read model, at B, has
+    // not reached A until it applies it.
+    a.commit().await.unwrap();
+    let after: Vec<u64> = store
+        .read_all(b_position as u64, 100)
+        .await
+        .unwrap()
+        .iter()
+        .map(|e| e.position)
+        .collect();
+    assert_eq!(
+        after,
+        [a_position as u64],
+        "the late, lower position comes after"
+    );
+    assert!(!reached(a_position).await, "reached before it was applied");
+    runner.catch_up(summary.as_ref()).await.unwrap();
+    assert!(reached(a_position).await);
+    assert!(store
+        .read_all(a_position as u64, 100)
+        .await
+        .unwrap()
+        .is_empty());
+}

@@ -751,3 +751,135 @@ async fn a_second_runner_waits_for_the_lock_and_takes_over() {
         .unwrap();
     assert_eq!(status[0].events, 2, "each event applied once");
 }
+
+/// Log lines written while a test runs (its own subscriber, on its own thread).
+#[derive(Clone, Default)]
+struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Captured {
+    type Writer = Captured;
+    fn make_writer(&'a self) -> Self::Writer {
+        self.clone()
+    }
+}
+
+// A runner whose LISTEN connection dies and cannot come back (the database takes no new
+// connection) says so, once, and follows the feed by polling. The failure was swallowed (and the
+// dead listener answered at once, forever, spinning the loop).
+#[tokio::test(flavor = "current_thread")]
+async fn a_runner_that_loses_its_listen_connection_says_so_once_and_polls() {
+    let captured = Captured::default();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(captured.clone())
+        .with_ansi(false)
+        .with_max_level(tracing::Level::WARN)
+        .finish();
+    // A current-thread runtime: the runner's tasks log through this thread's subscriber.
+    let _guard = tracing::subscriber::set_default(subscriber);
+    let db = TestDb::new(simpul_store::Backend::Postgres).await;
+    let Database::Postgres(pool) = &db.database else {
+        unreachable!("a PostgreSQL test database")
+    };
+    let name: String = sqlx::query_scalar("SELECT current_database()")
+        .fetch_one(pool)
+        .await
+        .unwrap();
+    let store = db.store();
+    let regions = simpul_regions::bundled().unwrap();
+    let summary: Vec<_> = simpul_projections::all(regions)
+        .into_iter()
+        .filter(|p| p.name() == "community_summary")
+        .collect();
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let runner = tokio::spawn(Runner::new(store.clone()).run(summary, stopped));
+
+    // (Not from a connection to the database itself: PostgreSQL refuses to lock that one out.)
+    let admin = sqlx::PgPool::connect(&test_server_url()).await.unwrap();
+    const LISTENER: &str =
+        "SELECT pid FROM pg_stat_activity WHERE datname = $1 AND query LIKE 'LISTEN%'";
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let listener: i32 = loop {
+        let found: Option<i32> = sqlx::query_scalar(LISTENER)
+            .bind(&name)
+            .fetch_optional(&admin)
+            .await
+            .unwrap();
+        if let Some(pid) = found {
+            break pid;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the runner never listened"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    };
+    // No new connection, and none idle in the pool: the listener cannot come back. (The
+    // runner's lock session stays: it holds an advisory lock.)
+    sqlx::query(&format!("ALTER DATABASE {name} ALLOW_CONNECTIONS false"))
+        .execute(&admin)
+        .await
+        .unwrap();
+    sqlx::query(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+          WHERE datname = $1 AND (pid = $2 OR pid NOT IN
+                (SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted))",
+    )
+    .bind(&name)
+    .bind(listener)
+    .execute(&admin)
+    .await
+    .unwrap();
+    let said = || {
+        String::from_utf8(captured.0.lock().unwrap().clone())
+            .unwrap()
+            .contains("lost the LISTEN connection")
+    };
+    while !said() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the loss was never logged"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    // Connections again: the read model follows by polling.
+    sqlx::query(&format!("ALTER DATABASE {name} ALLOW_CONNECTIONS true"))
+        .execute(&admin)
+        .await
+        .unwrap();
+    let position = db
+        .executor()
+        .execute(
+            &uuid::Uuid::new_v4().to_string(),
+            form(SLEMAN_DESA, 12),
+            &context(ActorRole::Regency),
+        )
+        .await
+        .unwrap()
+        .position;
+    while !simpul_projections::has_reached(&store, "community_summary", position)
+        .await
+        .unwrap()
+    {
+        assert!(std::time::Instant::now() < deadline, "never caught up");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    stop.send(true).unwrap();
+    runner.await.unwrap();
+    admin.close().await;
+    let log = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    assert_eq!(
+        log.matches("lost the LISTEN connection").count(),
+        1,
+        "{log}"
+    );
+}

@@ -11,6 +11,8 @@ pub struct TestServer {
     pub base: String,
     _db: TestDb,
     pub client: reqwest::Client,
+    /// The server's own event store (its clones share its counters).
+    pub store: simpul_store::EventStore,
     tokens: TokenStore,
     keys: KeyStore,
 }
@@ -36,6 +38,7 @@ impl TestServer {
         let keys = KeyStore::new(db.database.clone(), MasterKey::generate());
         let regions = simpul_regions::bundled().unwrap();
         let state = AppState::new(db.database.clone(), keys.clone(), regions);
+        let store = state.store().clone();
         // The read models follow the feed, as in `simpul serve`.
         let (_stop, stopped) = tokio::sync::watch::channel(false);
         let runner = simpul_projections::Runner::new(state.store().clone());
@@ -48,6 +51,7 @@ impl TestServer {
         tokio::spawn(simpul_http::serve(listener, state, std::future::pending()));
         Self {
             base,
+            store,
             tokens: TokenStore::new(db.database.clone()),
             keys,
             _db: db,

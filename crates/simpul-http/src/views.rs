@@ -120,26 +120,43 @@ pub struct HistoryEntry {
     pub reason: Option<String>,
 }
 
-/// Folds stored events into the view of one community.
+/// A community folded from its stored events, with its officers' sealed names.
+pub struct Folded {
+    /// The community as of its last event.
+    pub community: Community,
+    names: HashMap<uuid::Uuid, SealedText>,
+}
+
+impl Folded {
+    /// Folds `events` (one community's stream, in order).
+    pub fn of(events: &[StoredEvent]) -> Result<Self, ApiError> {
+        let mut names: HashMap<uuid::Uuid, SealedText> = HashMap::new();
+        let mut decoded = Vec::with_capacity(events.len());
+        for event in events {
+            let parsed: CommunityEvent =
+                serde_json::from_value(event.payload.clone()).map_err(|e| {
+                    ApiError::Internal(format!("event {} does not read: {e}", event.position))
+                })?;
+            if let CommunityEvent::OfficerAppointed(appointed) = &parsed {
+                names.insert(appointed.person_id, appointed.name.clone());
+            }
+            decoded.push(parsed);
+        }
+        Ok(Self {
+            community: fold(decoded),
+            names,
+        })
+    }
+}
+
+/// The view of one folded community, names opened as `principal` may read them.
 pub async fn community_view(
     state: &AppState,
     principal: &Principal,
     id: &str,
-    events: &[StoredEvent],
+    folded: &Folded,
 ) -> Result<CommunityView, ApiError> {
-    let mut names: HashMap<uuid::Uuid, SealedText> = HashMap::new();
-    let mut decoded = Vec::with_capacity(events.len());
-    for event in events {
-        let parsed: CommunityEvent =
-            serde_json::from_value(event.payload.clone()).map_err(|e| {
-                ApiError::Internal(format!("event {} does not read: {e}", event.position))
-            })?;
-        if let CommunityEvent::OfficerAppointed(appointed) = &parsed {
-            names.insert(appointed.person_id, appointed.name.clone());
-        }
-        decoded.push(parsed);
-    }
-    let community = fold(decoded);
+    let Folded { community, names } = folded;
     let village = community.village().cloned().ok_or(ApiError::NotFound)?;
     let mut officers = Vec::new();
     for (person_id, role) in community.active_officers() {

@@ -98,6 +98,7 @@ pub struct StoredEvent {
 pub struct EventStore {
     db: Database,
     appended: std::sync::Arc<tokio::sync::Notify>,
+    community_reads: std::sync::Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl EventStore {
@@ -106,6 +107,7 @@ impl EventStore {
         Self {
             db,
             appended: std::sync::Arc::new(tokio::sync::Notify::new()),
+            community_reads: std::sync::Arc::default(),
         }
     }
 
@@ -161,6 +163,7 @@ impl EventStore {
     /// Loads a community by replaying its events through cqrs-es (event-sourced mode).
     /// Returns the aggregate and its version (the last sequence; 0 when it has no events).
     pub async fn load(&self, community_id: &str) -> Result<(Community, u64), StoreError> {
+        self.count_community_read();
         let context = match &self.db {
             Database::Postgres(pool) => {
                 let repo = PostgresEventRepository::new(pool.clone());
@@ -226,6 +229,7 @@ impl EventStore {
 
     /// Every event of one community, in sequence order, with global positions.
     pub async fn stream(&self, community_id: &str) -> Result<Vec<StoredEvent>, StoreError> {
+        self.count_community_read();
         let rows = match &self.db {
             Database::Postgres(pool) => sqlx::query(include_str!("sql/postgres/stream_events.sql"))
                 .bind(AGGREGATE_TYPE)
@@ -408,6 +412,18 @@ impl EventStore {
             }
         };
         Ok(holder)
+    }
+
+    /// How many times this store (and its clones) read one community's whole stream (`load`,
+    /// `stream`): what serving a request costs, which tests hold to one read per request.
+    pub fn community_reads(&self) -> u64 {
+        self.community_reads
+            .load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    fn count_community_read(&self) {
+        self.community_reads
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     }
 
     /// How many events the log holds.

@@ -11,7 +11,7 @@ use simpul_domain::sealed::check_personal_text;
 use simpul_domain::CommunityCommand;
 use uuid::Uuid;
 
-use super::{authorize, execute, ReadErrors, WriteErrors, WriteRequest, Written};
+use super::{authorize, execute, known_id, ReadErrors, WriteErrors, WriteRequest, Written};
 use crate::dto::*;
 use crate::error::ApiError;
 use crate::extract::{AppJson, Auth, IdempotencyKey, IfMatch, ReqId};
@@ -116,9 +116,12 @@ pub async fn show(
     Auth(principal): Auth,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    authorize(&state, &principal, Action::ReadCommunity, &id).await?;
+    // One read of the stream: the state that is authorised is the state that is shown.
+    known_id(&id)?;
     let events = state.store().stream(&id).await?;
-    let view = views::community_view(&state, &principal, &id, &events).await?;
+    let folded = views::Folded::of(&events)?;
+    principal.authorize_community(Action::ReadCommunity, &id, folded.community.village())?;
+    let view = views::community_view(&state, &principal, &id, &folded).await?;
     let etag = HeaderValue::from_str(&format!("\"{}\"", view.version))
         .map_err(|e| ApiError::Internal(e.to_string()))?;
     Ok(([(header::ETAG, etag)], Json(view)).into_response())

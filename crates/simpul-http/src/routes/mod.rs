@@ -141,14 +141,19 @@ pub async fn authorize(
     action: Action,
     id: &str,
 ) -> Result<Community, ApiError> {
-    // Every community id is a UUID: anything else names no KIM (and never reaches the store,
-    // where a NUL byte would be a database error rather than a 404).
-    if uuid::Uuid::parse_str(id).is_err() {
-        return Err(ApiError::NotFound);
-    }
+    known_id(id)?;
     let (community, _) = state.executor.current_state(id).await?;
     principal.authorize_community(action, id, community.village())?;
     Ok(community)
+}
+
+/// Every community id is a UUID: anything else names no KIM (404), and never reaches the store,
+/// where a NUL byte would be a database error rather than a 404.
+pub fn known_id(id: &str) -> Result<(), ApiError> {
+    match uuid::Uuid::parse_str(id) {
+        Ok(_) => Ok(()),
+        Err(_) => Err(ApiError::NotFound),
+    }
 }
 
 /// What a write answers on success.
