@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
-use simpul_store::{DatabaseUrl, MasterKey};
+use simpul_store::{Database, DatabaseUrl, KeyRecord, KeyStore, MasterKey, StoreError};
 
 /// Options shared by every subcommand.
 #[derive(Clone, Debug, clap::Args)]
@@ -25,9 +25,14 @@ pub struct Config {
     pub database_url: Option<String>,
 
     /// Base64 of 32 bytes wrapping every person's data key; defaults to `<data dir>/master.key`,
-    /// generated on first use with mode 0600.
+    /// generated with mode 0600 only for a database that has no master key yet (the database
+    /// records the key's fingerprint and refuses any other key).
     #[arg(long, env = "SIMPUL_MASTER_KEY", global = true, hide_env_values = true)]
     pub master_key: Option<String>,
+
+    /// The configuration file this `master_key` came from, when it did (for messages).
+    #[arg(skip)]
+    master_key_file: Option<PathBuf>,
 }
 
 /// The keys a configuration file may set (all optional).
@@ -70,6 +75,9 @@ impl Config {
             .with_context(|| format!("configuration file {}", path.display()))?;
         self.data_dir = self.data_dir.take().or(file.data_dir);
         self.database_url = self.database_url.take().or(file.database_url);
+        if self.master_key.is_none() && file.master_key.is_some() {
+            self.master_key_file = Some(path.clone());
+        }
         self.master_key = self.master_key.take().or(file.master_key);
         Ok(file.listen)
     }
@@ -90,18 +98,103 @@ impl Config {
         }
     }
 
-    /// The master key in force.
-    pub fn master_key(&self) -> anyhow::Result<MasterKey> {
-        match &self.master_key {
-            Some(key) => MasterKey::from_base64(key).context("SIMPUL_MASTER_KEY"),
+    /// The key store of a command that seals or opens personal data, on `database` (migrated):
+    /// the master key in force, checked against the fingerprint the database records (recorded
+    /// now if the database has none yet: [`KeyStore::open_checked`]). Without
+    /// `SIMPUL_MASTER_KEY` the key is `<data dir>/master.key`; a missing file is generated (mode
+    /// 0600) only for a database that has no key yet — neither a fingerprint nor wrapped data
+    /// keys — and is otherwise an error: a new key would seal new data under another key.
+    pub async fn key_store(&self, database: &Database) -> anyhow::Result<KeyStore> {
+        let (master, key_from, created) = match self.find_master_key()? {
+            Some((master, key_from)) => (master, key_from, None),
             None => {
+                let path = self.master_key_path();
+                let record = KeyRecord::read(database)
+                    .await
+                    .context("reading the database's master key fingerprint")?;
+                if !record.is_fresh() {
+                    let expected = match record {
+                        KeyRecord::Recorded(fingerprint) => Some(fingerprint.to_string()),
+                        _ => None,
+                    };
+                    return Err(StoreError::MasterKeyMissing {
+                        path: path.display().to_string(),
+                        expected,
+                    }
+                    .into());
+                }
                 self.check_data_dir();
-                let path = self.data_dir().join("master.key");
-                simpul_store::narrow_to_owner(&path);
-                MasterKey::load_or_create(&path)
-                    .with_context(|| format!("master key file {}", path.display()))
+                let context = || format!("master key file {}", path.display());
+                let (master, created) = match MasterKey::create(&path).with_context(context)? {
+                    Some(master) => (master, Some(path.clone())),
+                    // Another process made it first: its key it is.
+                    None => (
+                        MasterKey::load(&path)
+                            .with_context(context)?
+                            .with_context(|| format!("{} vanished while read", path.display()))?,
+                        None,
+                    ),
+                };
+                if created.is_some() {
+                    tracing::info!(path = %path.display(), "generated a master key for a database that had none");
+                }
+                (master, path.display().to_string(), created)
+            }
+        };
+        let fingerprint = master.fingerprint();
+        match KeyStore::open_checked(database.clone(), master, &key_from).await {
+            Ok(keys) => {
+                tracing::debug!(fingerprint = %fingerprint.to_hex(), key_from, "master key checked");
+                Ok(keys)
+            }
+            Err(error) => {
+                // A key this process generated that the database then refused (another process
+                // recorded its own first) must not linger and be found next time. Only then:
+                // after any other failure its fingerprint may have been recorded.
+                if let (Some(path), StoreError::MasterKeyMismatch { .. }) = (created, &error) {
+                    let _ = std::fs::remove_file(path);
+                }
+                Err(error.into())
             }
         }
+    }
+
+    /// Refuses a master key in force that is not the one `database` records, for every command
+    /// that opens the database ([`simpul_store::check_master_key`]). Only a key that is there
+    /// is checked — `SIMPUL_MASTER_KEY`, or an existing key file: nothing is generated or
+    /// recorded here, and commands that never read personal data work without a key.
+    pub async fn check_master_key(&self, database: &Database) -> anyhow::Result<()> {
+        if let Some((master, key_from)) = self.find_master_key()? {
+            simpul_store::check_master_key(database, &master, &key_from).await?;
+        }
+        Ok(())
+    }
+
+    /// The master key in force and where it came from, if there is one: `SIMPUL_MASTER_KEY`
+    /// (flag, variable or configuration file), else an existing `<data dir>/master.key`.
+    fn find_master_key(&self) -> anyhow::Result<Option<(MasterKey, String)>> {
+        if let Some(key) = &self.master_key {
+            let key_from = match &self.master_key_file {
+                Some(file) => format!("master_key in {}", file.display()),
+                None => "SIMPUL_MASTER_KEY".to_owned(),
+            };
+            let master = MasterKey::from_base64(key).with_context(|| key_from.clone())?;
+            return Ok(Some((master, key_from)));
+        }
+        let path = self.master_key_path();
+        if !path.exists() {
+            return Ok(None);
+        }
+        self.check_data_dir();
+        simpul_store::narrow_to_owner(&path);
+        let master = MasterKey::load(&path)
+            .with_context(|| format!("master key file {}", path.display()))?;
+        Ok(master.map(|master| (master, path.display().to_string())))
+    }
+
+    /// `<data dir>/master.key`.
+    fn master_key_path(&self) -> PathBuf {
+        self.data_dir().join("master.key")
     }
 
     /// Warns (once per process) when the data directory in force exists and group or others may

@@ -1,5 +1,6 @@
 //! `simpul`: the binary. Parses the command line and configuration, wires the crates together,
-//! and turns errors into a message and a non-zero exit. Nothing else lives here.
+//! and turns errors into a message and an exit code (`cli::exit`, the README's table). Nothing
+//! else lives here.
 
 mod cli;
 mod config;
@@ -8,8 +9,17 @@ use std::process::ExitCode;
 
 use clap::Parser as _;
 
+use crate::cli::exit::Exit;
+
 fn main() -> ExitCode {
-    let args = cli::Cli::parse();
+    let args = match cli::Cli::try_parse() {
+        Ok(args) => args,
+        Err(error) => {
+            // Help and version on stdout, usage errors on stderr, as clap's `exit` does.
+            let _ = error.print();
+            return Exit::of_clap(&error).into();
+        }
+    };
     let default_level = match args.command {
         cli::Command::Serve(_) => "info",
         _ => "warn",
@@ -22,14 +32,14 @@ fn main() -> ExitCode {
         Ok(runtime) => runtime,
         Err(error) => {
             eprintln!("error: cannot start the async runtime: {error}");
-            return ExitCode::FAILURE;
+            return Exit::Failed.into();
         }
     };
     match runtime.block_on(cli::run(args)) {
-        Ok(code) => code,
+        Ok(()) => Exit::Success.into(),
         Err(error) => {
             eprintln!("error: {error:#}");
-            ExitCode::FAILURE
+            Exit::of(&error).into()
         }
     }
 }

@@ -12,11 +12,11 @@
 //! models. Data under the seed's ids that this seed would not write (another `--seed`,
 //! `--scale` or `--until`, other data, another master key) is refused with nothing written.
 //!
-//! Exit codes: 0 seeded, resumed, already complete ("nothing to do"), or described
-//! (`--dry-run`); 1 the store refused (it holds data under this seed's ids that this seed would
-//! not write, or a nomor induk of this seed is taken); clap's 2 for bad arguments.
+//! Exit codes (README, "Exit codes"): 0 seeded, resumed, already complete ("nothing to do"), or
+//! described (`--dry-run`); 1 the store refused (it holds data under this seed's ids that this
+//! seed would not write, or a nomor induk of this seed is taken); 2 a `--region` that does not
+//! exist; 64 bad arguments.
 
-use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::Context as _;
@@ -25,8 +25,9 @@ use simpul_app::demo::{seed, seed_scope, BulkSeeder, SeedError};
 use simpul_demo::DemoConfig;
 use simpul_domain::{CommunityServices, RegionCode};
 use simpul_projections::Runner;
-use simpul_store::{EventStore, KeyStore, StoreError};
+use simpul_store::{EventStore, StoreError};
 
+use super::exit::Exit;
 use super::progress::Progress;
 use crate::config::Config;
 
@@ -58,20 +59,26 @@ pub struct SeedArgs {
     pub no_projections: bool,
 }
 
-pub async fn run(config: &Config, command: DemoCommand) -> anyhow::Result<ExitCode> {
+pub async fn run(config: &Config, command: DemoCommand) -> anyhow::Result<()> {
     let DemoCommand::Seed(args) = command;
     let demo = DemoConfig::new(args.scale, args.seed, args.until)
-        .map_err(|e| anyhow::anyhow!("--scale/--until: {e}"))?;
+        .map_err(|e| Exit::Usage.msg(format_args!("--scale/--until: {e}")))?;
     let regions = simpul_regions::bundled().context("loading the bundled region codes")?;
     let within = match args.region.as_deref() {
         None => None,
         Some(text) => {
-            let code =
-                RegionCode::parse(text).map_err(|e| anyhow::anyhow!("--region {text:?}: {e}"))?;
-            if !seed_scope(&code) || regions.get(&code).is_none() {
-                anyhow::bail!(
-                    "--region {text:?}: not a province or kabupaten/kota of the 2025 edition"
-                );
+            let code = RegionCode::parse(text)
+                .map_err(|e| Exit::Usage.msg(format_args!("--region {text:?}: {e}")))?;
+            if !seed_scope(&code) {
+                return Err(Exit::Usage.msg(format_args!(
+                    "--region {text:?}: not a province or kabupaten/kota code"
+                )));
+            }
+            if regions.get(&code).is_none() {
+                return Err(Exit::NotFound.msg(format_args!(
+                    "--region {text:?}: region code {code} does not exist in edition {}",
+                    simpul_regions::EDITION
+                )));
             }
             Some(code)
         }
@@ -105,10 +112,10 @@ pub async fn run(config: &Config, command: DemoCommand) -> anyhow::Result<ExitCo
             "total (all Indonesia): {} KIM, about {} events",
             summary.total_kim, summary.expected_events
         );
-        return Ok(ExitCode::SUCCESS);
+        return Ok(());
     }
     let database = super::open_database(config).await?;
-    let keys = KeyStore::new(database.clone(), config.master_key()?);
+    let keys = config.key_store(&database).await?;
     let store = EventStore::new(database);
     let services = CommunityServices::new(Arc::new(regions));
     let mut seeder = BulkSeeder::new(store.clone(), keys, services, demo);
@@ -118,21 +125,18 @@ pub async fn run(config: &Config, command: DemoCommand) -> anyhow::Result<ExitCo
         Ok(outcome) => outcome,
         Err(SeedError::Write(simpul_app::AppError::Store(StoreError::BulkConflict(detail)))) => {
             progress.end_line();
-            eprintln!(
-                "error: the store already holds ids or nomor induk this seed would write, but \
-                 not as this seed writes them ({detail}); use another --seed or an empty database"
-            );
-            return Ok(ExitCode::from(1));
+            return Err(Exit::Failed.msg(format_args!(
+                "the store already holds ids or nomor induk this seed would write, but not as \
+                 this seed writes them ({detail}); use another --seed or an empty database"
+            )));
         }
         Err(SeedError::NotThisSeed(detail)) => {
             progress.end_line();
-            eprintln!(
-                "error: the store already holds data under this seed's ids that this seed would \
-                 not write ({detail}): another --seed, --scale or --until, other data, or \
-                 another master key; nothing was written — use another --seed or an empty \
-                 database"
-            );
-            return Ok(ExitCode::from(1));
+            return Err(Exit::Failed.msg(format_args!(
+                "the store already holds data under this seed's ids that this seed would not \
+                 write ({detail}): another --seed, --scale or --until, other data, or another \
+                 master key; nothing was written — use another --seed or an empty database"
+            )));
         }
         Err(error) => return Err(error).context("seeding"),
     };
@@ -153,7 +157,7 @@ pub async fn run(config: &Config, command: DemoCommand) -> anyhow::Result<ExitCo
             "{command}: this seed is already fully stored ({} events); nothing to do",
             outcome.already_stored
         );
-        return Ok(ExitCode::SUCCESS);
+        return Ok(());
     }
     if outcome.already_stored > 0 {
         println!(
@@ -180,5 +184,5 @@ pub async fn run(config: &Config, command: DemoCommand) -> anyhow::Result<ExitCo
             println!("{label}: rebuilt from {events} events");
         }
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(())
 }

@@ -1,7 +1,6 @@
 //! `simpul events tail`: the global feed as JSON lines.
 
 use std::io::Write as _;
-use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::Context as _;
@@ -30,7 +29,7 @@ pub enum EventsCommand {
     },
 }
 
-pub async fn run(config: &Config, command: EventsCommand) -> anyhow::Result<ExitCode> {
+pub async fn run(config: &Config, command: EventsCommand) -> anyhow::Result<()> {
     let EventsCommand::Tail {
         after,
         limit,
@@ -48,7 +47,7 @@ pub async fn run(config: &Config, command: EventsCommand) -> anyhow::Result<Exit
         let mut out = stdout.lock();
         for event in &batch {
             if limit.is_some_and(|limit| printed >= limit) {
-                return Ok(ExitCode::SUCCESS);
+                return Ok(());
             }
             serde_json::to_writer(&mut out, event)?;
             writeln!(out)?;
@@ -59,11 +58,11 @@ pub async fn run(config: &Config, command: EventsCommand) -> anyhow::Result<Exit
         drop(out);
         if batch.len() < BATCH as usize {
             if !follow || limit.is_some_and(|limit| printed >= limit) {
-                return Ok(ExitCode::SUCCESS);
+                return Ok(());
             }
             tokio::select! {
                 _ = tokio::time::sleep(FOLLOW_INTERVAL) => {}
-                _ = tokio::signal::ctrl_c() => return Ok(ExitCode::SUCCESS),
+                _ = tokio::signal::ctrl_c() => return Ok(()),
             }
         }
     }

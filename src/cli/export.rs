@@ -4,7 +4,6 @@
 use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
-use std::process::ExitCode;
 
 use anyhow::Context as _;
 use simpul_domain::RegionCode;
@@ -12,6 +11,7 @@ use simpul_projections::exports::communities::{CommunityPages, CsvExport, XlsxEx
 use simpul_projections::exports::events::{EventLine, EventPages, PersonalData};
 use simpul_store::{EventStore, KeyStore};
 
+use super::exit::{Exit, OrExit as _};
 use crate::config::Config;
 
 #[derive(Debug, clap::Subcommand)]
@@ -58,7 +58,7 @@ pub enum Format {
     Xlsx,
 }
 
-pub async fn run(config: &Config, command: ExportCommand) -> anyhow::Result<ExitCode> {
+pub async fn run(config: &Config, command: ExportCommand) -> anyhow::Result<()> {
     match command {
         ExportCommand::Communities {
             region,
@@ -67,15 +67,16 @@ pub async fn run(config: &Config, command: ExportCommand) -> anyhow::Result<Exit
         } => {
             let region = match region {
                 Some(text) => {
-                    let code = RegionCode::parse(text.trim())?;
+                    let code = RegionCode::parse(text.trim())
+                        .context("--region")
+                        .or_exit(Exit::Usage)?;
                     let regions =
                         simpul_regions::bundled().context("loading the bundled region codes")?;
                     if regions.get(&code).is_none() {
-                        eprintln!(
-                            "error: region code {code} does not exist in edition {}",
+                        return Err(Exit::NotFound.msg(format_args!(
+                            "region code {code} does not exist in edition {}",
                             simpul_regions::EDITION
-                        );
-                        return Ok(ExitCode::from(2));
+                        )));
                     }
                     Some(code.to_string())
                 }
@@ -90,7 +91,9 @@ pub async fn run(config: &Config, command: ExportCommand) -> anyhow::Result<Exit
                     drop(create(&path)?);
                     cleaned_up_on_error(&path, communities_xlsx(pages, &path)).await?
                 }
-                (Format::Xlsx, None) => anyhow::bail!("--format xlsx needs --output FILE"),
+                (Format::Xlsx, None) => {
+                    return Err(Exit::Usage.msg("--format xlsx needs --output FILE"))
+                }
                 (Format::Csv, Some(path)) => {
                     let file = create(&path)?;
                     cleaned_up_on_error(&path, communities_csv(pages, file)).await?
@@ -98,7 +101,7 @@ pub async fn run(config: &Config, command: ExportCommand) -> anyhow::Result<Exit
                 (Format::Csv, None) => communities_csv(pages, std::io::stdout()).await?,
             };
             eprintln!("{written} KIM exported");
-            Ok(ExitCode::SUCCESS)
+            Ok(())
         }
         ExportCommand::Events {
             after,
@@ -109,7 +112,7 @@ pub async fn run(config: &Config, command: ExportCommand) -> anyhow::Result<Exit
             let database = super::open_database(config).await?;
             // The master key is read only when names are to be opened.
             let keys = if with_personal_data {
-                Some(KeyStore::new(database.clone(), config.master_key()?))
+                Some(config.key_store(&database).await?)
             } else {
                 None
             };
@@ -122,7 +125,7 @@ pub async fn run(config: &Config, command: ExportCommand) -> anyhow::Result<Exit
                 None => events(pages, limit, keys.as_ref(), std::io::stdout()).await?,
             };
             eprintln!("{written} events exported");
-            Ok(ExitCode::SUCCESS)
+            Ok(())
         }
     }
 }

@@ -1,11 +1,12 @@
 //! `simpul import FILE.csv [--dry-run] [--report FILE] [--actor ID]`: an existing KIM registry
 //! as events, all or nothing (`simpul_app::import`; the file format is `docs/import.md`).
 //!
-//! Exit codes: 0 written (or, with `--dry-run`, every row valid); 1 at least one row failed and
-//! nothing was written; 2 the file cannot be read as a registry (not found, not UTF-8, empty).
+//! Exit codes (README, "Exit codes"): 0 written (or, with `--dry-run`, every row valid); 65 at
+//! least one row is invalid, or the file is not a registry (not UTF-8, empty, not CSV, too many
+//! rows) — nothing was written; 2 the file does not exist; 1 the import failed otherwise (a
+//! concurrent writer, the store).
 
 use std::path::Path;
-use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::Context as _;
@@ -13,9 +14,10 @@ use chrono::Utc;
 use simpul_app::import::{self, ImportReport, ImportRequest, ImportStatus};
 use simpul_app::{CommandContext, Scope};
 use simpul_domain::{ActorRole, CommunityServices};
-use simpul_store::{EventStore, KeyStore};
+use simpul_store::EventStore;
 use uuid::Uuid;
 
+use super::exit::Exit;
 use crate::config::Config;
 
 /// Errors listed on the terminal before pointing to `--report`.
@@ -37,16 +39,19 @@ pub struct ImportArgs {
     pub actor: String,
 }
 
-pub async fn run(config: &Config, args: ImportArgs) -> anyhow::Result<ExitCode> {
+pub async fn run(config: &Config, args: ImportArgs) -> anyhow::Result<()> {
     let actor = args.actor.trim();
     if actor.is_empty() {
-        anyhow::bail!("--actor must not be empty: every event records who wrote it");
+        return Err(Exit::Usage.msg("--actor must not be empty: every event records who wrote it"));
     }
     let bytes = match std::fs::read(&args.file) {
         Ok(bytes) => bytes,
         Err(error) => {
-            eprintln!("error: cannot read {}: {error}", args.file.display());
-            return Ok(ExitCode::from(2));
+            let exit = match error.kind() {
+                std::io::ErrorKind::NotFound => Exit::NotFound,
+                _ => Exit::Failed,
+            };
+            return Err(exit.msg(format_args!("cannot read {}: {error}", args.file.display())));
         }
     };
     let file_name = args
@@ -55,7 +60,7 @@ pub async fn run(config: &Config, args: ImportArgs) -> anyhow::Result<ExitCode> 
         .map(|name| name.to_string_lossy().into_owned())
         .unwrap_or_else(|| args.file.display().to_string());
     let database = super::open_database(config).await?;
-    let keys = KeyStore::new(database.clone(), config.master_key()?);
+    let keys = config.key_store(&database).await?;
     let store = EventStore::new(database);
     let regions = simpul_regions::bundled().context("loading the bundled region codes")?;
     let services = CommunityServices::new(Arc::new(regions));
@@ -78,8 +83,7 @@ pub async fn run(config: &Config, args: ImportArgs) -> anyhow::Result<ExitCode> 
     let report = match import::run(&store, &keys, &services, request).await {
         Ok(report) => report,
         Err(error) if error.is_unreadable() => {
-            eprintln!("error: {}: {error}", args.file.display());
-            return Ok(ExitCode::from(2));
+            return Err(Exit::DataError.msg(format_args!("{}: {error}", args.file.display())));
         }
         Err(error) => return Err(error).context("importing the registry"),
     };
@@ -87,11 +91,22 @@ pub async fn run(config: &Config, args: ImportArgs) -> anyhow::Result<ExitCode> 
         write_report(path, &report)?;
     }
     print_summary(&report, args.report.as_deref());
-    Ok(if report.failed() {
-        ExitCode::FAILURE
-    } else {
-        ExitCode::SUCCESS
-    })
+    if report.failed() {
+        return Err(Exit::DataError.msg(format_args!(
+            "{}: {} errors on {} lines; nothing was written",
+            args.file.display(),
+            report.errors.len(),
+            failed_lines(&report)
+        )));
+    }
+    Ok(())
+}
+
+/// How many lines of the file have an error.
+fn failed_lines(report: &ImportReport) -> usize {
+    let mut lines: Vec<u64> = report.errors.iter().map(|e| e.line).collect();
+    lines.dedup();
+    lines.len()
 }
 
 fn write_report(path: &Path, report: &ImportReport) -> anyhow::Result<()> {
@@ -126,12 +141,10 @@ fn print_summary(report: &ImportReport, report_path: Option<&Path>) {
             );
         }
         ImportStatus::Failed => {
-            let mut lines: Vec<u64> = report.errors.iter().map(|e| e.line).collect();
-            lines.dedup();
             println!(
                 "{} errors on {} lines; nothing was written:",
                 report.errors.len(),
-                lines.len()
+                failed_lines(report)
             );
             for error in report.errors.iter().take(SHOWN_ERRORS) {
                 println!(

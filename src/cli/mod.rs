@@ -1,7 +1,9 @@
-//! Subcommands. Each returns an exit code or an error that `main` prints.
+//! Subcommands. Each returns `Ok(())` or an error that `main` prints and turns into an exit code
+//! through [`exit::Exit`], the one table of codes (README, "Exit codes").
 
 mod demo;
 mod events;
+pub mod exit;
 mod export;
 mod import;
 mod persons;
@@ -11,12 +13,11 @@ mod regions;
 mod serve;
 mod tokens;
 
-use std::process::ExitCode;
-
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
-use simpul_store::Database;
+use simpul_store::{Database, DatabaseUrl};
 
+use self::exit::{Exit, OrExit as _};
 use crate::config::{Config, LogFormat};
 
 /// Simpul keeps the life of every KIM (Komunitas Informasi Masyarakat) as an append-only event log.
@@ -71,18 +72,18 @@ pub enum Command {
     Tokens(tokens::TokensCommand),
 }
 
-pub async fn run(mut cli: Cli) -> anyhow::Result<ExitCode> {
-    let file_listen = cli.config.merge_file()?;
+pub async fn run(mut cli: Cli) -> anyhow::Result<()> {
+    let file_listen = cli.config.merge_file().or_exit(Exit::Usage)?;
     match cli.command {
         Command::Serve(args) => serve::run(&cli.config, args, file_listen).await,
         Command::Migrate => {
-            let url = cli.config.database_url()?;
+            let url = database_url(&cli.config)?;
             let db = Database::connect(&url)
                 .await
                 .with_context(|| format!("connecting to {url:?}"))?;
             db.migrate().await.context("applying migrations")?;
             println!("migrations applied to {url:?}");
-            Ok(ExitCode::SUCCESS)
+            Ok(())
         }
         Command::Regions(command) => regions::run(command),
         Command::Events(command) => events::run(&cli.config, command).await,
@@ -95,10 +96,17 @@ pub async fn run(mut cli: Cli) -> anyhow::Result<ExitCode> {
     }
 }
 
+/// The database URL in force; one that does not parse is a usage error (64).
+fn database_url(config: &Config) -> anyhow::Result<DatabaseUrl> {
+    config.database_url().or_exit(Exit::Usage)
+}
+
 /// Connects to the configured database and migrates it.
 async fn open_database(config: &Config) -> anyhow::Result<Database> {
-    let url = config.database_url()?;
-    Database::connect_and_migrate(&url)
+    let url = database_url(config)?;
+    let database = Database::connect_and_migrate(&url)
         .await
-        .with_context(|| format!("opening {url:?}"))
+        .with_context(|| format!("opening {url:?}"))?;
+    config.check_master_key(&database).await?;
+    Ok(database)
 }

@@ -1,17 +1,17 @@
 //! `simpul projections status|run|rebuild`: the read models' runtime from the command line.
 
-use std::process::ExitCode;
-
 use anyhow::Context as _;
 use simpul_projections::{Projection, Runner};
 use simpul_store::EventStore;
 
+use super::exit::Exit;
 use super::progress::Progress;
 use crate::config::Config;
 
 #[derive(Debug, clap::Subcommand)]
 pub enum ProjectionsCommand {
-    /// A table of every read model: position, events applied, lag, state, last error.
+    /// A table of every read model: position, events applied, lag, state, last error; exits 1
+    /// when a read model has failed (stopped at an event it cannot apply).
     Status {
         /// JSON lines instead of a table.
         #[arg(long)]
@@ -39,7 +39,7 @@ pub enum ProjectionsCommand {
     },
 }
 
-pub async fn run(config: &Config, command: ProjectionsCommand) -> anyhow::Result<ExitCode> {
+pub async fn run(config: &Config, command: ProjectionsCommand) -> anyhow::Result<()> {
     let store = EventStore::new(super::open_database(config).await?);
     let regions = simpul_regions::bundled().context("loading the bundled region codes")?;
     let projections = simpul_projections::all(regions);
@@ -78,12 +78,20 @@ pub async fn run(config: &Config, command: ProjectionsCommand) -> anyhow::Result
                     }
                 }
             }
-            let failed = status.iter().any(|p| p.state == "failed");
-            Ok(if failed {
-                ExitCode::from(3)
+            let failed: Vec<&str> = status
+                .iter()
+                .filter(|p| p.state == "failed")
+                .map(|p| p.name.as_str())
+                .collect();
+            if failed.is_empty() {
+                Ok(())
             } else {
-                ExitCode::SUCCESS
-            })
+                Err(Exit::Failed.msg(format_args!(
+                    "read model {} has failed: stopped at an event it cannot apply (its last \
+                     error is above)",
+                    failed.join(", ")
+                )))
+            }
         }
         ProjectionsCommand::Run => {
             let (stop, stopped) = tokio::sync::watch::channel(false);
@@ -93,7 +101,7 @@ pub async fn run(config: &Config, command: ProjectionsCommand) -> anyhow::Result
                 .context("waiting for Ctrl-C")?;
             let _ = stop.send(true);
             let _ = runner.await;
-            Ok(ExitCode::SUCCESS)
+            Ok(())
         }
         ProjectionsCommand::Rebuild { name, all } => {
             let runner = Runner::new(store);
@@ -115,11 +123,11 @@ pub async fn run(config: &Config, command: ProjectionsCommand) -> anyhow::Result
                     events as f64 / seconds.max(1e-9)
                 );
             }
-            Ok(ExitCode::SUCCESS)
+            Ok(())
         }
         ProjectionsCommand::Verify { name, all } => {
             let runner = Runner::new(store);
-            let mut clean = true;
+            let mut differ = Vec::new();
             for projection in choose(&projections, name.as_deref(), all)? {
                 let differences = runner
                     .verify(projection, 10)
@@ -128,18 +136,18 @@ pub async fn run(config: &Config, command: ProjectionsCommand) -> anyhow::Result
                 if differences.is_empty() {
                     println!("{}: identical to a rebuild", projection.name());
                 } else {
-                    clean = false;
+                    differ.push(projection.name());
                     println!("{}: differs from a rebuild; first rows:", projection.name());
                     for row in differences {
                         println!("  {row}");
                     }
                 }
             }
-            Ok(if clean {
-                ExitCode::SUCCESS
+            if differ.is_empty() {
+                Ok(())
             } else {
-                ExitCode::FAILURE
-            })
+                Err(Exit::Failed.msg(format_args!("{} differs from a rebuild", differ.join(", "))))
+            }
         }
     }
 }
@@ -154,8 +162,14 @@ fn choose<'a>(
         (_, true) => Ok(projections.iter().map(|p| p.as_ref()).collect()),
         (Some(name), false) => match projections.iter().find(|p| p.name() == name) {
             Some(projection) => Ok(vec![projection.as_ref()]),
-            None => anyhow::bail!("unknown read model `{name}`; known: {}", names.join(", ")),
+            None => Err(Exit::Usage.msg(format_args!(
+                "unknown read model `{name}`; known: {}",
+                names.join(", ")
+            ))),
         },
-        (None, false) => anyhow::bail!("name a read model ({}) or pass --all", names.join(", ")),
+        (None, false) => Err(Exit::Usage.msg(format_args!(
+            "name a read model ({}) or pass --all",
+            names.join(", ")
+        ))),
     }
 }

@@ -1,13 +1,14 @@
 //! `simpul regions show CODE`.
 
-use std::process::ExitCode;
-
 use anyhow::Context as _;
 use simpul_domain::RegionCode;
+
+use super::exit::{Exit, OrExit as _};
 
 #[derive(Debug, clap::Subcommand)]
 pub enum RegionsCommand {
     /// Name, level, parents and number of children of a code, e.g. `simpul regions show 34.04`.
+    /// Exit 2 if the code does not exist.
     Show {
         /// A dotted code: PP, PP.RR, PP.RR.DD or PP.RR.DD.VVVV.
         code: String,
@@ -17,16 +18,15 @@ pub enum RegionsCommand {
     },
 }
 
-pub fn run(command: RegionsCommand) -> anyhow::Result<ExitCode> {
+pub fn run(command: RegionsCommand) -> anyhow::Result<()> {
     let RegionsCommand::Show { code, json } = command;
-    let code = RegionCode::parse(&code)?;
+    let code = RegionCode::parse(&code).or_exit(Exit::Usage)?;
     let regions = simpul_regions::bundled().context("loading the bundled region codes")?;
     let Some(region) = regions.get(&code) else {
-        eprintln!(
-            "error: region code {code} does not exist in edition {}",
+        return Err(Exit::NotFound.msg(format_args!(
+            "region code {code} does not exist in edition {}",
             simpul_regions::EDITION
-        );
-        return Ok(ExitCode::from(2));
+        )));
     };
     let parents = regions.ancestors(&code);
     let children = regions.children_count(&code);
@@ -61,5 +61,5 @@ pub fn run(command: RegionsCommand) -> anyhow::Result<ExitCode> {
         println!("children: {children}");
         println!("edition:  {}", simpul_regions::EDITION);
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(())
 }

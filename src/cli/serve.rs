@@ -1,11 +1,10 @@
 //! `simpul serve`: the HTTP API.
 
 use std::net::SocketAddr;
-use std::process::ExitCode;
 
 use anyhow::Context as _;
 use simpul_http::AppState;
-use simpul_store::{KeyStore, TokenStore};
+use simpul_store::TokenStore;
 
 use crate::config::{Config, DEFAULT_LISTEN};
 
@@ -34,13 +33,13 @@ pub async fn run(
     config: &Config,
     args: ServeArgs,
     file_listen: Option<SocketAddr>,
-) -> anyhow::Result<ExitCode> {
+) -> anyhow::Result<()> {
     let listen = match args.listen.or(file_listen) {
         Some(listen) => listen,
         None => DEFAULT_LISTEN.parse().context("default listen address")?,
     };
     let database = super::open_database(config).await?;
-    let keys = KeyStore::new(database.clone(), config.master_key()?);
+    let keys = config.key_store(&database).await?;
     let regions = simpul_regions::bundled().context("loading the bundled region codes")?;
     let token_path = config.data_dir().join("admin-token");
     let tokens = TokenStore::new(database.clone());
@@ -78,7 +77,7 @@ pub async fn run(
     let _ = runner.await;
     database.close().await;
     tracing::info!("stopped");
-    Ok(ExitCode::SUCCESS)
+    Ok(())
 }
 
 /// Resolves on Ctrl-C or SIGTERM; in-flight requests then finish before the server stops.

@@ -1,19 +1,18 @@
 //! `simpul tokens create|list|revoke`: API bearer tokens. A secret is printed once, at creation;
 //! only its SHA-256 is stored.
 
-use std::process::ExitCode;
-
 use anyhow::Context as _;
-use simpul_app::auth::{parse_token_role, Scope};
+use simpul_app::auth::{parse_token_role, Scope, ScopeError};
 use simpul_store::{EventStore, StoredToken, TokenStore};
 use uuid::Uuid;
 
+use super::exit::{Exit, OrExit as _};
 use crate::config::Config;
 
 #[derive(Debug, clap::Subcommand)]
 pub enum TokensCommand {
-    /// Create a token and print its secret (shown this once only). Exit 2 if a pegiat token's
-    /// KIM does not exist.
+    /// Create a token and print its secret (shown this once only). Exit 2 if the scope's region
+    /// or a pegiat token's KIM does not exist.
     Create {
         /// admin, national, province, regency, pegiat or auditor.
         #[arg(long)]
@@ -39,7 +38,7 @@ pub enum TokensCommand {
     },
 }
 
-pub async fn run(config: &Config, command: TokensCommand) -> anyhow::Result<ExitCode> {
+pub async fn run(config: &Config, command: TokensCommand) -> anyhow::Result<()> {
     match command {
         TokensCommand::Create { role, scope, name } => create(config, &role, &scope, &name).await,
         TokensCommand::List { json } => list(config, json).await,
@@ -47,13 +46,21 @@ pub async fn run(config: &Config, command: TokensCommand) -> anyhow::Result<Exit
     }
 }
 
-async fn create(config: &Config, role: &str, scope: &str, name: &str) -> anyhow::Result<ExitCode> {
-    let role = parse_token_role(role).context("--role")?;
+async fn create(config: &Config, role: &str, scope: &str, name: &str) -> anyhow::Result<()> {
+    let role = parse_token_role(role)
+        .context("--role")
+        .or_exit(Exit::Usage)?;
     let regions = simpul_regions::bundled().context("loading the bundled region codes")?;
-    let scope = Scope::parse(role, scope, regions).context("--scope")?;
+    let scope = Scope::parse(role, scope, regions).map_err(|error| {
+        let exit = match error {
+            ScopeError::UnknownRegion { .. } => Exit::NotFound,
+            _ => Exit::Usage,
+        };
+        exit.error(anyhow::Error::new(error).context("--scope"))
+    })?;
     let name = name.trim();
     if name.is_empty() {
-        anyhow::bail!("--name must not be empty: say who holds the token");
+        return Err(Exit::Usage.msg("--name must not be empty: say who holds the token"));
     }
     let database = super::open_database(config).await?;
     // A pegiat token is for a KIM that exists: one with events in the store.
@@ -63,11 +70,10 @@ async fn create(config: &Config, role: &str, scope: &str, name: &str) -> anyhow:
             .await
             .with_context(|| format!("looking up KIM {id}"))?;
         if events.is_empty() {
-            eprintln!(
-                "error: --scope: no KIM {id} in the store (a pegiat token takes the id of an \
-                 existing KIM)"
-            );
-            return Ok(ExitCode::from(2));
+            return Err(Exit::NotFound.msg(format_args!(
+                "--scope: no KIM {id} in the store (a pegiat token takes the id of an existing \
+                 KIM)"
+            )));
         }
     }
     let tokens = TokenStore::new(database);
@@ -81,10 +87,10 @@ async fn create(config: &Config, role: &str, scope: &str, name: &str) -> anyhow:
     );
     println!("{secret}");
     println!("This token will not be shown again: store it now (send it as `Authorization: Bearer <token>`).");
-    Ok(ExitCode::SUCCESS)
+    Ok(())
 }
 
-async fn list(config: &Config, json: bool) -> anyhow::Result<ExitCode> {
+async fn list(config: &Config, json: bool) -> anyhow::Result<()> {
     let tokens = TokenStore::new(super::open_database(config).await?)
         .list()
         .await
@@ -96,18 +102,21 @@ async fn list(config: &Config, json: bool) -> anyhow::Result<ExitCode> {
     } else {
         print!("{}", table(&tokens));
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(())
 }
 
-async fn revoke(config: &Config, id: &str) -> anyhow::Result<ExitCode> {
-    let id = Uuid::parse_str(id.trim()).with_context(|| format!("ID `{id}` is not a UUID"))?;
+async fn revoke(config: &Config, id: &str) -> anyhow::Result<()> {
+    let id = Uuid::parse_str(id.trim())
+        .with_context(|| format!("ID `{id}` is not a UUID"))
+        .or_exit(Exit::Usage)?;
     let tokens = TokenStore::new(super::open_database(config).await?);
     if tokens.revoke(id).await.context("revoking the token")? {
         println!("token {id} revoked");
-        Ok(ExitCode::SUCCESS)
+        Ok(())
     } else {
-        eprintln!("error: no active token {id} (unknown or already revoked)");
-        Ok(ExitCode::from(2))
+        Err(Exit::NotFound.msg(format_args!(
+            "no active token {id} (unknown or already revoked)"
+        )))
     }
 }
 

@@ -46,14 +46,14 @@ fn regions_show_prints_name_level_parents_and_children() {
 #[test]
 fn regions_show_refuses_bad_and_unknown_codes() {
     let output = simpul(&["regions", "show", "3404"], &[]);
-    assert!(!output.status.success());
+    assert_eq!(output.status.code(), Some(64), "usage");
     assert!(
         stderr(&output).contains("not a Kemendagri region code"),
         "{}",
         stderr(&output)
     );
     let output = simpul(&["regions", "show", "34.99"], &[]);
-    assert!(!output.status.success());
+    assert_eq!(output.status.code(), Some(2), "not found");
     assert!(
         stderr(&output).contains("does not exist"),
         "{}",
@@ -62,7 +62,7 @@ fn regions_show_refuses_bad_and_unknown_codes() {
 }
 
 #[test]
-fn bad_arguments_give_a_message_and_a_non_zero_exit() {
+fn bad_arguments_give_a_message_and_exit_64() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().to_str().unwrap();
     for (args, expected) in [
@@ -81,7 +81,7 @@ fn bad_arguments_give_a_message_and_a_non_zero_exit() {
         (vec!["frobnicate"], "unrecognized subcommand"),
     ] {
         let output = simpul(&args, &[("SIMPUL_DATA_DIR", data)]);
-        assert!(!output.status.success(), "{args:?} succeeded");
+        assert_eq!(output.status.code(), Some(64), "{args:?}");
         assert!(
             stderr(&output).contains(expected),
             "{args:?}: {}",
@@ -89,21 +89,234 @@ fn bad_arguments_give_a_message_and_a_non_zero_exit() {
         );
     }
     let output = simpul(&["migrate"], &[("DATABASE_URL", "mysql://x@y/z")]);
-    assert!(!output.status.success());
+    assert_eq!(output.status.code(), Some(64));
     assert!(
         stderr(&output).contains("postgres:// or sqlite://"),
         "{}",
         stderr(&output)
     );
-    let output = simpul(
-        &["migrate"],
-        &[("DATABASE_URL", "postgres://postgres@127.0.0.1:1/none")],
+}
+
+/// The README's table of exit codes, row by row, through the real binary: SQLite in a temp
+/// directory, and a PostgreSQL port where nothing listens for 69.
+#[test]
+fn exit_codes_follow_the_readme_table() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let data = data.to_str().unwrap();
+    let path = |name: &str| dir.path().join(name).display().to_string();
+    let unknown = uuid::Uuid::new_v4().to_string();
+    let sample = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/docs/examples/registry-sample.csv"
     );
-    assert!(!output.status.success());
+    let latin1 = path("latin1.csv");
+    std::fs::write(&latin1, b"nama_kim\nKIM Caf\xE9\n").unwrap();
+    let bad_config = path("bad.toml");
+    std::fs::write(&bad_config, "colour = \"red\"\n").unwrap();
+    let missing_csv = path("missing.csv");
+    let unwritable = path("no-such-dir/events.jsonl");
+    type Env<'a> = &'a [(&'a str, &'a str)];
+    let none: Env = &[];
+    let cases: Vec<(Vec<&str>, Env, i32)> = vec![
+        // 0: done; help and version too.
+        (vec!["--help"], none, 0),
+        (vec!["-h"], none, 0),
+        (vec!["--version"], none, 0),
+        (vec!["help", "tokens"], none, 0),
+        (vec!["tokens", "revoke", "--help"], none, 0),
+        (vec!["regions", "show", "34.04"], none, 0),
+        (vec!["migrate"], none, 0),
+        (vec!["tokens", "list"], none, 0),
+        (
+            vec![
+                "demo",
+                "seed",
+                "--scale",
+                "1",
+                "--region",
+                "34.04",
+                "--dry-run",
+            ],
+            none,
+            0,
+        ),
+        // 1: the operation failed.
+        (vec!["export", "events", "--output", &unwritable], none, 1),
+        // 2: what the command names does not exist.
+        (vec!["regions", "show", "99.99"], none, 2),
+        (vec!["persons", "erase", &unknown, "--reason", "x"], none, 2),
+        (vec!["tokens", "revoke", &unknown], none, 2),
+        (
+            vec![
+                "tokens", "create", "--role", "pegiat", "--scope", &unknown, "--name", "x",
+            ],
+            none,
+            2,
+        ),
+        (
+            vec![
+                "tokens", "create", "--role", "regency", "--scope", "34.99", "--name", "x",
+            ],
+            none,
+            2,
+        ),
+        (vec!["export", "communities", "--region", "34.99"], none, 2),
+        (
+            vec![
+                "demo",
+                "seed",
+                "--scale",
+                "1",
+                "--region",
+                "34.99",
+                "--dry-run",
+            ],
+            none,
+            2,
+        ),
+        (vec!["import", &missing_csv], none, 2),
+        // 64: usage — clap's own errors (its default is 2) and values checked after parsing.
+        (vec![], none, 64),
+        (vec!["frobnicate"], none, 64),
+        (vec!["regions", "show"], none, 64),
+        (vec!["regions", "show", "34.04", "--frobnicate"], none, 64),
+        (vec!["events", "tail", "--after", "minus-one"], none, 64),
+        (vec!["export", "events", "--limit", "0"], none, 64),
+        (vec!["export", "communities", "--format", "xlsx"], none, 64),
+        (vec!["demo", "seed", "--scale", "0"], none, 64),
+        (vec!["persons", "erase", &unknown], none, 64),
+        (vec!["--log-format", "yaml", "migrate"], none, 64),
+        (vec!["regions", "show", "3404"], none, 64),
+        (vec!["export", "communities", "--region", "3404"], none, 64),
+        (
+            vec!["persons", "erase", "not-a-uuid", "--reason", "x"],
+            none,
+            64,
+        ),
+        (
+            vec!["persons", "erase", &unknown, "--reason", " "],
+            none,
+            64,
+        ),
+        (vec!["tokens", "revoke", "not-a-uuid"], none, 64),
+        (
+            vec![
+                "tokens", "create", "--role", "root", "--scope", "national", "--name", "x",
+            ],
+            none,
+            64,
+        ),
+        (
+            vec![
+                "tokens", "create", "--role", "regency", "--scope", "34", "--name", "x",
+            ],
+            none,
+            64,
+        ),
+        (
+            vec![
+                "tokens", "create", "--role", "admin", "--scope", "national", "--name", " ",
+            ],
+            none,
+            64,
+        ),
+        (vec!["projections", "rebuild", "nothing"], none, 64),
+        (vec!["projections", "verify"], none, 64),
+        (
+            vec![
+                "demo",
+                "seed",
+                "--scale",
+                "1",
+                "--region",
+                "34.04.01",
+                "--dry-run",
+            ],
+            none,
+            64,
+        ),
+        (vec!["import", sample, "--actor", " "], none, 64),
+        (vec!["--config", &bad_config, "migrate"], none, 64),
+        (vec!["migrate"], &[("DATABASE_URL", "mysql://x@y/z")], 64),
+        // 65: the input data is wrong.
+        (vec!["import", sample, "--dry-run"], none, 65),
+        (vec!["import", &latin1], none, 65),
+        // 69: the database cannot be reached.
+        (
+            vec!["migrate"],
+            &[("DATABASE_URL", "postgres://postgres@127.0.0.1:1/none")],
+            69,
+        ),
+    ];
+    for (args, envs, code) in cases {
+        let mut envs = envs.to_vec();
+        envs.push(("SIMPUL_DATA_DIR", data));
+        let output = simpul(&args, &envs);
+        assert_eq!(
+            output.status.code(),
+            Some(code),
+            "simpul {args:?} {envs:?}: {}",
+            stderr(&output)
+        );
+        let (out, err) = (stdout(&output), stderr(&output));
+        match code {
+            0 => assert!(!out.is_empty(), "{args:?}: nothing on stdout"),
+            _ if args.is_empty() => assert!(err.contains("Usage:"), "{err}"),
+            _ => assert!(err.contains("error"), "{args:?}: no message: {err}"),
+        }
+    }
+}
+
+/// `projections status` exits 1 while a read model is stopped at an event it cannot apply.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn projections_status_exits_1_when_a_read_model_has_failed() {
+    let db = TestDb::new(simpul_store::Backend::Sqlite).await;
+    let id = uuid::Uuid::new_v4().to_string();
+    db.executor()
+        .execute(&id, form(SLEMAN_DESA, 10), &context(ActorRole::Regency))
+        .await
+        .unwrap();
+    let env = [("DATABASE_URL", db.url.as_str())];
+    let healthy = simpul_binary_async(&["projections", "status"], &env).await;
+    assert_eq!(healthy.status.code(), Some(0), "{}", stderr(&healthy));
+    // A well-formed event whose sequence skips ahead: the summary's fold stops at it.
+    let payload = serde_json::json!({"ActivityRecorded": {
+        "activity_id": uuid::Uuid::new_v4(), "kind": "dissemination", "title": "Lompat",
+        "held_on": "2025-06-01", "participants": null}});
+    let metadata = r#"{"actor_id":"x","actor_role":"regency","request_id":"r","recorded_at":"2025-06-01T00:00:00Z","region_edition":"e"}"#;
+    let simpul_store::Database::Sqlite { writer, .. } = &db.database else {
+        unreachable!("a SQLite test database")
+    };
+    sqlx::query(
+        "INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type, event_version, \
+         payload, metadata, position) VALUES ('Community', ?1, 5, 'ActivityRecorded', '1.0', ?2, \
+         ?3, (SELECT MAX(position) + 1 FROM events))",
+    )
+    .bind(&id)
+    .bind(payload.to_string())
+    .bind(metadata)
+    .execute(writer)
+    .await
+    .unwrap();
+    let summary = simpul_projections::all(simpul_regions::bundled().unwrap())
+        .into_iter()
+        .find(|p| p.name() == "community_summary")
+        .unwrap();
+    let runner = simpul_projections::Runner::new(db.store());
+    assert!(runner.catch_up(summary.as_ref()).await.is_err());
+
+    let failed = simpul_binary_async(&["projections", "status"], &env).await;
+    assert_eq!(failed.status.code(), Some(1), "{}", stderr(&failed));
     assert!(
-        stderr(&output).contains("unavailable"),
+        stdout(&failed).contains(&format!("{id}#5")),
         "{}",
-        stderr(&output)
+        stdout(&failed)
+    );
+    assert!(
+        stderr(&failed).contains("community_summary"),
+        "{}",
+        stderr(&failed)
     );
 }
 
@@ -208,7 +421,7 @@ async fn persons_erase_shreds_a_name_from_the_command_line() {
     })
     .await
     .unwrap();
-    assert!(!output.status.success());
+    assert_eq!(output.status.code(), Some(2), "not found");
     assert!(
         stderr(&output).contains("no data key"),
         "{}",
@@ -308,7 +521,7 @@ fn a_toml_configuration_file_sets_what_flags_and_variables_leave_unset() {
 
     std::fs::write(&config, "data_dir = \"x\"\ncolour = \"red\"\n").unwrap();
     let output = simpul(&["--config", config.to_str().unwrap(), "migrate"], &[]);
-    assert!(!output.status.success());
+    assert_eq!(output.status.code(), Some(64), "usage");
     assert!(stderr(&output).contains("colour"), "{}", stderr(&output));
 
     let output = simpul(&["serve", "--help"], &[]);
@@ -367,7 +580,7 @@ async fn projections_rebuild_and_status_from_the_command_line() {
     }
     assert!(verify.status.success(), "{}", stdout(&verify));
     assert_eq!(stdout(&verify).matches("identical to a rebuild").count(), 4);
-    assert!(!unknown.status.success());
+    assert_eq!(unknown.status.code(), Some(64), "usage");
     assert!(
         stderr(&unknown).contains("unknown read model"),
         "{}",

@@ -522,9 +522,9 @@ both_backends!(
         assert_eq!(positions, expected);
         assert_eq!(events.cursor(), *expected.last().unwrap());
 
-        // Bad arguments: a message and a non-zero exit.
+        // Bad arguments: a message and exit 64 (usage), or 2 for a region that does not exist.
         let output = simpul_async(&["export", "communities", "--format", "xlsx"], &env).await;
-        assert!(!output.status.success());
+        assert_eq!(output.status.code(), Some(64));
         assert!(stderr(&output).contains("--output"), "{}", stderr(&output));
         let output = simpul_async(&["export", "communities", "--region", "34.99"], &env).await;
         assert_eq!(output.status.code(), Some(2));
@@ -534,9 +534,9 @@ both_backends!(
             stderr(&output)
         );
         let output = simpul_async(&["export", "communities", "--region", "3404"], &env).await;
-        assert!(!output.status.success());
+        assert_eq!(output.status.code(), Some(64));
         let output = simpul_async(&["export", "communities", "--format", "pdf"], &env).await;
-        assert!(!output.status.success());
+        assert_eq!(output.status.code(), Some(64));
         assert!(
             stderr(&output).contains("invalid value"),
             "{}",
@@ -638,7 +638,7 @@ both_backends!(
         assert!(output.status.success(), "{}", stderr(&output));
         assert_eq!(std::fs::read_to_string(&path).unwrap(), text);
         let output = simpul_async(&["export", "events", "--limit", "0"], &env).await;
-        assert!(!output.status.success());
+        assert_eq!(output.status.code(), Some(64));
     }
 );
 

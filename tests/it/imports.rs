@@ -536,7 +536,7 @@ async fn simpul_async(args: Vec<String>, envs: Vec<(String, String)>) -> Output 
 }
 
 both_backends!(
-    simpul_import_exits_non_zero_on_bad_rows_reports_json_and_dry_runs,
+    simpul_import_exits_65_on_bad_rows_reports_json_and_dry_runs,
     |db: TestDb| async move {
         let dir = tempfile::tempdir().unwrap();
         let path = |name: &str| dir.path().join(name).display().to_string();
@@ -550,11 +550,11 @@ both_backends!(
         let run = |args: Vec<String>| simpul_async(args, envs.clone());
         let args = |list: &[&str]| list.iter().map(|a| (*a).to_owned()).collect::<Vec<_>>();
 
-        // The sample: exit 1, the report lists the three documented errors, nothing written.
+        // The sample: exit 65, the report lists the three documented errors, nothing written.
         let report_path = path("report.json");
         let output = run(args(&["import", SAMPLE, "--report", &report_path])).await;
         let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
-        assert_eq!(output.status.code(), Some(1), "{stdout}");
+        assert_eq!(output.status.code(), Some(65), "{stdout}");
         assert!(stdout.contains("nothing was written"), "{stdout}");
         assert!(
             stdout.contains("line 9, jumlah_anggota = \"2\": [R1]"),
@@ -624,13 +624,16 @@ both_backends!(
         assert!(String::from_utf8_lossy(&output.stdout).contains("5 unchanged"));
         assert_eq!(db.store().count().await.unwrap(), written);
 
-        // Unreadable files: exit 2 with a message.
+        // A missing file: exit 2 (not found); one that is not a registry: 65, as bad rows.
         let latin1 = path("latin1.csv");
         std::fs::write(&latin1, b"nama_kim\nKIM Caf\xE9\n").unwrap();
-        for (file, expected) in [(path("missing.csv"), "cannot read"), (latin1, "not UTF-8")] {
+        for (file, expected, code) in [
+            (path("missing.csv"), "cannot read", 2),
+            (latin1, "not UTF-8", 65),
+        ] {
             let output = run(args(&["import", &file])).await;
             let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
-            assert_eq!(output.status.code(), Some(2), "{stderr}");
+            assert_eq!(output.status.code(), Some(code), "{stderr}");
             assert!(stderr.contains(expected), "{stderr}");
         }
     }

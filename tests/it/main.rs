@@ -17,6 +17,7 @@ mod files;
 mod helpers;
 mod imports;
 mod limits;
+mod master_key;
 mod persons;
 mod projections;
 mod property;

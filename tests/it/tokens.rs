@@ -277,42 +277,48 @@ both_backends!(
     cli_refuses_bad_roles_scopes_and_names,
     |db: TestDb| async move {
         let dir = tempfile::tempdir().unwrap();
-        for (role, scope, name, expected) in [
-            ("root", "national", "x", "--role: unknown role `root`"),
-            ("system", "national", "x", "--role"),
+        // 64 for a usage error, 2 for a region code that does not exist.
+        for (role, scope, name, expected, code) in [
+            ("root", "national", "x", "--role: unknown role `root`", 64),
+            ("system", "national", "x", "--role", 64),
             (
                 "admin",
                 "34",
                 "x",
                 "--scope: role `admin` takes the scope `national`",
+                64,
             ),
             (
                 "province",
                 "34.04",
                 "x",
                 "--scope: role `province` takes a province code",
+                64,
             ),
             (
                 "regency",
                 "34",
                 "x",
                 "--scope: role `regency` takes a kabupaten/kota code",
+                64,
             ),
             (
                 "regency",
                 "34.99",
                 "x",
                 "--scope: region 34.99 does not exist",
+                2,
             ),
-            ("regency", "sleman", "x", "--scope"),
+            ("regency", "sleman", "x", "--scope", 64),
             (
                 "pegiat",
                 "34.04",
                 "x",
                 "--scope: role `pegiat` takes a community id",
+                64,
             ),
-            ("auditor", "everything", "x", "--scope"),
-            ("national", "national", "  ", "--name"),
+            ("auditor", "everything", "x", "--scope", 64),
+            ("national", "national", "  ", "--name", 64),
         ] {
             let output = simpul(
                 &[
@@ -321,7 +327,7 @@ both_backends!(
                 &db,
                 dir.path(),
             );
-            assert_eq!(output.status.code(), Some(1), "{role} {scope} {name:?}");
+            assert_eq!(output.status.code(), Some(code), "{role} {scope} {name:?}");
             assert!(
                 stderr(&output).contains(expected),
                 "{role} {scope}: {}",
@@ -330,14 +336,14 @@ both_backends!(
             assert!(!stdout(&output).contains(TOKEN_PREFIX));
         }
         let output = simpul(&["tokens", "revoke", "not-a-uuid"], &db, dir.path());
-        assert_eq!(output.status.code(), Some(1));
+        assert_eq!(output.status.code(), Some(64));
         assert!(
             stderr(&output).contains("not a UUID"),
             "{}",
             stderr(&output)
         );
         let output = simpul(&["tokens", "create", "--role", "admin"], &db, dir.path());
-        assert!(!output.status.success());
+        assert_eq!(output.status.code(), Some(64));
         assert!(stderr(&output).contains("--scope"), "{}", stderr(&output));
         assert_eq!(
             TokenStore::new(db.database.clone()).count().await.unwrap(),

@@ -50,6 +50,39 @@ pub enum StoreError {
     /// The master key cannot open a wrapped data key: wrong master key or damaged row.
     #[error("the master key does not open the data key of person {0}")]
     WrongMasterKey(uuid::Uuid),
+    /// The master key in use is not the one the database's data keys are wrapped with: its
+    /// fingerprint differs from the recorded one, or (no fingerprint recorded yet) it opens none
+    /// of the stored data keys. Nothing was written with it.
+    #[error(
+        "the master key from {key_from} is not the one this database's personal data is sealed \
+         with (its fingerprint is {found}; {}): nothing was done. Use the database's own master \
+         key: restore its key file, or set SIMPUL_MASTER_KEY (or --data-dir) to it",
+        expected_key(.expected)
+    )]
+    MasterKeyMismatch {
+        /// Where the key came from: a file path, `SIMPUL_MASTER_KEY`.
+        key_from: String,
+        /// The key's fingerprint (first 16 hex digits).
+        found: String,
+        /// The recorded fingerprint (first 16 hex digits); `None` for a database from before
+        /// fingerprints, whose stored data keys the key does not open.
+        expected: Option<String>,
+    },
+    /// No master key was found, and the database already has one — a recorded fingerprint or
+    /// data keys wrapped by it — so a new key must not be generated.
+    #[error(
+        "no master key found at {path}, but this database already {}: a new key would seal new \
+         personal data under another key. Restore the key file, or set SIMPUL_MASTER_KEY to the \
+         database's key (a new key is generated only for a database without one)",
+        database_key(.expected)
+    )]
+    MasterKeyMissing {
+        /// Where the key file was looked for.
+        path: String,
+        /// The recorded fingerprint (first 16 hex digits); `None` for a database from before
+        /// fingerprints that holds wrapped data keys.
+        expected: Option<String>,
+    },
     /// Any other database error.
     #[error("database error: {0}")]
     Database(sqlx::Error),
@@ -104,6 +137,20 @@ fn is_outage(error: &dyn sqlx::error::DatabaseError) -> bool {
 impl From<serde_json::Error> for StoreError {
     fn from(error: serde_json::Error) -> Self {
         StoreError::Corrupt(error.to_string())
+    }
+}
+
+fn expected_key(expected: &Option<String>) -> String {
+    match expected {
+        Some(fingerprint) => format!("the database's key has fingerprint {fingerprint}"),
+        None => "it opens none of the data keys stored in the database".to_owned(),
+    }
+}
+
+fn database_key(expected: &Option<String>) -> String {
+    match expected {
+        Some(fingerprint) => format!("belongs to the master key with fingerprint {fingerprint}"),
+        None => "holds data keys wrapped by a master key".to_owned(),
     }
 }
 

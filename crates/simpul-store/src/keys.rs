@@ -100,35 +100,68 @@ impl MasterKey {
     }
 
     /// Reads the key file, or creates it with mode 0600 when it does not exist yet (a missing
-    /// directory is created 0700).
+    /// directory is created 0700). Whether a new key may be made is not decided here:
+    /// `simpul` asks the database first ([`KeyRecord`](crate::KeyRecord)) and calls
+    /// [`load`](Self::load) and [`create`](Self::create).
     pub fn load_or_create(path: &Path) -> Result<Self, StoreError> {
+        if let Some(key) = Self::load(path)? {
+            return Ok(key);
+        }
+        if let Some(key) = Self::create(path)? {
+            return Ok(key);
+        }
+        // Another process created the file between the two calls: read its key.
+        Self::load(path)?.ok_or_else(|| {
+            StoreError::Config(format!("{} vanished while being read", path.display()))
+        })
+    }
+
+    /// Reads the key file; `None` when it does not exist.
+    pub fn load(path: &Path) -> Result<Option<Self>, StoreError> {
         match std::fs::read_to_string(path) {
-            Ok(text) => Self::from_base64(&text),
-            Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
-                let key = Self::generate();
-                if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-                    crate::db::create_private_dir(dir)?;
-                }
-                let mut options = std::fs::OpenOptions::new();
-                options.write(true).create_new(true);
-                #[cfg(unix)]
-                {
-                    use std::os::unix::fs::OpenOptionsExt as _;
-                    options.mode(0o600);
-                }
-                let mut file = options.open(path).map_err(|e| {
-                    StoreError::Config(format!("cannot create {}: {e}", path.display()))
-                })?;
-                writeln!(file, "{}", key.to_base64()).map_err(|e| {
-                    StoreError::Config(format!("cannot write {}: {e}", path.display()))
-                })?;
-                Ok(key)
-            }
+            Ok(text) => Self::from_base64(&text).map(Some),
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(None),
             Err(error) => Err(StoreError::Config(format!(
                 "cannot read {}: {error}",
                 path.display()
             ))),
         }
+    }
+
+    /// Writes a new random key to `path`, created with mode 0600 (a missing directory is
+    /// created 0700). `None` when the file exists already (another process made it first): it
+    /// is left as it is.
+    pub fn create(path: &Path) -> Result<Option<Self>, StoreError> {
+        let key = Self::generate();
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            crate::db::create_private_dir(dir)?;
+        }
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create_new(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt as _;
+            options.mode(0o600);
+        }
+        let mut file = match options.open(path) {
+            Ok(file) => file,
+            Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => return Ok(None),
+            Err(error) => {
+                return Err(StoreError::Config(format!(
+                    "cannot create {}: {error}",
+                    path.display()
+                )))
+            }
+        };
+        writeln!(file, "{}", key.to_base64())
+            .and_then(|()| file.sync_all())
+            .map_err(|e| StoreError::Config(format!("cannot write {}: {e}", path.display())))?;
+        Ok(Some(key))
+    }
+
+    /// What identifies this key without revealing it ([`KeyFingerprint`](crate::KeyFingerprint)).
+    pub fn fingerprint(&self) -> crate::KeyFingerprint {
+        crate::KeyFingerprint::of(self)
     }
 
     /// The secret for one purpose, named by a fixed `label`: HKDF-SHA256 (RFC 5869, expand only)
@@ -153,7 +186,7 @@ impl MasterKey {
         Ok((wrapped, nonce.to_vec()))
     }
 
-    fn unwrap_key(
+    pub(crate) fn unwrap_key(
         &self,
         person_id: Uuid,
         wrapped: &[u8],

@@ -7,6 +7,7 @@ mod bulk;
 mod db;
 mod error;
 mod event_store;
+mod fingerprint;
 mod idempotency;
 mod keys;
 mod metadata;
@@ -18,6 +19,9 @@ pub use error::StoreError;
 pub use event_store::{
     Append, Appended, EventStore, NewEvent, RegistrationClaim, StoredEvent, AGGREGATE_TYPE,
     SQLITE_IN_LIST,
+};
+pub use fingerprint::{
+    check_master_key, claim_master_key, KeyFingerprint, KeyRecord, FINGERPRINT_LABEL,
 };
 pub use idempotency::{
     Claim, Completion, IdempotencyStore, Recorded, CLAIM_TIMEOUT_SECONDS, IDEMPOTENCY_WINDOW_HOURS,
