@@ -416,3 +416,94 @@ async fn audit_trail_and_stage_analytics_on_postgres() {
 async fn audit_trail_and_stage_analytics_on_sqlite() {
     audit_and_analytics(TestServer::spawn(simpul_store::Backend::Sqlite).await).await;
 }
+
+// Every read over many KIM answers as the one scope → filter step decides
+// (`Principal::read_scope`): each role × list, dashboard, audit trail, analytics and both
+// exports × a region inside the token's scope, one outside, and none. (The four copies of that
+// step used to differ: the list skipped the region check that the exports made.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn every_read_over_many_kim_is_authorised_by_one_rule() {
+    use simpul_app::{Action, Principal, Scope, WithoutRegion};
+    let server = TestServer::spawn(simpul_store::Backend::Sqlite).await;
+    let admin = server.token("admin", "national").await;
+    let own = server.form(&admin, crate::helpers::SLEMAN_DESA).await;
+    let regions = simpul_regions::bundled().unwrap();
+    let scopes = [
+        (ActorRole::Admin, "national"),
+        (ActorRole::National, "national"),
+        (ActorRole::Province, "34"),
+        (ActorRole::Regency, "34.04"),
+        (ActorRole::Pegiat, own.as_str()),
+        (ActorRole::Auditor, "34.04"),
+    ];
+    // (path, the action it reads with, what no region means, whether it covers regions only)
+    let reads = [
+        (
+            "/communities",
+            Action::ReadCommunity,
+            WithoutRegion::OwnScope,
+            false,
+        ),
+        (
+            "/dashboard/stages",
+            Action::ReadCommunity,
+            WithoutRegion::Country,
+            false,
+        ),
+        (
+            "/audit",
+            Action::ReadHistory,
+            WithoutRegion::OwnScope,
+            false,
+        ),
+        (
+            "/analytics/stage-transitions",
+            Action::ReadCommunity,
+            WithoutRegion::OwnScope,
+            true,
+        ),
+        (
+            "/exports/communities",
+            Action::ReadCommunity,
+            WithoutRegion::OwnScope,
+            false,
+        ),
+    ];
+    let inside = RegionCode::parse("34.04").unwrap();
+    let outside = RegionCode::parse("21.71").unwrap();
+    for (role, scope) in scopes {
+        let token = server.token(role.as_str(), scope).await;
+        let principal = Principal {
+            token_id: uuid::Uuid::new_v4(),
+            name: "matrix".to_owned(),
+            role,
+            scope: Scope::parse(role, scope, regions).unwrap(),
+        };
+        for (path, action, without, regions_only) in reads {
+            for region in [None, Some(&inside), Some(&outside)] {
+                let decided = principal
+                    .read_scope(action, region, without)
+                    .and_then(|scope| match regions_only {
+                        true => scope.regions_only().map(drop),
+                        false => Ok(()),
+                    });
+                let expected = if decided.is_ok() { 200 } else { 403 };
+                let query = match region {
+                    Some(region) => format!("{path}?region={region}"),
+                    None => path.to_owned(),
+                };
+                let reply = server.get(&query, &token).await;
+                assert_eq!(
+                    reply.status, expected,
+                    "{role} ({scope}) {query}: {:?}",
+                    reply.body
+                );
+            }
+        }
+        // The event log: no region; the token's own scope.
+        let decided = principal.read_scope(Action::ReadHistory, None, WithoutRegion::OwnScope);
+        let reply = server.get("/exports/events", &token).await;
+        let expected = if decided.is_ok() { 200 } else { 403 };
+        assert_eq!(reply.status, expected, "{role} ({scope}) /exports/events");
+    }
+}

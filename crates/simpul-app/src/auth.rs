@@ -160,6 +160,18 @@ impl Scope {
         }
     }
 
+    /// The region prefix a read covering regions only (analytics) filters by (`None`: the whole
+    /// country). One KIM is not a region: a community scope is refused.
+    pub fn regions_only(self) -> Result<Option<RegionCode>, AuthError> {
+        match self {
+            Scope::National => Ok(None),
+            Scope::Region(region) => Ok(Some(region)),
+            Scope::Community(_) => Err(AuthError::Forbidden {
+                reason: "this read covers regions; a pegiat token covers one KIM".to_owned(),
+            }),
+        }
+    }
+
     /// The region of a region scope.
     pub fn region(&self) -> Option<&RegionCode> {
         match self {
@@ -435,6 +447,15 @@ pub enum AuthError {
     },
 }
 
+/// What a read without a region means.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WithoutRegion {
+    /// The token's own scope (lists, the audit trail, analytics, exports).
+    OwnScope,
+    /// The whole country (the dashboard): only for national scopes; others name a region.
+    Country,
+}
+
 /// The holder of a token: its role and scope.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Principal {
@@ -558,6 +579,37 @@ impl Principal {
             });
         }
         self.permitted(action)
+    }
+
+    /// What a read of `action` over many KIM covers — `requested` (a region, which must be inside
+    /// the token's scope), or, when absent, what `without` says — or why it is refused: a region
+    /// outside the scope, a role without the permission, or a national read by a regional
+    /// token, all 403. The one scope → filter step of every list, dashboard, audit trail,
+    /// analytics and export.
+    pub fn read_scope(
+        &self,
+        action: Action,
+        requested: Option<&RegionCode>,
+        without: WithoutRegion,
+    ) -> Result<Scope, AuthError> {
+        match (requested, &self.scope, without) {
+            (Some(region), _, _) => {
+                self.authorize_region(action, region)?;
+                Ok(Scope::Region(region.clone()))
+            }
+            (None, Scope::National, _) | (None, _, WithoutRegion::Country) => {
+                self.authorize_national(action)?;
+                Ok(Scope::National)
+            }
+            (None, Scope::Region(scope), WithoutRegion::OwnScope) => {
+                self.authorize_region(action, scope)?;
+                Ok(Scope::Region(scope.clone()))
+            }
+            (None, Scope::Community(id), WithoutRegion::OwnScope) => {
+                self.permitted(action)?;
+                Ok(Scope::Community(*id))
+            }
+        }
     }
 
     fn permitted(&self, action: Action) -> Result<(), AuthError> {

@@ -11,6 +11,7 @@ pub mod import;
 
 pub use auth::{
     bootstrap_admin_token, parse_token_role, Action, AuthError, Principal, Scope, ScopeError,
+    WithoutRegion,
 };
 pub use error::AppError;
 pub use executor::{append_request, CommandContext, CommandExecutor, Outcome};

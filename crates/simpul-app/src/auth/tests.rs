@@ -241,6 +241,62 @@ fn the_full_region_matrix_holds() {
     }
 }
 
+/// Reads over many KIM: every principal × read action × (a region inside, one outside, none),
+/// with a missing region meaning the token's own scope or the whole country.
+#[test]
+fn the_read_scope_matrix_holds() {
+    let sleman = region("34.04");
+    let batam = region("21.71");
+    for principal in principals() {
+        for action in [Action::ReadCommunity, Action::ReadHistory] {
+            let may = allowed(principal.role, action);
+            let case = format!("{} ({}) {action:?}", principal.role, principal.scope);
+            let national = principal.scope == Scope::National;
+            let community = matches!(principal.scope, Scope::Community(_));
+            for without in [WithoutRegion::OwnScope, WithoutRegion::Country] {
+                let inside = principal.read_scope(action, Some(&sleman), without);
+                if may && !community {
+                    assert_eq!(inside, Ok(Scope::Region(sleman.clone())), "{case}");
+                } else {
+                    assert!(forbidden(&inside.map(drop)), "{case}: Sleman");
+                }
+                let outside = principal.read_scope(action, Some(&batam), without);
+                if may && national {
+                    assert_eq!(outside, Ok(Scope::Region(batam.clone())), "{case}");
+                } else {
+                    assert!(forbidden(&outside.map(drop)), "{case}: Batam");
+                }
+            }
+            let own = principal.read_scope(action, None, WithoutRegion::OwnScope);
+            match (&principal.scope, may) {
+                (_, false) => assert!(forbidden(&own.map(drop)), "{case}: own scope"),
+                (Scope::National, true) => assert_eq!(own, Ok(Scope::National), "{case}"),
+                (Scope::Region(scope), true) => {
+                    assert_eq!(own, Ok(Scope::Region(scope.clone())), "{case}")
+                }
+                (Scope::Community(id), true) => {
+                    assert_eq!(own, Ok(Scope::Community(*id)), "{case}")
+                }
+            }
+            let country = principal.read_scope(action, None, WithoutRegion::Country);
+            if may && national {
+                assert_eq!(country, Ok(Scope::National), "{case}");
+            } else {
+                assert!(forbidden(&country.map(drop)), "{case}: country");
+            }
+        }
+    }
+    // Analytics covers regions: one KIM is not one.
+    assert_eq!(Scope::National.regions_only(), Ok(None));
+    assert_eq!(
+        Scope::Region(sleman.clone()).regions_only(),
+        Ok(Some(sleman))
+    );
+    assert!(forbidden(
+        &Scope::Community(own_community()).regions_only().map(drop)
+    ));
+}
+
 #[test]
 fn a_regency_token_cannot_reach_a_kim_of_another_kabupaten_even_by_its_id() {
     let sleman = principal(ActorRole::Regency, "34.04");

@@ -10,7 +10,7 @@ use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
-use simpul_app::{Action, Principal, Scope};
+use simpul_app::{Action, Scope, WithoutRegion};
 use simpul_domain::RegionCode;
 use simpul_projections::exports::communities::{
     self as communities_export, CommunityPages, ExportFormat, XlsxExport, CSV_MEDIA_TYPE,
@@ -86,21 +86,14 @@ pub async fn communities(
         _ => ExportFormat::Csv,
     };
     let region = params.region.as_deref().map(parse_region).transpose()?;
-    // The same scope rules as `GET /communities`.
-    let (region, community) = match (&region, &principal.scope) {
-        (Some(region), _) => {
-            principal.authorize_region(Action::ReadCommunity, region)?;
-            (Some(region.to_string()), None)
-        }
-        (None, Scope::National) => {
-            principal.authorize_national(Action::ReadCommunity)?;
-            (None, None)
-        }
-        (None, Scope::Region(scope)) => {
-            principal.authorize_region(Action::ReadCommunity, scope)?;
-            (Some(scope.to_string()), None)
-        }
-        (None, Scope::Community(id)) => (None, Some(id.to_string())),
+    let (region, community) = match principal.read_scope(
+        Action::ReadCommunity,
+        region.as_ref(),
+        WithoutRegion::OwnScope,
+    )? {
+        Scope::National => (None, None),
+        Scope::Region(region) => (Some(region.to_string()), None),
+        Scope::Community(id) => (None, Some(id.to_string())),
     };
     let filename = communities_export::filename(region.as_deref(), format);
     let mut pages = CommunityPages::new(state.database.clone(), region, community);
@@ -154,13 +147,7 @@ pub async fn events(
     if params.limit == Some(0) {
         return Err(invalid("limit", "must be at least 1"));
     }
-    match &principal.scope {
-        Scope::National => principal.authorize_national(Action::ReadHistory)?,
-        Scope::Region(scope) => principal.authorize_region(Action::ReadHistory, scope)?,
-        Scope::Community(id) => {
-            super::authorize(&state, &principal, Action::ReadHistory, &id.to_string()).await?;
-        }
-    }
+    let scope = principal.read_scope(Action::ReadHistory, None, WithoutRegion::OwnScope)?;
     let after = position("after", params.after)?.unwrap_or(0);
     let mut chunks = EventChunks {
         pages: EventPages::new(state.store().clone(), after),
@@ -169,7 +156,7 @@ pub async fn events(
             .may_unseal_personal_data()
             .then(|| state.keys.clone()),
         villages: HashMap::new(),
-        principal,
+        scope,
         state,
     };
     let first = chunks.next().await?.unwrap_or_default();
@@ -207,9 +194,10 @@ struct EventChunks {
     remaining: Option<u64>,
     /// Keys to open sealed names with, for roles that may read personal data.
     keys: Option<KeyStore>,
-    /// Community id → within the token's scope (regional scopes only).
+    /// Community id → within the read's scope (regional scopes only).
     villages: HashMap<String, bool>,
-    principal: Principal,
+    /// What the read covers.
+    scope: Scope,
     state: AppState,
 }
 
@@ -220,7 +208,7 @@ impl EventChunks {
             if self.remaining == Some(0) {
                 return Ok(None);
             }
-            let max = match (&self.principal.scope, self.remaining) {
+            let max = match (&self.scope, self.remaining) {
                 (Scope::National, Some(remaining)) => remaining,
                 _ => u64::from(BATCH_SIZE),
             };
@@ -256,7 +244,7 @@ impl EventChunks {
     /// Is the event's community within the token's scope? Its desa comes from its
     /// `CommunityFormed`, or from its current state when the export starts later in the feed.
     async fn in_scope(&mut self, event: &StoredEvent) -> Result<bool, ApiError> {
-        if self.principal.scope == Scope::National {
+        if self.scope == Scope::National {
             return Ok(true);
         }
         let id = &event.aggregate_id;
@@ -276,8 +264,7 @@ impl EventChunks {
                 community.village().cloned()
             }
         };
-        let covered =
-            village.is_some_and(|village| self.principal.scope.covers_community(id, &village));
+        let covered = village.is_some_and(|village| self.scope.covers_community(id, &village));
         self.villages.insert(id.clone(), covered);
         Ok(covered)
     }

@@ -13,7 +13,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
-use simpul_app::{Action, Scope};
+use simpul_app::{Action, Scope, WithoutRegion};
 use simpul_domain::{ActorRole, RegionCode, RegionLevel};
 use simpul_projections::community_summary::query::{self as summary, ListFilter, SummaryRow};
 use simpul_projections::exports::communities::Cell;
@@ -177,14 +177,14 @@ pub async fn list(
         },
         ..ListFilter::default()
     };
-    match (&region, &principal.scope) {
-        (Some(region), _) => {
-            principal.authorize_region(Action::ReadCommunity, region)?;
-            filter.region = Some(region.to_string());
-        }
-        (None, Scope::National) => principal.authorize_national(Action::ReadCommunity)?,
-        (None, Scope::Region(scope)) => filter.region = Some(scope.to_string()),
-        (None, Scope::Community(id)) => filter.community = Some(id.to_string()),
+    match principal.read_scope(
+        Action::ReadCommunity,
+        region.as_ref(),
+        WithoutRegion::OwnScope,
+    )? {
+        Scope::National => {}
+        Scope::Region(region) => filter.region = Some(region.to_string()),
+        Scope::Community(id) => filter.community = Some(id.to_string()),
     }
     wait_for(&state, params.min_position).await?;
     let mut items = summary::list(
@@ -227,9 +227,13 @@ pub async fn stages(
     AppQuery(params): AppQuery<DashboardParams>,
 ) -> Result<Response, ApiError> {
     let region = params.region.as_deref().map(parse_region).transpose()?;
+    principal.read_scope(
+        Action::ReadCommunity,
+        region.as_ref(),
+        WithoutRegion::Country,
+    )?;
     let children: Vec<(String, String)> = match &region {
         Some(region) => {
-            principal.authorize_region(Action::ReadCommunity, region)?;
             if region.level() == RegionLevel::Village {
                 return Err(invalid(
                     "region",
@@ -247,15 +251,12 @@ pub async fn stages(
                     .collect()
             }
         }
-        None => {
-            principal.authorize_national(Action::ReadCommunity)?;
-            state
-                .regions
-                .provinces()
-                .into_iter()
-                .map(|r| (r.code.to_string(), r.display_name()))
-                .collect()
-        }
+        None => state
+            .regions
+            .provinces()
+            .into_iter()
+            .map(|r| (r.code.to_string(), r.display_name()))
+            .collect(),
     };
     wait_for(&state, params.min_position).await?;
     let mut codes: Vec<String> = children.iter().map(|(code, _)| code.clone()).collect();
@@ -612,19 +613,14 @@ pub async fn audit(
     if let Some(community) = &params.community {
         super::authorize(&state, &principal, Action::ReadHistory, community).await?;
     }
-    match (&region, &principal.scope) {
-        (Some(region), _) => {
-            principal.authorize_region(Action::ReadHistory, region)?;
-            filter.region = Some(region.to_string());
-        }
-        (None, Scope::National) => principal.authorize_national(Action::ReadHistory)?,
-        (None, Scope::Region(scope)) => {
-            principal.authorize_region(Action::ReadHistory, scope)?;
-            filter.region = Some(scope.to_string());
-        }
-        (None, Scope::Community(id)) => {
-            super::authorize(&state, &principal, Action::ReadHistory, &id.to_string()).await?;
-        }
+    match principal.read_scope(
+        Action::ReadHistory,
+        region.as_ref(),
+        WithoutRegion::OwnScope,
+    )? {
+        Scope::National => {}
+        Scope::Region(region) => filter.region = Some(region.to_string()),
+        Scope::Community(id) => filter.community = Some(id.to_string()),
     }
     wait_for(&state, params.min_position).await?;
     let mut items = simpul_projections::audit_trail::query::list(&state.database, &filter)
@@ -676,22 +672,15 @@ pub async fn stage_transitions(
     let region = params.region.as_deref().map(parse_region).transpose()?;
     let from = params.from.map(|d| check_date("from", d)).transpose()?;
     let to = params.to.map(|d| check_date("to", d)).transpose()?;
-    let region = match (&region, &principal.scope) {
-        (Some(region), _) => {
-            principal.authorize_region(Action::ReadCommunity, region)?;
-            region.to_string()
-        }
-        (None, Scope::National) => {
-            principal.authorize_national(Action::ReadCommunity)?;
-            String::new()
-        }
-        (None, Scope::Region(scope)) => scope.to_string(),
-        (None, Scope::Community(_)) => {
-            return Err(ApiError::Forbidden(
-                "analytics cover regions; a pegiat token covers one KIM".to_owned(),
-            ))
-        }
-    };
+    let region = principal
+        .read_scope(
+            Action::ReadCommunity,
+            region.as_ref(),
+            WithoutRegion::OwnScope,
+        )?
+        .regions_only()?
+        .map(|region| region.to_string())
+        .unwrap_or_default();
     wait_for(&state, params.min_position).await?;
     let stats = simpul_projections::stage_transitions::query::stats(
         &state.database,
