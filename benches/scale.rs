@@ -380,7 +380,7 @@ async fn bench(url: &str, scale: u32) -> anyhow::Result<()> {
                 &qdb,
                 &community_summary::query::ListFilter {
                     region: Some(province.clone()),
-                    stage: Some("kim3".to_owned()),
+                    stage: Some(simpul_domain::Stage::Kim3),
                     limit: 50,
                     ..Default::default()
                 },

@@ -19,6 +19,14 @@ pub use runtime::{
     Runner, Scratch,
 };
 
+/// Every read model's name, in the order [`all`] runs them.
+pub const READ_MODELS: [&str; 4] = [
+    community_summary::NAME,
+    stage_dashboard::NAME,
+    audit_trail::NAME,
+    stage_transitions::NAME,
+];
+
 /// Every read model, in the order they are run.
 pub fn all(regions: &'static simpul_regions::Regions) -> Vec<Arc<dyn Projection>> {
     vec![
@@ -27,4 +35,14 @@ pub fn all(regions: &'static simpul_regions::Regions) -> Vec<Arc<dyn Projection>
         Arc::new(audit_trail::AuditTrail::new(regions)),
         Arc::new(stage_transitions::StageTransitions),
     ]
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn read_models_names_every_projection_in_order() {
+        let regions = simpul_regions::bundled().expect("bundled regions");
+        let names: Vec<&str> = super::all(regions).iter().map(|p| p.name()).collect();
+        assert_eq!(names, super::READ_MODELS);
+    }
 }

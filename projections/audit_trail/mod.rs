@@ -2,6 +2,9 @@
 //! Bahasa Indonesia ("SK nomor 12/2025 diterbitkan oleh Lurah Pemping"). Officers appear by role,
 //! never by name: the trail carries no personal data.
 
+/// The read model's name: its checkpoint, its lock and its scratch space are named by it.
+pub const NAME: &str = "audit_trail";
+
 pub mod query;
 mod summary;
 
@@ -164,7 +167,7 @@ fn parse_village(code: Option<String>) -> Option<RegionCode> {
 #[async_trait]
 impl Projection for AuditTrail {
     fn name(&self) -> &'static str {
-        "audit_trail"
+        NAME
     }
 
     fn tables(&self) -> &'static [&'static str] {

@@ -3,6 +3,9 @@
 //! The row is derived from the domain's own folded `Community` state (kept in the `state`
 //! column), so the read model cannot disagree with what the aggregate decides on.
 
+/// The read model's name: its checkpoint, its lock and its scratch space are named by it.
+pub const NAME: &str = "community_summary";
+
 pub mod query;
 
 use async_trait::async_trait;
@@ -198,7 +201,7 @@ macro_rules! bind_row {
 #[async_trait]
 impl Projection for CommunitySummary {
     fn name(&self) -> &'static str {
-        "community_summary"
+        NAME
     }
 
     fn tables(&self) -> &'static [&'static str] {

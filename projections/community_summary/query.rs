@@ -2,6 +2,7 @@
 //! v7 ids sort by creation time, so pages come oldest first and never shift under inserts).
 
 use serde::Serialize;
+use simpul_domain::{CommunityStatus, Stage};
 use simpul_store::Database;
 use sqlx::Row as _;
 
@@ -13,10 +14,10 @@ use crate::runtime::{sqlite_sql, Page};
 pub struct ListFilter {
     /// A region prefix (`34`, `34.04`, …).
     pub region: Option<String>,
-    /// `kim1` … `kim4`.
-    pub stage: Option<String>,
-    /// `active`, `suspended`, `dissolved`.
-    pub status: Option<String>,
+    /// Only KIM at this stage.
+    pub stage: Option<Stage>,
+    /// Only KIM with this status.
+    pub status: Option<CommunityStatus>,
     /// SK + nomor induk.
     pub legal: Option<bool>,
     /// Part of the name, or an exact nomor induk.
@@ -114,11 +115,11 @@ fn where_clause(filter: &ListFilter) -> (String, Vec<Bind>) {
         };
         page.filter(&format!("{column} = ?"), Bind::Text(region));
     }
-    if let Some(stage) = given(&filter.stage) {
-        page.filter("stage = ?", Bind::Text(stage));
+    if let Some(stage) = filter.stage {
+        page.filter("stage = ?", Bind::Text(stage.as_str().to_owned()));
     }
-    if let Some(status) = given(&filter.status) {
-        page.filter("status = ?", Bind::Text(status));
+    if let Some(status) = filter.status {
+        page.filter("status = ?", Bind::Text(status.as_str().to_owned()));
     }
     if let Some(legal) = filter.legal {
         page.filter("legal = ?", Bind::Flag(legal));

@@ -19,8 +19,6 @@ pub const BATCH_SIZE: u32 = 500;
 pub const MEDIA_TYPE: &str = "application/x-ndjson";
 /// Shown instead of a name whose person was erased.
 pub const ERASED: &str = "[dihapus]";
-/// The sealed fields of each event type that carries personal data.
-const SEALED_FIELDS: [(&str, &[&str]); 1] = [("OfficerAppointed", &["name", "contact"])];
 
 /// One line of the export.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -84,7 +82,7 @@ async fn open_sealed(
     event_type: &str,
     keys: &KeyStore,
 ) -> Result<(), ExportError> {
-    for (sealed_type, fields) in SEALED_FIELDS {
+    for (sealed_type, fields) in simpul_domain::CommunityEvent::SEALED_FIELDS {
         if sealed_type != event_type {
             continue;
         }

@@ -3,6 +3,9 @@
 //! that moves from one key to another decrements the old counts and increments the new ones, so a
 //! dashboard read is a lookup, never a GROUP BY over all KIM.
 
+/// The read model's name: its checkpoint, its lock and its scratch space are named by it.
+pub const NAME: &str = "stage_dashboard";
+
 pub mod query;
 
 use std::collections::BTreeMap;
@@ -153,7 +156,7 @@ const DELETE_EMPTY: &str = "DELETE FROM stage_dashboard
 #[async_trait]
 impl Projection for StageDashboard {
     fn name(&self) -> &'static str {
-        "stage_dashboard"
+        NAME
     }
 
     fn tables(&self) -> &'static [&'static str] {

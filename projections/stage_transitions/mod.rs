@@ -2,6 +2,9 @@
 //! days spent in the previous stage (from formation or the last change) and the bimtek attended
 //! before the change, so analysts can ask whether bimtek speeds progression.
 
+/// The read model's name: its checkpoint, its lock and its scratch space are named by it.
+pub const NAME: &str = "stage_transitions";
+
 pub mod query;
 
 use async_trait::async_trait;
@@ -199,7 +202,7 @@ fn member_from(
 #[async_trait]
 impl Projection for StageTransitions {
     fn name(&self) -> &'static str {
-        "stage_transitions"
+        NAME
     }
 
     fn tables(&self) -> &'static [&'static str] {

@@ -192,7 +192,9 @@ async fn events(
 /// Says so on stderr when the read model has not applied the whole log yet (no server or
 /// `simpul projections run` is following it).
 async fn warn_if_behind(store: &EventStore) {
-    if let Ok(status) = simpul_projections::status(store, &["community_summary"]).await {
+    if let Ok(status) =
+        simpul_projections::status(store, &[simpul_projections::community_summary::NAME]).await
+    {
         for projection in status.iter().filter(|p| p.lag_events > 0) {
             eprintln!(
                 "warning: {} is {} events behind the log; run `simpul projections run` (or \

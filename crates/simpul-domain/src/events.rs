@@ -373,6 +373,34 @@ pub struct CommunityDissolved {
 pub const EVENT_VERSION: &str = "1.0";
 
 impl CommunityEvent {
+    /// Every event's stored name ([`CommunityEvent::name`]), in declaration order: what queries,
+    /// filters and documents list. A test holds it to the enum's variants.
+    pub const NAMES: [&'static str; 18] = [
+        "CommunityFormed",
+        "OfficerAppointed",
+        "OfficerDismissed",
+        "MemberCountUpdated",
+        "SkIssued",
+        "SkRevoked",
+        "RegistrationNumberAssigned",
+        "BimtekAttended",
+        "ActivityRecorded",
+        "MediaChannelRegistered",
+        "MediaChannelDeactivated",
+        "EBusinessRegistered",
+        "EBusinessDeactivated",
+        "StageAdvanced",
+        "StageLowered",
+        "CommunitySuspended",
+        "CommunityReactivated",
+        "CommunityDissolved",
+    ];
+
+    /// The payload fields that hold sealed personal data ([`crate::sealed::SealedText`]), per
+    /// event name: what a history, an export or an erasure opens or masks.
+    pub const SEALED_FIELDS: [(&'static str, &'static [&'static str]); 1] =
+        [("OfficerAppointed", &["name", "contact"])];
+
     /// The stored name of the event.
     pub fn name(&self) -> &'static str {
         match self {

@@ -2104,3 +2104,25 @@ fn errors_read_as_plain_sentences_with_their_rule_and_field() {
          (field `officers.ketua`)"
     );
 }
+
+#[test]
+fn the_list_of_event_names_is_the_enum_s_variants() {
+    // serde names every variant when it refuses an unknown one: the list must be exactly those.
+    let error = serde_json::from_value::<CommunityEvent>(serde_json::json!({"NoSuchEvent": {}}))
+        .expect_err("an unknown event");
+    let message = error.to_string();
+    let expected = message
+        .split("expected one of ")
+        .nth(1)
+        .expect("serde lists the variants");
+    let variants: Vec<&str> = expected
+        .split(", ")
+        .map(|name| name.trim_matches(|c| c == '`' || c == ' '))
+        .map(|name| name.split('`').next().unwrap_or(name))
+        .collect();
+    assert_eq!(variants, CommunityEvent::NAMES, "{message}");
+    for (name, fields) in CommunityEvent::SEALED_FIELDS {
+        assert!(CommunityEvent::NAMES.contains(&name), "{name}");
+        assert!(!fields.is_empty());
+    }
+}

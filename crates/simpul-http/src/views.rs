@@ -206,17 +206,17 @@ pub async fn history(
     let mut entries = Vec::with_capacity(events.len());
     for event in events {
         let mut payload = event.payload;
-        if let Some(fields) = payload
-            .get_mut("OfficerAppointed")
-            .and_then(Value::as_object_mut)
-        {
-            for key in ["name", "contact"] {
+        for (sealed_type, keys) in CommunityEvent::SEALED_FIELDS {
+            let Some(fields) = payload.get_mut(sealed_type).and_then(Value::as_object_mut) else {
+                continue;
+            };
+            for key in keys {
                 let sealed = fields
-                    .get(key)
+                    .get(*key)
                     .and_then(|v| serde_json::from_value::<SealedText>(v.clone()).ok());
                 if let Some(sealed) = sealed {
                     let text = open(&state.keys, principal, &sealed).await?;
-                    fields.insert(key.to_owned(), Value::String(text));
+                    fields.insert((*key).to_owned(), Value::String(text));
                 }
             }
         }

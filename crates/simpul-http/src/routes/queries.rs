@@ -14,12 +14,12 @@ use axum::Json;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use simpul_app::{Action, Scope, WithoutRegion};
-use simpul_domain::{ActorRole, RegionCode, RegionLevel};
+use simpul_domain::{ActorRole, CommunityEvent, CommunityStatus, RegionCode, RegionLevel, Stage};
 use simpul_projections::community_summary::query::{self as summary, ListFilter, SummaryRow};
 use simpul_projections::exports::communities::Cell;
 use simpul_projections::exports::push_csv_record;
 use simpul_projections::stage_dashboard::query as dashboard;
-use simpul_projections::ProjectionStatus;
+use simpul_projections::{ProjectionStatus, READ_MODELS};
 use utoipa::{IntoParams, ToSchema};
 
 use super::{QueryErrors, ReadErrors};
@@ -27,13 +27,6 @@ use crate::error::ApiError;
 use crate::extract::Auth;
 use crate::state::AppState;
 
-/// The read models a query can wait for.
-const READ_MODELS: [&str; 4] = [
-    "community_summary",
-    "stage_dashboard",
-    "audit_trail",
-    "stage_transitions",
-];
 /// Longest wait for `min_position`.
 const MAX_WAIT: Duration = Duration::from_secs(2);
 
@@ -75,11 +68,9 @@ pub struct ListParams {
     )]
     region: Option<String>,
     /// Only KIM at this stage.
-    #[param(value_type = Option<simpul_domain::Stage>)]
-    stage: Option<String>,
+    stage: Option<Stage>,
     /// Only KIM with this status.
-    #[param(value_type = Option<simpul_domain::CommunityStatus>)]
-    status: Option<String>,
+    status: Option<CommunityStatus>,
     /// `true`: SK and nomor induk; `false`: not legal yet.
     legal: Option<bool>,
     /// Part of the name (case-insensitive), or an exact nomor induk.
@@ -162,12 +153,8 @@ pub async fn list(
 ) -> Result<Response, ApiError> {
     let region = params.region.as_deref().map(parse_region).transpose()?;
     let mut filter = ListFilter {
-        stage: check_choice("stage", params.stage, &["kim1", "kim2", "kim3", "kim4"])?,
-        status: check_choice(
-            "status",
-            params.status,
-            &["active", "suspended", "dissolved"],
-        )?,
+        stage: params.stage,
+        status: params.status,
         legal: params.legal,
         q: params.q.filter(|q| !q.trim().is_empty()),
         after: params.cursor,
@@ -546,40 +533,19 @@ pub struct AuditPage {
     next_cursor: Option<u64>,
 }
 
-/// An event type, for the document: one of [`EVENT_TYPES`].
+/// An event type, for the document: one of [`CommunityEvent::NAMES`].
 pub struct EventType;
 
 impl utoipa::PartialSchema for EventType {
     fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
         utoipa::openapi::ObjectBuilder::new()
             .schema_type(utoipa::openapi::Type::String)
-            .enum_values(Some(EVENT_TYPES))
+            .enum_values(Some(CommunityEvent::NAMES))
             .into()
     }
 }
 
 impl ToSchema for EventType {}
-
-const EVENT_TYPES: [&str; 18] = [
-    "CommunityFormed",
-    "OfficerAppointed",
-    "OfficerDismissed",
-    "MemberCountUpdated",
-    "SkIssued",
-    "SkRevoked",
-    "RegistrationNumberAssigned",
-    "BimtekAttended",
-    "ActivityRecorded",
-    "MediaChannelRegistered",
-    "MediaChannelDeactivated",
-    "EBusinessRegistered",
-    "EBusinessDeactivated",
-    "StageAdvanced",
-    "StageLowered",
-    "CommunitySuspended",
-    "CommunityReactivated",
-    "CommunityDissolved",
-];
 
 /// Who did what, when and why: every event flattened with a summary in Bahasa Indonesia
 /// (admin, auditor; in scope).
@@ -597,7 +563,7 @@ pub async fn audit(
         limit @ 1..=500 => limit,
         _ => return Err(invalid("limit", "must be between 1 and 500")),
     };
-    let event_type = check_choice("type", params.event_type, &EVENT_TYPES)?;
+    let event_type = check_choice("type", params.event_type, &CommunityEvent::NAMES)?;
     let from = params.from.map(|t| check_time("from", t)).transpose()?;
     let to = params.to.map(|t| check_time("to", t)).transpose()?;
     let mut filter = simpul_projections::audit_trail::query::AuditFilter {
