@@ -596,6 +596,45 @@ async fn idempotency_and_versions(server: TestServer) {
         "no new event on replay"
     );
 
+    // The key's digest covers the method and the path as requested (the route is read from the
+    // request, not retyped per handler): the same key and body sent to another KIM is another
+    // request (422), and what is stored is SHA-256 of "POST /communities/<id>/activities",
+    // a line break and the body's SHA-256 — as before, so keys recorded earlier still replay.
+    let other_kim = server.form(&admin, BATAM_KELURAHAN).await;
+    let elsewhere = server
+        .call(
+            Method::POST,
+            &format!("/api/v1/communities/{other_kim}/activities"),
+            Some(&admin),
+            Some(body.clone()),
+            &[("idempotency-key", "k-1")],
+        )
+        .await;
+    assert_eq!(elsewhere.status, 422, "{:?}", elsewhere.body);
+    {
+        use sha2::Digest as _;
+        let hex = |bytes: &[u8]| -> String { bytes.iter().map(|b| format!("{b:02x}")).collect() };
+        let body_digest = hex(&sha2::Sha256::digest(serde_json::to_vec(&body).unwrap()));
+        let expected = hex(&sha2::Sha256::digest(
+            format!("POST /communities/{id}/activities\n{body_digest}").as_bytes(),
+        ));
+        let stored: String = match server.store.database() {
+            simpul_store::Database::Postgres(pool) => {
+                sqlx::query_scalar("SELECT request_hash FROM idempotency_keys WHERE key = 'k-1'")
+                    .fetch_one(pool)
+                    .await
+                    .unwrap()
+            }
+            simpul_store::Database::Sqlite { readers, .. } => {
+                sqlx::query_scalar("SELECT request_hash FROM idempotency_keys WHERE key = 'k-1'")
+                    .fetch_one(readers)
+                    .await
+                    .unwrap()
+            }
+        };
+        assert_eq!(stored, expected);
+    }
+
     // A retried formation without a chosen id names the KIM the first request formed — in its
     // body and its `Location` — not an id generated for the retry.
     let form = crate::server::form_body(BATAM_KELURAHAN, 12);

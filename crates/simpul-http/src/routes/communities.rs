@@ -18,17 +18,21 @@ use crate::extract::{AppJson, Auth, IdempotencyKey, IfMatch, ReqId};
 use crate::state::AppState;
 use crate::views::{self, CommunityView, HistoryEntry};
 
-/// Headers every write reads.
+/// What every write reads besides its body: its headers, and its route as requested.
 pub struct WriteHeaders {
+    /// Method and path (below `/api/v1`), e.g. `POST /communities/<id>/sk`: an
+    /// Idempotency-Key's digest covers them, so a key sent again to another KIM or route is
+    /// another request.
+    route: String,
     request_id: String,
     if_match: Option<u64>,
     idempotency_key: Option<String>,
 }
 
 impl WriteHeaders {
-    fn request(self, route: &str, digest: &str) -> WriteRequest {
+    fn request(self, digest: &str) -> WriteRequest {
         WriteRequest::new(
-            route,
+            &self.route,
             digest,
             self.request_id,
             self.if_match,
@@ -49,6 +53,8 @@ impl<S: Send + Sync> axum::extract::FromRequestParts<S> for WriteHeaders {
         let IdempotencyKey(idempotency_key) =
             IdempotencyKey::from_request_parts(parts, state).await?;
         Ok(Self {
+            // Inside the `/api/v1` router, the path is the route's own (the prefix is stripped).
+            route: format!("{} {}", parts.method, parts.uri.path()),
             request_id,
             if_match,
             idempotency_key,
@@ -102,7 +108,7 @@ pub async fn form(
         initiated_by: value.initiated_by,
         recorded_by_role: principal.role,
     });
-    let request = headers.request("POST /communities", &body.digest);
+    let request = headers.request(&body.digest);
     execute(&state, &principal, &id, command, request, Written::Created).await
 }
 
@@ -231,7 +237,7 @@ pub async fn appoint_officer(
             no_ngo_affiliation: value.eligibility.no_ngo_affiliation,
         },
     });
-    let request = headers.request(&format!("POST /communities/{id}/officers"), &body.digest);
+    let request = headers.request(&body.digest);
     let answer = execute(&state, &principal, &id, command, request, Written::Updated).await;
     // A new person's key was made to seal the name before the rules ran. Refused (or answered
     // from an earlier identical request), no event names this person: the key goes again.
@@ -266,10 +272,7 @@ pub async fn dismiss_officer(
         dismissed_on: body.value.effective_on,
         reason: body.value.reason,
     });
-    let request = headers.request(
-        &format!("POST /communities/{id}/officers/{person_id}/dismiss"),
-        &body.digest,
-    );
+    let request = headers.request(&body.digest);
     execute(&state, &principal, &id, command, request, Written::Updated).await
 }
 
@@ -291,7 +294,7 @@ pub async fn members(
         member_count: body.value.member_count,
         effective_on: body.value.effective_on,
     });
-    let request = headers.request(&format!("PUT /communities/{id}/members"), &body.digest);
+    let request = headers.request(&body.digest);
     execute(&state, &principal, &id, command, request, Written::Updated).await
 }
 
@@ -318,7 +321,7 @@ pub async fn issue_sk(
         signed_by: value.signed_by,
         roster_acknowledged: value.roster_acknowledged,
     });
-    let request = headers.request(&format!("POST /communities/{id}/sk"), &body.digest);
+    let request = headers.request(&body.digest);
     execute(&state, &principal, &id, command, request, Written::Updated).await
 }
 
@@ -340,7 +343,7 @@ pub async fn revoke_sk(
         revoked_on: body.value.effective_on,
         reason: body.value.reason,
     });
-    let request = headers.request(&format!("POST /communities/{id}/sk/revoke"), &body.digest);
+    let request = headers.request(&body.digest);
     execute(&state, &principal, &id, command, request, Written::Updated).await
 }
 
@@ -363,10 +366,7 @@ pub async fn registration(
         regency: body.value.regency,
         assigned_on: body.value.assigned_on,
     });
-    let request = headers.request(
-        &format!("POST /communities/{id}/registration"),
-        &body.digest,
-    );
+    let request = headers.request(&body.digest);
     execute(&state, &principal, &id, command, request, Written::Updated).await
 }
 
@@ -393,7 +393,7 @@ pub async fn bimtek(
         organizer_region: value.organizer_region,
         participants: value.participants,
     });
-    let request = headers.request(&format!("POST /communities/{id}/bimtek"), &body.digest);
+    let request = headers.request(&body.digest);
     execute(&state, &principal, &id, command, request, Written::Updated).await
 }
 
@@ -419,7 +419,7 @@ pub async fn activity(
         held_on: value.held_on,
         participants: value.participants,
     });
-    let request = headers.request(&format!("POST /communities/{id}/activities"), &body.digest);
+    let request = headers.request(&body.digest);
     execute(&state, &principal, &id, command, request, Written::Updated).await
 }
 
@@ -445,10 +445,7 @@ pub async fn media_channel(
         url: value.url,
         registered_on: value.registered_on,
     });
-    let request = headers.request(
-        &format!("POST /communities/{id}/media-channels"),
-        &body.digest,
-    );
+    let request = headers.request(&body.digest);
     execute(&state, &principal, &id, command, request, Written::Updated).await
 }
 
@@ -473,10 +470,7 @@ pub async fn deactivate_media_channel(
         deactivated_on: body.value.effective_on,
         reason: body.value.reason,
     });
-    let request = headers.request(
-        &format!("POST /communities/{id}/media-channels/{channel_id}/deactivate"),
-        &body.digest,
-    );
+    let request = headers.request(&body.digest);
     execute(&state, &principal, &id, command, request, Written::Updated).await
 }
 
@@ -502,7 +496,7 @@ pub async fn enterprise(
         url: value.url,
         registered_on: value.registered_on,
     });
-    let request = headers.request(&format!("POST /communities/{id}/enterprises"), &body.digest);
+    let request = headers.request(&body.digest);
     execute(&state, &principal, &id, command, request, Written::Updated).await
 }
 
@@ -527,10 +521,7 @@ pub async fn deactivate_enterprise(
         deactivated_on: body.value.effective_on,
         reason: body.value.reason,
     });
-    let request = headers.request(
-        &format!("POST /communities/{id}/enterprises/{enterprise_id}/deactivate"),
-        &body.digest,
-    );
+    let request = headers.request(&body.digest);
     execute(&state, &principal, &id, command, request, Written::Updated).await
 }
 
@@ -565,7 +556,7 @@ pub async fn stage(
             })?,
         }),
     };
-    let request = headers.request(&format!("POST /communities/{id}/stage"), &body.digest);
+    let request = headers.request(&body.digest);
     execute(&state, &principal, &id, command, request, Written::Updated).await
 }
 
@@ -587,7 +578,7 @@ pub async fn suspend(
         suspended_on: body.value.effective_on,
         reason: body.value.reason,
     });
-    let request = headers.request(&format!("POST /communities/{id}/suspend"), &body.digest);
+    let request = headers.request(&body.digest);
     execute(&state, &principal, &id, command, request, Written::Updated).await
 }
 
@@ -609,7 +600,7 @@ pub async fn reactivate(
         reactivated_on: body.value.effective_on,
         reason: body.value.reason,
     });
-    let request = headers.request(&format!("POST /communities/{id}/reactivate"), &body.digest);
+    let request = headers.request(&body.digest);
     execute(&state, &principal, &id, command, request, Written::Updated).await
 }
 
@@ -631,6 +622,6 @@ pub async fn dissolve(
         dissolved_on: body.value.effective_on,
         reason: body.value.reason,
     });
-    let request = headers.request(&format!("POST /communities/{id}/dissolve"), &body.digest);
+    let request = headers.request(&body.digest);
     execute(&state, &principal, &id, command, request, Written::Updated).await
 }
