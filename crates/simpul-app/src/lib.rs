@@ -1,13 +1,15 @@
 //! The application layer: turns a (context, command) pair into appended events.
 //!
-//! Invariant: knows nothing of HTTP or the CLI; both call [`CommandExecutor::execute`], after
-//! [`auth`] has said whether the token's principal may.
+//! Invariant: knows nothing of HTTP or the CLI. A principal's write goes through
+//! [`Writes::write`] (authorise, Idempotency-Key, sealing, [`CommandExecutor`]); a read over many
+//! KIM is scoped by [`Principal::read_scope`].
 
 pub mod auth;
 pub mod demo;
 mod error;
 mod executor;
 pub mod import;
+mod writes;
 
 pub use auth::{
     bootstrap_admin_token, parse_token_role, Action, AuthError, Principal, Scope, ScopeError,
@@ -15,3 +17,4 @@ pub use auth::{
 };
 pub use error::AppError;
 pub use executor::{append_request, CommandContext, CommandExecutor, Outcome};
+pub use writes::{Appointment, IdempotencyKey, Request, WriteError, WriteOptions, Writes, Written};

@@ -5,7 +5,7 @@
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
-use simpul_app::{AppError, AuthError};
+use simpul_app::{AppError, AuthError, WriteError};
 use simpul_domain::{DomainError, ErrorKind};
 use simpul_store::StoreError;
 use utoipa::ToSchema;
@@ -278,6 +278,27 @@ impl ApiError {
         ApiError::Malformed {
             detail: format!("cannot read the request body: {error}"),
             field: None,
+        }
+    }
+}
+
+impl From<WriteError> for ApiError {
+    fn from(error: WriteError) -> Self {
+        match error {
+            WriteError::Auth(error) => error.into(),
+            WriteError::App(error) => error.into(),
+            WriteError::IdTaken => ApiError::Conflict {
+                detail: error.to_string(),
+                rule: None,
+                field: Some("id".to_owned()),
+            },
+            WriteError::IdempotencyMismatch => ApiError::IdempotencyMismatch,
+            WriteError::InProgress { retry_after } => ApiError::InProgress { retry_after },
+            WriteError::Erased(_) => ApiError::Conflict {
+                detail: error.to_string(),
+                rule: None,
+                field: Some("person_id".to_owned()),
+            },
         }
     }
 }

@@ -2,21 +2,21 @@
 
 use std::sync::Arc;
 
-use simpul_app::CommandExecutor;
+use simpul_app::{CommandExecutor, Writes};
 use simpul_regions::Regions;
 use simpul_store::{Database, EventStore, IdempotencyStore, KeyStore, TokenStore};
 
 /// Cloneable application state: PostgreSQL and SQLite look the same from here.
 #[derive(Clone)]
 pub struct AppState {
-    /// Runs commands.
+    /// Runs commands (reads of a KIM's state go through it too).
     pub executor: Arc<CommandExecutor>,
+    /// Every principal's write: authorise, Idempotency-Key, sealing, run.
+    pub writes: Writes,
     /// Per-person data keys (sealing names, opening them for roles that may see them).
     pub keys: KeyStore,
     /// API tokens.
     pub tokens: TokenStore,
-    /// Idempotency keys.
-    pub idempotency: IdempotencyStore,
     /// Region codes of the current edition.
     pub regions: &'static Regions,
     /// The database, for readiness checks.
@@ -28,11 +28,13 @@ impl AppState {
     pub fn new(database: Database, keys: KeyStore, regions: &'static Regions) -> Self {
         let store = EventStore::new(database.clone());
         let services = simpul_domain::CommunityServices::new(Arc::new(regions));
+        let executor = Arc::new(CommandExecutor::new(store, services));
+        let idempotency = IdempotencyStore::new(database.clone());
         Self {
-            executor: Arc::new(CommandExecutor::new(store, services)),
+            writes: Writes::new(executor.clone(), idempotency, keys.clone()),
+            executor,
             keys,
             tokens: TokenStore::new(database.clone()),
-            idempotency: IdempotencyStore::new(database.clone()),
             regions,
             database,
         }

@@ -4,10 +4,9 @@ use axum::extract::{Path, State};
 use axum::http::{header, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use simpul_app::Action;
+use simpul_app::{Action, Appointment, Request};
 use simpul_domain::commands::*;
 use simpul_domain::events::Eligibility;
-use simpul_domain::sealed::check_personal_text;
 use simpul_domain::CommunityCommand;
 use uuid::Uuid;
 
@@ -76,29 +75,7 @@ pub async fn form(
     body: AppJson<FormCommunityBody>,
 ) -> Result<Response, ApiError> {
     let value = body.value;
-    principal.authorize_region(Action::FormCommunity, &value.village)?;
-    let id = match value.id {
-        Some(chosen) => {
-            let id = chosen.to_string();
-            // A chosen id that belongs to a KIM this token cannot see says only that the id is
-            // taken — not whose it is, nor where (the domain's answer would name the KIM).
-            let (existing, version) = state.executor.current_state(&id).await?;
-            let visible = principal
-                .authorize_community(Action::ReadCommunity, &id, existing.village())
-                .is_ok();
-            if version > 0 && !visible {
-                return Err(ApiError::Conflict {
-                    detail:
-                        "this id is already in use; leave `id` out to let the server choose one"
-                            .to_owned(),
-                    rule: None,
-                    field: Some("id".to_owned()),
-                });
-            }
-            id
-        }
-        None => Uuid::now_v7().to_string(),
-    };
+    let id = value.id.unwrap_or_else(Uuid::now_v7).to_string();
     let command = CommunityCommand::FormCommunity(FormCommunity {
         name: value.name,
         village: value.village,
@@ -109,7 +86,15 @@ pub async fn form(
         recorded_by_role: principal.role,
     });
     let request = headers.request(&body.digest);
-    execute(&state, &principal, &id, command, request, Written::Created).await
+    execute(
+        &state,
+        &principal,
+        &id,
+        Request::Command(command),
+        request,
+        Written::Created,
+    )
+    .await
 }
 
 /// A KIM's current state, folded from its events, with `ETag: "<version>"`.
@@ -163,72 +148,13 @@ pub async fn appoint_officer(
     headers: WriteHeaders,
     body: AppJson<AppointOfficerBody>,
 ) -> Result<Response, ApiError> {
-    authorize(&state, &principal, Action::AppointOfficer, &id).await?;
     let value = body.value;
-    if value.name.trim().is_empty() {
-        return Err(ApiError::Malformed {
-            detail: "must not be empty".to_owned(),
-            field: Some("name".to_owned()),
-        });
-    }
-    let contact = value
-        .contact
-        .as_deref()
-        .map(str::trim)
-        .filter(|c| !c.is_empty());
-    check_personal_text("name", value.name.trim())
-        .and_then(|()| contact.map_or(Ok(()), |c| check_personal_text("contact", c)))
-        .map_err(|error| ApiError::Unprocessable(Box::new(error)))?;
-    // A chosen person_id is a new person, or one of this KIM's own officers (a re-appointment).
-    // A person known elsewhere — another KIM's officer, erased or not — is refused alike,
-    // revealing nothing about them (and their key is never reused here).
-    let new_person = match value.person_id {
-        None => true,
-        Some(person) => {
-            let text = person.to_string();
-            let ours = state.store().stream(&id).await?.iter().any(|event| {
-                event.event_type == "OfficerAppointed"
-                    && event.payload["OfficerAppointed"]["person_id"].as_str()
-                        == Some(text.as_str())
-            });
-            if !ours && state.keys.is_known(person).await? {
-                return Err(ApiError::Unprocessable(Box::new(
-                    simpul_domain::DomainError::invalid(
-                        "person_id",
-                        "is not an officer of this KIM; leave it out to appoint someone new",
-                    ),
-                )));
-            }
-            !ours
-        }
-    };
-    let person_id = value.person_id.unwrap_or_else(Uuid::new_v4);
-    let erased = || ApiError::Conflict {
-        detail: format!("person {person_id} was erased; their data cannot be recorded again"),
-        rule: None,
-        field: Some("person_id".to_owned()),
-    };
-    let name = state
-        .keys
-        .seal(person_id, value.name.trim())
-        .await?
-        .ok_or_else(erased)?;
-    let contact = match contact {
-        Some(contact) => Some(
-            state
-                .keys
-                .seal(person_id, contact)
-                .await?
-                .ok_or_else(erased)?,
-        ),
-        None => None,
-    };
-    let command = CommunityCommand::AppointOfficer(AppointOfficer {
-        person_id,
+    let appointment = Appointment {
+        person_id: value.person_id,
         role: value.role,
         bidang: value.bidang,
-        name,
-        contact,
+        name: value.name,
+        contact: value.contact,
         appointed_on: value.appointed_on,
         eligibility: Eligibility {
             not_asn: value.eligibility.not_asn,
@@ -236,19 +162,10 @@ pub async fn appoint_officer(
             no_party_affiliation: value.eligibility.no_party_affiliation,
             no_ngo_affiliation: value.eligibility.no_ngo_affiliation,
         },
-    });
-    let request = headers.request(&body.digest);
-    let answer = execute(&state, &principal, &id, command, request, Written::Updated).await;
-    // A new person's key was made to seal the name before the rules ran. Refused (or answered
-    // from an earlier identical request), no event names this person: the key goes again.
-    let unused = match &answer {
-        Ok(response) => response.headers().contains_key("idempotent-replayed"),
-        Err(_) => true,
     };
-    if new_person && unused {
-        state.keys.discard_unused(person_id).await?;
-    }
-    answer
+    let request = headers.request(&body.digest);
+    let appoint = Request::Appoint(appointment);
+    execute(&state, &principal, &id, appoint, request, Written::Updated).await
 }
 
 /// Dismiss an active officer, with a reason (R10).
@@ -265,7 +182,6 @@ pub async fn dismiss_officer(
     headers: WriteHeaders,
     body: AppJson<ReasonBody>,
 ) -> Result<Response, ApiError> {
-    authorize(&state, &principal, Action::DismissOfficer, &id).await?;
     let person_id = Uuid::parse_str(&person_id).map_err(|_| ApiError::NotFound)?;
     let command = CommunityCommand::DismissOfficer(DismissOfficer {
         person_id,
@@ -273,7 +189,15 @@ pub async fn dismiss_officer(
         reason: body.value.reason,
     });
     let request = headers.request(&body.digest);
-    execute(&state, &principal, &id, command, request, Written::Updated).await
+    execute(
+        &state,
+        &principal,
+        &id,
+        Request::Command(command),
+        request,
+        Written::Updated,
+    )
+    .await
 }
 
 /// Set the member count (R1: 3–30).
@@ -289,13 +213,20 @@ pub async fn members(
     headers: WriteHeaders,
     body: AppJson<MembersBody>,
 ) -> Result<Response, ApiError> {
-    authorize(&state, &principal, Action::UpdateMembers, &id).await?;
     let command = CommunityCommand::UpdateMemberCount(UpdateMemberCount {
         member_count: body.value.member_count,
         effective_on: body.value.effective_on,
     });
     let request = headers.request(&body.digest);
-    execute(&state, &principal, &id, command, request, Written::Updated).await
+    execute(
+        &state,
+        &principal,
+        &id,
+        Request::Command(command),
+        request,
+        Written::Updated,
+    )
+    .await
 }
 
 /// Record the village head's SK establishing the KIM (R6, R7).
@@ -311,7 +242,6 @@ pub async fn issue_sk(
     headers: WriteHeaders,
     body: AppJson<SkBody>,
 ) -> Result<Response, ApiError> {
-    authorize(&state, &principal, Action::IssueSk, &id).await?;
     let value = body.value;
     let command = CommunityCommand::IssueSk(IssueSk {
         number: value.number,
@@ -322,7 +252,15 @@ pub async fn issue_sk(
         roster_acknowledged: value.roster_acknowledged,
     });
     let request = headers.request(&body.digest);
-    execute(&state, &principal, &id, command, request, Written::Updated).await
+    execute(
+        &state,
+        &principal,
+        &id,
+        Request::Command(command),
+        request,
+        Written::Updated,
+    )
+    .await
 }
 
 /// Revoke the active SK, with a reason (R10).
@@ -338,13 +276,20 @@ pub async fn revoke_sk(
     headers: WriteHeaders,
     body: AppJson<ReasonBody>,
 ) -> Result<Response, ApiError> {
-    authorize(&state, &principal, Action::RevokeSk, &id).await?;
     let command = CommunityCommand::RevokeSk(RevokeSk {
         revoked_on: body.value.effective_on,
         reason: body.value.reason,
     });
     let request = headers.request(&body.digest);
-    execute(&state, &principal, &id, command, request, Written::Updated).await
+    execute(
+        &state,
+        &principal,
+        &id,
+        Request::Command(command),
+        request,
+        Written::Updated,
+    )
+    .await
 }
 
 /// Assign the nomor induk (R8: active SK, the KIM's own kabupaten/kota, unique there).
@@ -360,14 +305,21 @@ pub async fn registration(
     headers: WriteHeaders,
     body: AppJson<RegistrationBody>,
 ) -> Result<Response, ApiError> {
-    authorize(&state, &principal, Action::AssignRegistration, &id).await?;
     let command = CommunityCommand::AssignRegistrationNumber(AssignRegistrationNumber {
         number: body.value.number,
         regency: body.value.regency,
         assigned_on: body.value.assigned_on,
     });
     let request = headers.request(&body.digest);
-    execute(&state, &principal, &id, command, request, Written::Updated).await
+    execute(
+        &state,
+        &principal,
+        &id,
+        Request::Command(command),
+        request,
+        Written::Updated,
+    )
+    .await
 }
 
 /// Record attendance at a bimtek (or workshop, sarasehan, forum diskusi).
@@ -383,7 +335,6 @@ pub async fn bimtek(
     headers: WriteHeaders,
     body: AppJson<BimtekBody>,
 ) -> Result<Response, ApiError> {
-    authorize(&state, &principal, Action::RecordBimtek, &id).await?;
     let value = body.value;
     let command = CommunityCommand::RecordBimtek(RecordBimtek {
         session_id: value.session_id.unwrap_or_else(Uuid::new_v4),
@@ -394,7 +345,15 @@ pub async fn bimtek(
         participants: value.participants,
     });
     let request = headers.request(&body.digest);
-    execute(&state, &principal, &id, command, request, Written::Updated).await
+    execute(
+        &state,
+        &principal,
+        &id,
+        Request::Command(command),
+        request,
+        Written::Updated,
+    )
+    .await
 }
 
 /// Record an activity (forum, development agent, dissemination, aspiration, networking).
@@ -410,7 +369,6 @@ pub async fn activity(
     headers: WriteHeaders,
     body: AppJson<ActivityBody>,
 ) -> Result<Response, ApiError> {
-    authorize(&state, &principal, Action::RecordActivity, &id).await?;
     let value = body.value;
     let command = CommunityCommand::RecordActivity(RecordActivity {
         activity_id: value.activity_id.unwrap_or_else(Uuid::new_v4),
@@ -420,7 +378,15 @@ pub async fn activity(
         participants: value.participants,
     });
     let request = headers.request(&body.digest);
-    execute(&state, &principal, &id, command, request, Written::Updated).await
+    execute(
+        &state,
+        &principal,
+        &id,
+        Request::Command(command),
+        request,
+        Written::Updated,
+    )
+    .await
 }
 
 /// Register a new-media channel (website, social media, messaging): evidence for KIM 3.
@@ -436,7 +402,6 @@ pub async fn media_channel(
     headers: WriteHeaders,
     body: AppJson<MediaChannelBody>,
 ) -> Result<Response, ApiError> {
-    authorize(&state, &principal, Action::RegisterMediaChannel, &id).await?;
     let value = body.value;
     let command = CommunityCommand::RegisterMediaChannel(RegisterMediaChannel {
         channel_id: value.channel_id.unwrap_or_else(Uuid::new_v4),
@@ -446,7 +411,15 @@ pub async fn media_channel(
         registered_on: value.registered_on,
     });
     let request = headers.request(&body.digest);
-    execute(&state, &principal, &id, command, request, Written::Updated).await
+    execute(
+        &state,
+        &principal,
+        &id,
+        Request::Command(command),
+        request,
+        Written::Updated,
+    )
+    .await
 }
 
 /// Deactivate a media channel, with a reason (R10).
@@ -463,7 +436,6 @@ pub async fn deactivate_media_channel(
     headers: WriteHeaders,
     body: AppJson<ReasonBody>,
 ) -> Result<Response, ApiError> {
-    authorize(&state, &principal, Action::DeactivateMediaChannel, &id).await?;
     let channel_id = Uuid::parse_str(&channel_id).map_err(|_| ApiError::NotFound)?;
     let command = CommunityCommand::DeactivateMediaChannel(DeactivateMediaChannel {
         channel_id,
@@ -471,7 +443,15 @@ pub async fn deactivate_media_channel(
         reason: body.value.reason,
     });
     let request = headers.request(&body.digest);
-    execute(&state, &principal, &id, command, request, Written::Updated).await
+    execute(
+        &state,
+        &principal,
+        &id,
+        Request::Command(command),
+        request,
+        Written::Updated,
+    )
+    .await
 }
 
 /// Register an e-business (online shop or marketplace presence): evidence for KIM 4.
@@ -487,7 +467,6 @@ pub async fn enterprise(
     headers: WriteHeaders,
     body: AppJson<EnterpriseBody>,
 ) -> Result<Response, ApiError> {
-    authorize(&state, &principal, Action::RegisterEBusiness, &id).await?;
     let value = body.value;
     let command = CommunityCommand::RegisterEBusiness(RegisterEBusiness {
         enterprise_id: value.enterprise_id.unwrap_or_else(Uuid::new_v4),
@@ -497,7 +476,15 @@ pub async fn enterprise(
         registered_on: value.registered_on,
     });
     let request = headers.request(&body.digest);
-    execute(&state, &principal, &id, command, request, Written::Updated).await
+    execute(
+        &state,
+        &principal,
+        &id,
+        Request::Command(command),
+        request,
+        Written::Updated,
+    )
+    .await
 }
 
 /// Deactivate an e-business, with a reason (R10).
@@ -514,7 +501,6 @@ pub async fn deactivate_enterprise(
     headers: WriteHeaders,
     body: AppJson<ReasonBody>,
 ) -> Result<Response, ApiError> {
-    authorize(&state, &principal, Action::DeactivateEBusiness, &id).await?;
     let enterprise_id = Uuid::parse_str(&enterprise_id).map_err(|_| ApiError::NotFound)?;
     let command = CommunityCommand::DeactivateEBusiness(DeactivateEBusiness {
         enterprise_id,
@@ -522,7 +508,15 @@ pub async fn deactivate_enterprise(
         reason: body.value.reason,
     });
     let request = headers.request(&body.digest);
-    execute(&state, &principal, &id, command, request, Written::Updated).await
+    execute(
+        &state,
+        &principal,
+        &id,
+        Request::Command(command),
+        request,
+        Written::Updated,
+    )
+    .await
 }
 
 /// Assess the maturity stage: `advance` one step citing evidence, or `lower` with a reason (R9).
@@ -538,7 +532,6 @@ pub async fn stage(
     headers: WriteHeaders,
     body: AppJson<StageBody>,
 ) -> Result<Response, ApiError> {
-    authorize(&state, &principal, Action::ChangeStage, &id).await?;
     let value = body.value;
     let command = match value.direction {
         StageDirection::Advance => CommunityCommand::AdvanceStage(AdvanceStage {
@@ -557,7 +550,15 @@ pub async fn stage(
         }),
     };
     let request = headers.request(&body.digest);
-    execute(&state, &principal, &id, command, request, Written::Updated).await
+    execute(
+        &state,
+        &principal,
+        &id,
+        Request::Command(command),
+        request,
+        Written::Updated,
+    )
+    .await
 }
 
 /// Suspend an active KIM, with a reason.
@@ -573,13 +574,20 @@ pub async fn suspend(
     headers: WriteHeaders,
     body: AppJson<ReasonBody>,
 ) -> Result<Response, ApiError> {
-    authorize(&state, &principal, Action::Suspend, &id).await?;
     let command = CommunityCommand::SuspendCommunity(SuspendCommunity {
         suspended_on: body.value.effective_on,
         reason: body.value.reason,
     });
     let request = headers.request(&body.digest);
-    execute(&state, &principal, &id, command, request, Written::Updated).await
+    execute(
+        &state,
+        &principal,
+        &id,
+        Request::Command(command),
+        request,
+        Written::Updated,
+    )
+    .await
 }
 
 /// Reactivate a suspended KIM, with a reason.
@@ -595,13 +603,20 @@ pub async fn reactivate(
     headers: WriteHeaders,
     body: AppJson<ReasonBody>,
 ) -> Result<Response, ApiError> {
-    authorize(&state, &principal, Action::Reactivate, &id).await?;
     let command = CommunityCommand::ReactivateCommunity(ReactivateCommunity {
         reactivated_on: body.value.effective_on,
         reason: body.value.reason,
     });
     let request = headers.request(&body.digest);
-    execute(&state, &principal, &id, command, request, Written::Updated).await
+    execute(
+        &state,
+        &principal,
+        &id,
+        Request::Command(command),
+        request,
+        Written::Updated,
+    )
+    .await
 }
 
 /// Dissolve a KIM for good, with a reason: it accepts no more commands.
@@ -617,11 +632,18 @@ pub async fn dissolve(
     headers: WriteHeaders,
     body: AppJson<ReasonBody>,
 ) -> Result<Response, ApiError> {
-    authorize(&state, &principal, Action::Dissolve, &id).await?;
     let command = CommunityCommand::DissolveCommunity(DissolveCommunity {
         dissolved_on: body.value.effective_on,
         reason: body.value.reason,
     });
     let request = headers.request(&body.digest);
-    execute(&state, &principal, &id, command, request, Written::Updated).await
+    execute(
+        &state,
+        &principal,
+        &id,
+        Request::Command(command),
+        request,
+        Written::Updated,
+    )
+    .await
 }

@@ -10,9 +10,9 @@ pub mod regions;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use sha2::{Digest as _, Sha256};
-use simpul_app::{Action, CommandContext, Principal};
-use simpul_domain::{Community, CommunityCommand};
-use simpul_store::{Claim, Recorded};
+use simpul_app::{Action, IdempotencyKey, Principal, Request, WriteOptions, Written as Done};
+use simpul_domain::Community;
+use simpul_store::Recorded;
 use utoipa::IntoResponses;
 
 use crate::dto::WriteResult;
@@ -164,62 +164,37 @@ pub enum Written {
     Created,
 }
 
-/// Runs an authorized command with idempotency, `If-Match` and the request id; answers with the
-/// first response again for a retried `Idempotency-Key`.
+/// Runs `request` through the application's write path (authorisation, Idempotency-Key,
+/// sealing, `If-Match`, the request id) and answers: the first response again for a retried
+/// key.
 pub async fn execute(
     state: &AppState,
     principal: &Principal,
     id: &str,
-    command: CommunityCommand,
-    request: WriteRequest,
+    request: Request,
+    write: WriteRequest,
     written: Written,
 ) -> Result<Response, ApiError> {
-    let actor = principal.actor_id();
     let success = match written {
         Written::Updated => StatusCode::OK,
         Written::Created => StatusCode::CREATED,
     };
-    let completion = match &request.idempotency_key {
-        None => None,
-        Some(key) => match state
-            .idempotency
-            .claim(&actor, key, &request.digest, success.as_u16())
-            .await?
-        {
-            Claim::New(completion) => Some(completion),
-            Claim::Replay(recorded) => return Ok(replay(recorded, id, &written)),
-            Claim::Mismatch => return Err(ApiError::IdempotencyMismatch),
-            Claim::InProgress { retry_after } => {
-                return Err(ApiError::InProgress { retry_after });
-            }
-        },
+    let options = WriteOptions {
+        request_id: write.request_id,
+        if_match: write.if_match,
+        idempotency: write.idempotency_key.map(|key| IdempotencyKey {
+            key,
+            digest: write.digest,
+            status: success.as_u16(),
+        }),
     };
-    let context = CommandContext {
-        actor_id: actor.clone(),
-        actor_role: principal.role,
-        request_id: request.request_id.clone(),
-        expected_version: request.if_match,
-    };
-    let executed = match &completion {
-        Some(completion) => {
-            state
-                .executor
-                .execute_completing(id, command, &context, completion)
-                .await
+    match state.writes.write(principal, id, request, options).await? {
+        Done::Replayed(recorded) => Ok(replay(recorded, id, &written)),
+        Done::Recorded(outcome) => {
+            let body = body_of(&written, id, outcome.version, outcome.position)?;
+            Ok(respond(success, body, id, outcome.version, &written))
         }
-        None => state.executor.execute(id, command, &context).await,
-    };
-    let outcome = match executed {
-        Ok(outcome) => outcome,
-        Err(error) => {
-            if let Some(completion) = &completion {
-                state.idempotency.release(completion).await?;
-            }
-            return Err(error.into());
-        }
-    };
-    let body = body_of(&written, id, outcome.version, outcome.position)?;
-    Ok(respond(success, body, id, outcome.version, &written))
+    }
 }
 
 /// The body of a write's success.
