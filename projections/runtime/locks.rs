@@ -8,7 +8,7 @@
 //! - the **maintenance lock** (PostgreSQL session advisory lock in key space 2; on SQLite an
 //!   exclusive lock on the file `<database>.lock-<name>`): held for the whole of a rebuild or a
 //!   verify, across processes and servers, so two of them never run on one read model at once;
-//! - the **write lock** (transaction advisory lock in key space 1, `write_lock` in `mod.rs`):
+//! - the **write lock** (transaction advisory lock in key space 1, `write_lock` in `runner.rs`):
 //!   serialises each live batch with a rebuild's swap.
 //!
 //! Each rebuild or verify fills a scratch space of its own: a PostgreSQL schema

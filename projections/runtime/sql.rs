@@ -1,0 +1,76 @@
+//! SQL helpers shared by the runtime and the queries: keyset pages ([`Page`]), PostgreSQL's
+//! dialect turned into SQLite's ([`sqlite_sql`]), and the `search_path` that points a
+//! transaction at a shadow schema.
+
+use super::ProjectionError;
+
+pub(super) async fn set_search_path(
+    tx: &mut sqlx::PgConnection,
+    schema: &str,
+) -> Result<(), ProjectionError> {
+    sqlx::query(&format!("SET LOCAL search_path TO {schema}, public"))
+        .execute(&mut *tx)
+        .await?;
+    Ok(())
+}
+
+/// A keyset page's SQL, built from only the filters given (so each can use its index): every `?`
+/// of a condition becomes that condition's `$n`; then `key > $n+1 ORDER BY key LIMIT $n+2`.
+pub(crate) struct Page<V> {
+    conditions: Vec<String>,
+    /// The values of the conditions, in placeholder order.
+    pub(crate) values: Vec<V>,
+}
+
+impl<V> Page<V> {
+    pub(crate) fn new() -> Self {
+        Self {
+            conditions: Vec::new(),
+            values: Vec::new(),
+        }
+    }
+
+    /// Adds `condition` (its `?` standing for `value`).
+    pub(crate) fn filter(&mut self, condition: &str, value: V) {
+        self.values.push(value);
+        self.conditions
+            .push(condition.replace('?', &format!("${}", self.values.len())));
+    }
+
+    /// `select` (a `SELECT … FROM …` without `WHERE`) with the conditions and the keyset.
+    pub(crate) fn sql(&self, select: &str, key: &str) -> String {
+        let n = self.values.len();
+        let mut conditions = self.conditions.clone();
+        conditions.push(format!("{key} > ${}", n + 1));
+        format!(
+            "{} WHERE {} ORDER BY {key} LIMIT ${}",
+            select.trim_end(),
+            conditions.join(" AND "),
+            n + 2
+        )
+    }
+}
+
+/// PostgreSQL's `$n` placeholders and date casts in SQLite's dialect (dates are ISO text there).
+pub(crate) fn sqlite_sql(postgres: &str) -> String {
+    let mut sql = postgres.to_owned();
+    for n in (1..=40).rev() {
+        sql = sql
+            .replace(&format!("CAST(${n} AS date)"), &format!("?{n}"))
+            .replace(&format!("${n}"), &format!("?{n}"));
+    }
+    sql
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn postgres_placeholders_become_sqlite_ones() {
+        assert_eq!(
+            sqlite_sql("VALUES ($1, CAST($12 AS date), $2)"),
+            "VALUES (?1, ?12, ?2)"
+        );
+    }
+}
