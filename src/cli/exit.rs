@@ -33,6 +33,9 @@ pub enum Exit {
     DataError,
     /// 69 (`EX_UNAVAILABLE`): the database cannot be reached.
     Unavailable,
+    /// 78 (`EX_CONFIG`): the master key is not the one this database's personal data is sealed
+    /// with, or is missing for a database that has some.
+    Config,
 }
 
 impl Exit {
@@ -45,6 +48,7 @@ impl Exit {
             Exit::Usage => 64,
             Exit::DataError => 65,
             Exit::Unavailable => 69,
+            Exit::Config => 78,
         }
     }
 
@@ -62,7 +66,7 @@ impl Exit {
     }
 
     /// The code an error ends `simpul` with: the outermost classification in its chain; else 69
-    /// if the store could not be reached; else 1.
+    /// if the store could not be reached, 78 if the master key is not this database's; else 1.
     pub fn of(error: &anyhow::Error) -> Exit {
         if let Some(classified) = error
             .chain()
@@ -70,12 +74,14 @@ impl Exit {
         {
             return classified.exit;
         }
-        if error
-            .chain()
-            .filter_map(store_error)
-            .any(|e| matches!(e, StoreError::Unavailable(_)))
-        {
-            return Exit::Unavailable;
+        for store in error.chain().filter_map(store_error) {
+            match store {
+                StoreError::Unavailable(_) => return Exit::Unavailable,
+                StoreError::MasterKeyMismatch { .. } | StoreError::MasterKeyMissing { .. } => {
+                    return Exit::Config
+                }
+                _ => {}
+            }
         }
         Exit::Failed
     }

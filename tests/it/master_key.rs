@@ -249,9 +249,11 @@ const LIST_TOKENS: [&str; 2] = ["tokens", "list"];
 
 #[track_caller]
 fn assert_refused(output: &Output, expected: &[&str]) {
-    assert!(
-        !output.status.success(),
-        "accepted: {}{}",
+    // 78, EX_CONFIG: the key is not this database's (README, "Exit codes").
+    assert_eq!(
+        output.status.code(),
+        Some(78),
+        "{}{}",
         stdout(output),
         stderr(output)
     );
