@@ -10,7 +10,7 @@ use simpul_domain::events::Eligibility;
 use simpul_domain::CommunityCommand;
 use uuid::Uuid;
 
-use super::{authorize, execute, known_id, ReadErrors, WriteErrors, WriteRequest, Written};
+use super::{authorize, execute, known_id, update, ReadErrors, WriteErrors, WriteRequest, Written};
 use crate::dto::*;
 use crate::error::ApiError;
 use crate::extract::{AppJson, Auth, IdempotencyKey, IfMatch, ReqId};
@@ -189,15 +189,7 @@ pub async fn dismiss_officer(
         reason: body.value.reason,
     });
     let request = headers.request(&body.digest);
-    execute(
-        &state,
-        &principal,
-        &id,
-        Request::Command(command),
-        request,
-        Written::Updated,
-    )
-    .await
+    update(&state, &principal, &id, command, request).await
 }
 
 /// Set the member count (R1: 3–30).
@@ -218,15 +210,7 @@ pub async fn members(
         effective_on: body.value.effective_on,
     });
     let request = headers.request(&body.digest);
-    execute(
-        &state,
-        &principal,
-        &id,
-        Request::Command(command),
-        request,
-        Written::Updated,
-    )
-    .await
+    update(&state, &principal, &id, command, request).await
 }
 
 /// Record the village head's SK establishing the KIM (R6, R7).
@@ -252,15 +236,7 @@ pub async fn issue_sk(
         roster_acknowledged: value.roster_acknowledged,
     });
     let request = headers.request(&body.digest);
-    execute(
-        &state,
-        &principal,
-        &id,
-        Request::Command(command),
-        request,
-        Written::Updated,
-    )
-    .await
+    update(&state, &principal, &id, command, request).await
 }
 
 /// Revoke the active SK, with a reason (R10).
@@ -281,15 +257,7 @@ pub async fn revoke_sk(
         reason: body.value.reason,
     });
     let request = headers.request(&body.digest);
-    execute(
-        &state,
-        &principal,
-        &id,
-        Request::Command(command),
-        request,
-        Written::Updated,
-    )
-    .await
+    update(&state, &principal, &id, command, request).await
 }
 
 /// Assign the nomor induk (R8: active SK, the KIM's own kabupaten/kota, unique there).
@@ -311,15 +279,7 @@ pub async fn registration(
         assigned_on: body.value.assigned_on,
     });
     let request = headers.request(&body.digest);
-    execute(
-        &state,
-        &principal,
-        &id,
-        Request::Command(command),
-        request,
-        Written::Updated,
-    )
-    .await
+    update(&state, &principal, &id, command, request).await
 }
 
 /// Record attendance at a bimtek (or workshop, sarasehan, forum diskusi).
@@ -345,15 +305,7 @@ pub async fn bimtek(
         participants: value.participants,
     });
     let request = headers.request(&body.digest);
-    execute(
-        &state,
-        &principal,
-        &id,
-        Request::Command(command),
-        request,
-        Written::Updated,
-    )
-    .await
+    update(&state, &principal, &id, command, request).await
 }
 
 /// Record an activity (forum, development agent, dissemination, aspiration, networking).
@@ -378,15 +330,7 @@ pub async fn activity(
         participants: value.participants,
     });
     let request = headers.request(&body.digest);
-    execute(
-        &state,
-        &principal,
-        &id,
-        Request::Command(command),
-        request,
-        Written::Updated,
-    )
-    .await
+    update(&state, &principal, &id, command, request).await
 }
 
 /// Register a new-media channel (website, social media, messaging): evidence for KIM 3.
@@ -411,15 +355,7 @@ pub async fn media_channel(
         registered_on: value.registered_on,
     });
     let request = headers.request(&body.digest);
-    execute(
-        &state,
-        &principal,
-        &id,
-        Request::Command(command),
-        request,
-        Written::Updated,
-    )
-    .await
+    update(&state, &principal, &id, command, request).await
 }
 
 /// Deactivate a media channel, with a reason (R10).
@@ -443,15 +379,7 @@ pub async fn deactivate_media_channel(
         reason: body.value.reason,
     });
     let request = headers.request(&body.digest);
-    execute(
-        &state,
-        &principal,
-        &id,
-        Request::Command(command),
-        request,
-        Written::Updated,
-    )
-    .await
+    update(&state, &principal, &id, command, request).await
 }
 
 /// Register an e-business (online shop or marketplace presence): evidence for KIM 4.
@@ -476,15 +404,7 @@ pub async fn enterprise(
         registered_on: value.registered_on,
     });
     let request = headers.request(&body.digest);
-    execute(
-        &state,
-        &principal,
-        &id,
-        Request::Command(command),
-        request,
-        Written::Updated,
-    )
-    .await
+    update(&state, &principal, &id, command, request).await
 }
 
 /// Deactivate an e-business, with a reason (R10).
@@ -508,15 +428,7 @@ pub async fn deactivate_enterprise(
         reason: body.value.reason,
     });
     let request = headers.request(&body.digest);
-    execute(
-        &state,
-        &principal,
-        &id,
-        Request::Command(command),
-        request,
-        Written::Updated,
-    )
-    .await
+    update(&state, &principal, &id, command, request).await
 }
 
 /// Assess the maturity stage: `advance` one step citing evidence, or `lower` with a reason (R9).
@@ -550,15 +462,7 @@ pub async fn stage(
         }),
     };
     let request = headers.request(&body.digest);
-    execute(
-        &state,
-        &principal,
-        &id,
-        Request::Command(command),
-        request,
-        Written::Updated,
-    )
-    .await
+    update(&state, &principal, &id, command, request).await
 }
 
 /// Suspend an active KIM, with a reason.
@@ -579,15 +483,7 @@ pub async fn suspend(
         reason: body.value.reason,
     });
     let request = headers.request(&body.digest);
-    execute(
-        &state,
-        &principal,
-        &id,
-        Request::Command(command),
-        request,
-        Written::Updated,
-    )
-    .await
+    update(&state, &principal, &id, command, request).await
 }
 
 /// Reactivate a suspended KIM, with a reason.
@@ -608,15 +504,7 @@ pub async fn reactivate(
         reason: body.value.reason,
     });
     let request = headers.request(&body.digest);
-    execute(
-        &state,
-        &principal,
-        &id,
-        Request::Command(command),
-        request,
-        Written::Updated,
-    )
-    .await
+    update(&state, &principal, &id, command, request).await
 }
 
 /// Dissolve a KIM for good, with a reason: it accepts no more commands.
@@ -637,13 +525,5 @@ pub async fn dissolve(
         reason: body.value.reason,
     });
     let request = headers.request(&body.digest);
-    execute(
-        &state,
-        &principal,
-        &id,
-        Request::Command(command),
-        request,
-        Written::Updated,
-    )
-    .await
+    update(&state, &principal, &id, command, request).await
 }

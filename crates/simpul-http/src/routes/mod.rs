@@ -11,7 +11,7 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use sha2::{Digest as _, Sha256};
 use simpul_app::{Action, IdempotencyKey, Principal, Request, WriteOptions, Written as Done};
-use simpul_domain::Community;
+use simpul_domain::{Community, CommunityCommand};
 use simpul_store::Recorded;
 use utoipa::IntoResponses;
 
@@ -195,6 +195,18 @@ pub async fn execute(
             Ok(respond(success, body, id, outcome.version, &written))
         }
     }
+}
+
+/// Runs a domain command on an existing KIM through [`execute`]: 200 with its new version.
+pub async fn update(
+    state: &AppState,
+    principal: &Principal,
+    id: &str,
+    command: CommunityCommand,
+    write: WriteRequest,
+) -> Result<Response, ApiError> {
+    let request = Request::Command(command);
+    execute(state, principal, id, request, write, Written::Updated).await
 }
 
 /// The body of a write's success.
