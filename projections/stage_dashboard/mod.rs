@@ -85,8 +85,9 @@ fn stored_key(desa: &str, stage: &str, status: &str, legal: bool) -> Option<Key>
         .into_iter()
         .map(|s| s.as_str())
         .find(|s| *s == stage)?;
-    let status = ["active", "suspended", "dissolved"]
+    let status = simpul_domain::CommunityStatus::ALL
         .into_iter()
+        .map(|s| s.as_str())
         .find(|s| *s == status)?;
     Some(Key {
         desa: RegionCode::parse(desa).ok()?,

@@ -4,12 +4,15 @@
 use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use anyhow::Context as _;
+use simpul_app::{CommandExecutor, Principal, Reads, ScopedEvents};
+use simpul_domain::CommunityServices;
 use simpul_domain::RegionCode;
 use simpul_projections::exports::communities::{CommunityPages, CsvExport, XlsxExport};
-use simpul_projections::exports::events::{EventLine, EventPages, PersonalData};
-use simpul_store::{EventStore, KeyStore};
+use simpul_projections::exports::events::{EventLine, PersonalData};
+use simpul_store::{Database, EventStore, KeyStore};
 
 use super::exit::{Exit, OrExit as _};
 use crate::config::Config;
@@ -78,13 +81,14 @@ pub async fn run(config: &Config, command: ExportCommand) -> anyhow::Result<()> 
                             simpul_regions::EDITION
                         )));
                     }
-                    Some(code.to_string())
+                    Some(code)
                 }
                 None => None,
             };
-            let store = EventStore::new(super::open_database(config).await?);
-            warn_if_behind(&store).await;
-            let pages = CommunityPages::new(store.database().clone(), region, None);
+            let database = super::open_database(config).await?;
+            let reads = reads(database)?;
+            warn_if_behind(&reads).await;
+            let (pages, _) = reads.community_export(&Principal::operator(), region.as_ref())?;
             let written = match (format, output) {
                 (Format::Xlsx, Some(path)) => {
                     // Created 0600 here; the workbook's save truncates it and keeps the mode.
@@ -116,7 +120,7 @@ pub async fn run(config: &Config, command: ExportCommand) -> anyhow::Result<()> 
             } else {
                 None
             };
-            let pages = EventPages::new(EventStore::new(database), after);
+            let pages = reads(database)?.event_export(&Principal::operator(), after)?;
             let written = match output {
                 Some(path) => {
                     let file = create(&path)?;
@@ -157,8 +161,16 @@ async fn communities_xlsx(mut pages: CommunityPages, path: &Path) -> anyhow::Res
     Ok(written)
 }
 
+/// The reads the exports share with `GET /api/v1/exports/…`, as the operator.
+fn reads(database: Database) -> anyhow::Result<Reads> {
+    let regions = simpul_regions::bundled().context("loading the bundled region codes")?;
+    let services = CommunityServices::new(Arc::new(regions));
+    let executor = CommandExecutor::new(EventStore::new(database), services);
+    Ok(Reads::new(Arc::new(executor), regions))
+}
+
 async fn events(
-    mut pages: EventPages,
+    mut pages: ScopedEvents,
     limit: Option<u64>,
     keys: Option<&KeyStore>,
     out: impl Write,
@@ -191,11 +203,13 @@ async fn events(
 
 /// Says so on stderr when the read model has not applied the whole log yet (no server or
 /// `simpul projections run` is following it).
-async fn warn_if_behind(store: &EventStore) {
-    if let Ok(status) =
-        simpul_projections::status(store, &[simpul_projections::community_summary::NAME]).await
-    {
-        for projection in status.iter().filter(|p| p.lag_events > 0) {
+async fn warn_if_behind(reads: &Reads) {
+    if let Ok(status) = reads.projections(&Principal::operator()).await {
+        let summary = simpul_projections::community_summary::NAME;
+        for projection in status
+            .iter()
+            .filter(|p| p.name == summary && p.lag_events > 0)
+        {
             eprintln!(
                 "warning: {} is {} events behind the log; run `simpul projections run` (or \
                  `simpul serve`) to bring it up to date",

@@ -305,11 +305,13 @@ pub enum Action {
     ReadRegion,
     /// Import an existing KIM registry (a CSV file): every row inside the scope.
     ImportRegistry,
+    /// Read the read models' positions, lag and failures.
+    ReadStatus,
 }
 
 impl Action {
     /// Every action, in declaration order.
-    pub const ALL: [Action; 22] = [
+    pub const ALL: [Action; 23] = [
         Action::ReadCommunity,
         Action::ReadHistory,
         Action::FormCommunity,
@@ -332,6 +334,7 @@ impl Action {
         Action::ManageTokens,
         Action::ReadRegion,
         Action::ImportRegistry,
+        Action::ReadStatus,
     ];
 
     /// The action a command needs.
@@ -384,6 +387,7 @@ impl Action {
             Action::ManageTokens => "manage API tokens",
             Action::ReadRegion => "look up region codes",
             Action::ImportRegistry => "import a KIM registry",
+            Action::ReadStatus => "read the projections' status",
         }
     }
 }
@@ -429,7 +433,10 @@ fn role_may(role: ActorRole, action: Action) -> bool {
                 | RegisterEBusiness
                 | DeactivateEBusiness
         ),
-        ActorRole::Auditor => matches!(action, ReadCommunity | ReadHistory | ReadRegion),
+        ActorRole::Auditor => matches!(
+            action,
+            ReadCommunity | ReadHistory | ReadRegion | ReadStatus
+        ),
     }
 }
 
@@ -488,6 +495,18 @@ impl Principal {
             role,
             scope,
         })
+    }
+
+    /// The operator at the machine (the CLI's reads): admin across the country. Whoever can run
+    /// the binary against the database already holds all of it; this principal holds no token
+    /// (its id is the nil UUID) and writes nothing.
+    pub fn operator() -> Principal {
+        Principal {
+            token_id: Uuid::nil(),
+            name: "cli".to_owned(),
+            role: ActorRole::Admin,
+            scope: Scope::National,
+        }
     }
 
     /// The actor recorded in events (R11): `token:<id>`.

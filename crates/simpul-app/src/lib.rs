@@ -2,13 +2,14 @@
 //!
 //! Invariant: knows nothing of HTTP or the CLI. A principal's write goes through
 //! [`Writes::write`] (authorise, Idempotency-Key, sealing, [`CommandExecutor`]); a read over many
-//! KIM is scoped by [`Principal::read_scope`].
+//! KIM goes through [`Reads`] (scoped by [`Principal::read_scope`], then the read model's query).
 
 pub mod auth;
 pub mod demo;
 mod error;
 mod executor;
 pub mod import;
+mod reads;
 mod writes;
 
 pub use auth::{
@@ -17,4 +18,8 @@ pub use auth::{
 };
 pub use error::AppError;
 pub use executor::{append_request, CommandContext, CommandExecutor, Outcome};
+pub use reads::{
+    known_id, AuditQuery, CommunityQuery, CommunityRead, Page, ReadError, Reads, ScopedEvents,
+    StageDashboard, Totals, TransitionQuery, MAX_PAGE,
+};
 pub use writes::{Appointment, IdempotencyKey, Request, WriteError, WriteOptions, Writes, Written};

@@ -56,6 +56,9 @@ pub enum CommunityStatus {
 }
 
 impl CommunityStatus {
+    /// Every status, in lifecycle order.
+    pub const ALL: [CommunityStatus; 3] = [Self::Active, Self::Suspended, Self::Dissolved];
+
     /// The stored name (`active`, `suspended`, `dissolved`).
     pub fn as_str(self) -> &'static str {
         match self {

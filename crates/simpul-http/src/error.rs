@@ -5,7 +5,7 @@
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
-use simpul_app::{AppError, AuthError, WriteError};
+use simpul_app::{AppError, AuthError, ReadError, WriteError};
 use simpul_domain::{DomainError, ErrorKind};
 use simpul_store::StoreError;
 use utoipa::ToSchema;
@@ -299,6 +299,21 @@ impl From<WriteError> for ApiError {
                 rule: None,
                 field: Some("person_id".to_owned()),
             },
+        }
+    }
+}
+
+impl From<ReadError> for ApiError {
+    fn from(error: ReadError) -> Self {
+        match error {
+            ReadError::Auth(error) => error.into(),
+            ReadError::Invalid { field, detail } => ApiError::Malformed {
+                detail: format!("{field}: {detail}"),
+                field: Some(field.to_owned()),
+            },
+            ReadError::NotReached(_) => ApiError::Unavailable,
+            ReadError::Store(error) => error.into(),
+            ReadError::ReadModel(error) => ApiError::Internal(error),
         }
     }
 }

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use simpul_app::{CommandExecutor, Writes};
+use simpul_app::{CommandExecutor, Reads, Writes};
 use simpul_regions::Regions;
 use simpul_store::{Database, EventStore, IdempotencyStore, KeyStore, TokenStore};
 
@@ -13,6 +13,8 @@ pub struct AppState {
     pub executor: Arc<CommandExecutor>,
     /// Every principal's write: authorise, Idempotency-Key, sealing, run.
     pub writes: Writes,
+    /// Every principal's read: scope, query, rows.
+    pub reads: Reads,
     /// Per-person data keys (sealing names, opening them for roles that may see them).
     pub keys: KeyStore,
     /// API tokens.
@@ -32,6 +34,7 @@ impl AppState {
         let idempotency = IdempotencyStore::new(database.clone());
         Self {
             writes: Writes::new(executor.clone(), idempotency, keys.clone()),
+            reads: Reads::new(executor.clone(), regions),
             executor,
             keys,
             tokens: TokenStore::new(database.clone()),

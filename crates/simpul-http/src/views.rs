@@ -3,10 +3,9 @@
 
 use std::collections::HashMap;
 
-use cqrs_es::Aggregate as _;
 use serde::Serialize;
 use serde_json::Value;
-use simpul_app::Principal;
+use simpul_app::{CommunityRead, Principal};
 use simpul_domain::events::CommunityEvent;
 use simpul_domain::sealed::SealedText;
 use simpul_domain::{Community, RegionCode, RegionLevel};
@@ -128,24 +127,22 @@ pub struct Folded {
 }
 
 impl Folded {
-    /// Folds `events` (one community's stream, in order).
-    pub fn of(events: &[StoredEvent]) -> Result<Self, ApiError> {
-        let mut names: HashMap<uuid::Uuid, SealedText> = HashMap::new();
-        let mut decoded = Vec::with_capacity(events.len());
-        for event in events {
-            let parsed: CommunityEvent =
-                serde_json::from_value(event.payload.clone()).map_err(|e| {
-                    ApiError::Internal(format!("event {} does not read: {e}", event.position))
-                })?;
-            if let CommunityEvent::OfficerAppointed(appointed) = &parsed {
-                names.insert(appointed.person_id, appointed.name.clone());
-            }
-            decoded.push(parsed);
-        }
-        Ok(Self {
-            community: fold(decoded),
+    /// The state of a KIM as read, with the sealed name of every person ever appointed.
+    pub fn of(read: CommunityRead) -> Self {
+        let names = read
+            .decoded
+            .iter()
+            .filter_map(|event| match event {
+                CommunityEvent::OfficerAppointed(appointed) => {
+                    Some((appointed.person_id, appointed.name.clone()))
+                }
+                _ => None,
+            })
+            .collect();
+        Self {
+            community: read.community,
             names,
-        })
+        }
     }
 }
 
@@ -263,13 +260,4 @@ fn named(state: &AppState, village: &RegionCode, level: RegionLevel) -> NamedReg
         name: state.regions.display_name(&code).unwrap_or_default(),
         code: code.to_string(),
     }
-}
-
-/// Folds events into a community, as the store does on load.
-fn fold(events: Vec<CommunityEvent>) -> Community {
-    let mut community = Community::default();
-    for event in events {
-        community.apply(event);
-    }
-    community
 }

@@ -83,7 +83,7 @@ fn region(code: &str) -> RegionCode {
 
 /// The table, one row per action; columns: admin national province regency pegiat
 /// auditor. `x` = may (inside the scope), `.` = may not.
-const MATRIX: [(Action, &str); 22] = [
+const MATRIX: [(Action, &str); 23] = [
     (Action::ReadCommunity, "xxxxxx"),
     (Action::ReadHistory, "x....x"),
     (Action::FormCommunity, "x..x.."),
@@ -106,6 +106,7 @@ const MATRIX: [(Action, &str); 22] = [
     (Action::ManageTokens, "x....."),
     (Action::ReadRegion, "xxxxxx"),
     (Action::ImportRegistry, "x..x.."),
+    (Action::ReadStatus, "x....x"),
 ];
 
 /// The community every principal's scope covers (a desa in Sleman; the pegiat's own KIM).

@@ -10,7 +10,7 @@ use simpul_domain::events::Eligibility;
 use simpul_domain::CommunityCommand;
 use uuid::Uuid;
 
-use super::{authorize, execute, known_id, update, ReadErrors, WriteErrors, WriteRequest, Written};
+use super::{execute, update, ReadErrors, WriteErrors, WriteRequest, Written};
 use crate::dto::*;
 use crate::error::ApiError;
 use crate::extract::{AppJson, Auth, IdempotencyKey, IfMatch, ReqId};
@@ -108,10 +108,11 @@ pub async fn show(
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
     // One read of the stream: the state that is authorised is the state that is shown.
-    known_id(&id)?;
-    let events = state.store().stream(&id).await?;
-    let folded = views::Folded::of(&events)?;
-    principal.authorize_community(Action::ReadCommunity, &id, folded.community.village())?;
+    let read = state
+        .reads
+        .community(&principal, Action::ReadCommunity, &id)
+        .await?;
+    let folded = views::Folded::of(read);
     let view = views::community_view(&state, &principal, &id, &folded).await?;
     let etag = HeaderValue::from_str(&format!("\"{}\"", view.version))
         .map_err(|e| ApiError::Internal(e.to_string()))?;
@@ -130,9 +131,11 @@ pub async fn events(
     Auth(principal): Auth,
     Path(id): Path<String>,
 ) -> Result<Json<Vec<HistoryEntry>>, ApiError> {
-    authorize(&state, &principal, Action::ReadHistory, &id).await?;
-    let events = state.store().stream(&id).await?;
-    Ok(Json(views::history(&state, &principal, events).await?))
+    let read = state
+        .reads
+        .community(&principal, Action::ReadHistory, &id)
+        .await?;
+    Ok(Json(views::history(&state, &principal, read.events).await?))
 }
 
 /// Appoint an officer (R4, R5). The name and contact are sealed with the person's own key.

@@ -3,29 +3,26 @@
 //! live in `simpul_projections::exports`, shared with `simpul export`. Rows are read in pages;
 //! CSV and JSON lines are streamed page by page, XLSX is assembled from a constant-memory sheet.
 
-use std::collections::HashMap;
-
 use axum::body::{Body, Bytes};
 use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
-use simpul_app::{Action, Scope, WithoutRegion};
-use simpul_domain::RegionCode;
+use simpul_app::{ReadError, ScopedEvents};
 use simpul_projections::exports::communities::{
     self as communities_export, CommunityPages, ExportFormat, XlsxExport, CSV_MEDIA_TYPE,
     XLSX_MEDIA_TYPE,
 };
 use simpul_projections::exports::events::{
-    EventLine, EventPages, PersonalData, BATCH_SIZE, MEDIA_TYPE as NDJSON_MEDIA_TYPE,
+    EventLine, PersonalData, MEDIA_TYPE as NDJSON_MEDIA_TYPE,
 };
 use simpul_projections::exports::ExportError;
-use simpul_store::{KeyStore, StoredEvent};
+use simpul_store::KeyStore;
 use tokio::sync::mpsc;
 use tracing::Instrument as _;
 use utoipa::IntoParams;
 
-use super::queries::{invalid, parse_region, position, projection_error, AppQuery};
+use super::queries::{invalid, parse_region, position, AppQuery};
 use super::ReadErrors;
 use crate::error::ApiError;
 use crate::extract::Auth;
@@ -86,17 +83,8 @@ pub async fn communities(
         _ => ExportFormat::Csv,
     };
     let region = params.region.as_deref().map(parse_region).transpose()?;
-    let (region, community) = match principal.read_scope(
-        Action::ReadCommunity,
-        region.as_ref(),
-        WithoutRegion::OwnScope,
-    )? {
-        Scope::National => (None, None),
-        Scope::Region(region) => (Some(region.to_string()), None),
-        Scope::Community(id) => (None, Some(id.to_string())),
-    };
+    let (mut pages, region) = state.reads.community_export(&principal, region.as_ref())?;
     let filename = communities_export::filename(region.as_deref(), format);
-    let mut pages = CommunityPages::new(state.database.clone(), region, community);
     let body = match format {
         ExportFormat::Csv => {
             let first = pages.next_page().await.map_err(export_error)?;
@@ -147,17 +135,13 @@ pub async fn events(
     if params.limit == Some(0) {
         return Err(invalid("limit", "must be at least 1"));
     }
-    let scope = principal.read_scope(Action::ReadHistory, None, WithoutRegion::OwnScope)?;
     let after = position("after", params.after)?.unwrap_or(0);
     let mut chunks = EventChunks {
-        pages: EventPages::new(state.store().clone(), after),
+        events: state.reads.event_export(&principal, after)?,
         remaining: params.limit,
         keys: principal
             .may_unseal_personal_data()
             .then(|| state.keys.clone()),
-        villages: HashMap::new(),
-        scope,
-        state,
     };
     let first = chunks.next().await?.unwrap_or_default();
     let body = stream(first, Chunks::Events(Box::new(chunks)));
@@ -190,39 +174,30 @@ impl Chunks {
 
 /// The events export's state between chunks.
 struct EventChunks {
-    pages: EventPages,
+    /// The feed, filtered to the token's scope.
+    events: ScopedEvents,
     remaining: Option<u64>,
     /// Keys to open sealed names with, for roles that may read personal data.
     keys: Option<KeyStore>,
-    /// Community id → within the read's scope (regional scopes only).
-    villages: HashMap<String, bool>,
-    /// What the read covers.
-    scope: Scope,
-    state: AppState,
 }
 
 impl EventChunks {
     /// The JSON lines of the next batch that has any in scope, or `None` at the end.
     async fn next(&mut self) -> Result<Option<Bytes>, ApiError> {
         loop {
-            if self.remaining == Some(0) {
-                return Ok(None);
-            }
-            let max = match (&self.scope, self.remaining) {
-                (Scope::National, Some(remaining)) => remaining,
-                _ => u64::from(BATCH_SIZE),
+            let max = match self.remaining {
+                Some(0) => return Ok(None),
+                Some(remaining) => remaining,
+                None => u64::MAX,
             };
-            let Some(batch) = self.pages.next_batch(max).await.map_err(export_error)? else {
+            let Some(batch) = self.events.next_batch(max).await? else {
                 return Ok(None);
             };
             let mut out = Vec::new();
-            for event in batch {
-                if self.remaining == Some(0) {
-                    break;
-                }
-                if !self.in_scope(&event).await? {
-                    continue;
-                }
+            for event in batch
+                .into_iter()
+                .take(usize::try_from(max).unwrap_or(usize::MAX))
+            {
                 let personal = match &self.keys {
                     Some(keys) => PersonalData::Opened(keys),
                     None => PersonalData::Sealed,
@@ -239,34 +214,6 @@ impl EventChunks {
                 return Ok(Some(Bytes::from(out)));
             }
         }
-    }
-
-    /// Is the event's community within the token's scope? Its desa comes from its
-    /// `CommunityFormed`, or from its current state when the export starts later in the feed.
-    async fn in_scope(&mut self, event: &StoredEvent) -> Result<bool, ApiError> {
-        if self.scope == Scope::National {
-            return Ok(true);
-        }
-        let id = &event.aggregate_id;
-        if let Some(known) = self.villages.get(id) {
-            return Ok(*known);
-        }
-        let formed = event
-            .payload
-            .get("CommunityFormed")
-            .and_then(|formed| formed.get("village"))
-            .and_then(|village| village.as_str())
-            .and_then(|village| RegionCode::parse(village).ok());
-        let village = match formed {
-            Some(village) => Some(village),
-            None => {
-                let (community, _) = self.state.executor.current_state(id).await?;
-                community.village().cloned()
-            }
-        };
-        let covered = village.is_some_and(|village| self.scope.covers_community(id, &village));
-        self.villages.insert(id.clone(), covered);
-        Ok(covered)
     }
 }
 
@@ -315,12 +262,7 @@ fn attachment(body: Body, content_type: &'static str, filename: &str) -> Respons
 }
 
 fn export_error(error: ExportError) -> ApiError {
-    match error {
-        ExportError::Projection(error) => projection_error(error),
-        ExportError::Store(error) => error.into(),
-        ExportError::TooManyRows { .. } => invalid("region", &error.to_string()),
-        other => ApiError::Internal(other.to_string()),
-    }
+    ReadError::from(error).into()
 }
 
 /// The offered media type the `Accept` header prefers (highest q-value, then the order

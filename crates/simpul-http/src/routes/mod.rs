@@ -10,8 +10,8 @@ pub mod regions;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use sha2::{Digest as _, Sha256};
-use simpul_app::{Action, IdempotencyKey, Principal, Request, WriteOptions, Written as Done};
-use simpul_domain::{Community, CommunityCommand};
+use simpul_app::{IdempotencyKey, Principal, Request, WriteOptions, Written as Done};
+use simpul_domain::CommunityCommand;
 use simpul_store::Recorded;
 use utoipa::IntoResponses;
 
@@ -130,29 +130,6 @@ impl WriteRequest {
             idempotency_key,
             digest,
         }
-    }
-}
-
-/// Checks that `principal` may do `action` on community `id` (404 outside its scope, 403 for a
-/// role without the permission) and returns the community as last seen.
-pub async fn authorize(
-    state: &AppState,
-    principal: &Principal,
-    action: Action,
-    id: &str,
-) -> Result<Community, ApiError> {
-    known_id(id)?;
-    let (community, _) = state.executor.current_state(id).await?;
-    principal.authorize_community(action, id, community.village())?;
-    Ok(community)
-}
-
-/// Every community id is a UUID: anything else names no KIM (404), and never reaches the store,
-/// where a NUL byte would be a database error rather than a 404.
-pub fn known_id(id: &str) -> Result<(), ApiError> {
-    match uuid::Uuid::parse_str(id) {
-        Ok(_) => Ok(()),
-        Err(_) => Err(ApiError::NotFound),
     }
 }
 

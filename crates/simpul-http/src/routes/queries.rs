@@ -3,8 +3,7 @@
 //! downloads the list and the dashboard; `min_position` waits (at most 2 s) until the read
 //! models have applied a write the client made.
 
-use std::collections::BTreeMap;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use axum::extract::{FromRequestParts, State};
 use axum::http::request::Parts;
@@ -13,14 +12,12 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
-use simpul_app::{Action, Scope, WithoutRegion};
-use simpul_domain::{ActorRole, CommunityEvent, CommunityStatus, RegionCode, RegionLevel, Stage};
-use simpul_projections::community_summary::query::{self as summary, ListFilter, SummaryRow};
-use simpul_projections::exports::communities::Cell;
-use simpul_projections::exports::push_csv_record;
-use simpul_projections::stage_dashboard::query as dashboard;
-use simpul_projections::{ProjectionStatus, READ_MODELS};
+use simpul_app::{AuditQuery, CommunityQuery, Reads, TransitionQuery};
+use simpul_domain::{CommunityEvent, CommunityStatus, RegionCode, Stage};
+use simpul_projections::community_summary::query::SummaryRow;
+use simpul_projections::ProjectionStatus;
 use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
 
 use super::{QueryErrors, ReadErrors};
 use crate::error::ApiError;
@@ -112,32 +109,6 @@ pub struct DashboardParams {
     min_position: Option<u64>,
 }
 
-/// Totals of one region.
-#[derive(Debug, Default, Serialize, ToSchema)]
-pub struct Totals {
-    /// Region code (`null` for the whole country).
-    code: Option<String>,
-    /// Region name with its kind.
-    name: String,
-    /// Every KIM.
-    total: i64,
-    /// By stage (`kim1` … `kim4`).
-    by_stage: BTreeMap<String, i64>,
-    /// By status.
-    by_status: BTreeMap<String, i64>,
-    /// `legal` / `not_legal`.
-    by_legal: BTreeMap<String, i64>,
-}
-
-/// The dashboard of a region and its children one level down.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct StageDashboard {
-    /// The region's totals.
-    region: Totals,
-    /// Each child region's totals (zero rows included), by code.
-    children: Vec<Totals>,
-}
-
 /// KIM in the token's scope, filtered, oldest first (keyset pagination).
 #[utoipa::path(get, path = "/communities", operation_id = "listCommunities", tag = "read models",
     params(ListParams),
@@ -151,52 +122,30 @@ pub async fn list(
     headers: HeaderMap,
     AppQuery(params): AppQuery<ListParams>,
 ) -> Result<Response, ApiError> {
-    let region = params.region.as_deref().map(parse_region).transpose()?;
-    let mut filter = ListFilter {
+    let query = CommunityQuery {
+        region: params.region.as_deref().map(parse_region).transpose()?,
         stage: params.stage,
         status: params.status,
         legal: params.legal,
-        q: params.q.filter(|q| !q.trim().is_empty()),
+        q: params.q,
         after: params.cursor,
-        limit: match params.limit.unwrap_or(50) {
-            limit @ 1..=500 => limit,
-            _ => return Err(invalid("limit", "must be between 1 and 500")),
-        },
-        ..ListFilter::default()
+        limit: params.limit.unwrap_or(50),
     };
-    match principal.read_scope(
-        Action::ReadCommunity,
-        region.as_ref(),
-        WithoutRegion::OwnScope,
-    )? {
-        Scope::National => {}
-        Scope::Region(region) => filter.region = Some(region.to_string()),
-        Scope::Community(id) => filter.community = Some(id.to_string()),
-    }
-    wait_for(&state, params.min_position).await?;
-    let mut items = summary::list(
-        &state.database,
-        &ListFilter {
-            limit: filter.limit + 1,
-            ..filter.clone()
-        },
-    )
-    .await
-    .map_err(projection_error)?;
-    let next_cursor = if items.len() > filter.limit as usize {
-        items.truncate(filter.limit as usize);
-        items.last().map(|row| row.community_id.clone())
-    } else {
-        None
-    };
+    let page = reads(&state, params.min_position)?
+        .communities(&principal, query)
+        .await?;
     if wants_csv(&headers) {
         // The same columns as `GET /exports/communities`, formatted in one place.
-        let bytes = simpul_projections::exports::communities::csv_bytes(&items, true)
+        let bytes = simpul_projections::exports::communities::csv_bytes(&page.items, true)
             .map_err(|e| ApiError::Internal(e.to_string()))?;
         let body = String::from_utf8(bytes).map_err(|e| ApiError::Internal(e.to_string()))?;
         return Ok(csv_response(&body, "kim.csv"));
     }
-    Ok(Json(CommunityPage { items, next_cursor }).into_response())
+    Ok(Json(CommunityPage {
+        items: page.items,
+        next_cursor: page.next_cursor,
+    })
+    .into_response())
 }
 
 /// Counts by stage, status and legal for a region, and for each child region one level down
@@ -204,7 +153,7 @@ pub async fn list(
 #[utoipa::path(get, path = "/dashboard/stages", operation_id = "getStageDashboard", tag = "read models",
     params(DashboardParams),
     responses((status = 200, description = "The region's totals and its children's; CSV with `Accept: text/csv`",
-               content((StageDashboard = "application/json"), (String = "text/csv"))),
+               content((simpul_app::StageDashboard = "application/json"), (String = "text/csv"))),
               QueryErrors),
     security(("bearer" = [])))]
 pub async fn stages(
@@ -214,109 +163,13 @@ pub async fn stages(
     AppQuery(params): AppQuery<DashboardParams>,
 ) -> Result<Response, ApiError> {
     let region = params.region.as_deref().map(parse_region).transpose()?;
-    principal.read_scope(
-        Action::ReadCommunity,
-        region.as_ref(),
-        WithoutRegion::Country,
-    )?;
-    let children: Vec<(String, String)> = match &region {
-        Some(region) => {
-            if region.level() == RegionLevel::Village {
-                return Err(invalid(
-                    "region",
-                    "a desa has no dashboard; ask for its kecamatan",
-                ));
-            }
-            if region.level() == RegionLevel::District {
-                Vec::new()
-            } else {
-                state
-                    .regions
-                    .children(region)
-                    .into_iter()
-                    .map(|r| (r.code.to_string(), r.display_name()))
-                    .collect()
-            }
-        }
-        None => state
-            .regions
-            .provinces()
-            .into_iter()
-            .map(|r| (r.code.to_string(), r.display_name()))
-            .collect(),
-    };
-    wait_for(&state, params.min_position).await?;
-    let mut codes: Vec<String> = children.iter().map(|(code, _)| code.clone()).collect();
-    if let Some(region) = &region {
-        codes.push(region.to_string());
-    }
-    let cells = dashboard::cells(&state.database, &codes)
-        .await
-        .map_err(projection_error)?;
-    let totals_of = |code: &str, name: String| {
-        let mut totals = Totals {
-            code: Some(code.to_owned()),
-            name,
-            ..Totals::default()
-        };
-        for stage in ["kim1", "kim2", "kim3", "kim4"] {
-            totals.by_stage.insert(stage.to_owned(), 0);
-        }
-        for status in ["active", "suspended", "dissolved"] {
-            totals.by_status.insert(status.to_owned(), 0);
-        }
-        for legal in ["legal", "not_legal"] {
-            totals.by_legal.insert(legal.to_owned(), 0);
-        }
-        for cell in cells.iter().filter(|c| c.region_code == code) {
-            totals.total += cell.count;
-            *totals.by_stage.entry(cell.stage.clone()).or_default() += cell.count;
-            *totals.by_status.entry(cell.status.clone()).or_default() += cell.count;
-            let legal = if cell.legal { "legal" } else { "not_legal" };
-            *totals.by_legal.entry(legal.to_owned()).or_default() += cell.count;
-        }
-        totals
-    };
-    let children: Vec<Totals> = children
-        .into_iter()
-        .map(|(code, name)| totals_of(&code, name))
-        .collect();
-    let region_totals = match &region {
-        Some(region) => totals_of(
-            region.as_str(),
-            state.regions.display_name(region).unwrap_or_default(),
-        ),
-        None => {
-            let mut national = Totals {
-                name: "Indonesia".to_owned(),
-                ..Totals::default()
-            };
-            for child in &children {
-                national.total += child.total;
-                for (map, child_map) in [
-                    (&mut national.by_stage, &child.by_stage),
-                    (&mut national.by_status, &child.by_status),
-                    (&mut national.by_legal, &child.by_legal),
-                ] {
-                    for (key, value) in child_map {
-                        *map.entry(key.clone()).or_default() += value;
-                    }
-                }
-            }
-            national
-        }
-    };
+    let dashboard = reads(&state, params.min_position)?
+        .dashboard(&principal, region.as_ref())
+        .await?;
     if wants_csv(&headers) {
-        return Ok(csv_response(
-            &dashboard_csv(&region_totals, &children),
-            "dashboard-tahap-kim.csv",
-        ));
+        return Ok(csv_response(&dashboard.to_csv(), "dashboard-tahap-kim.csv"));
     }
-    Ok(Json(StageDashboard {
-        region: region_totals,
-        children,
-    })
-    .into_response())
+    Ok(Json(dashboard).into_response())
 }
 
 /// Every read model's position, lag (events and seconds), state and last error (admin, auditor).
@@ -327,48 +180,13 @@ pub async fn projections(
     State(state): State<AppState>,
     Auth(principal): Auth,
 ) -> Result<Json<Vec<ProjectionStatus>>, ApiError> {
-    if !matches!(principal.role, ActorRole::Admin | ActorRole::Auditor) {
-        return Err(ApiError::Forbidden(format!(
-            "role `{}` may not read the projections' status",
-            principal.role
-        )));
-    }
-    let status = simpul_projections::status(state.store(), &READ_MODELS)
-        .await
-        .map_err(projection_error)?;
-    Ok(Json(status))
+    Ok(Json(state.reads.projections(&principal).await?))
 }
 
-/// Waits until every read model has applied the event at `min_position`; 503 after 2 s.
-async fn wait_for(state: &AppState, min_position: Option<u64>) -> Result<(), ApiError> {
-    // Position 0 is "nothing yet": every read model has reached it.
-    let Some(position) = position("min_position", min_position)?.filter(|p| *p > 0) else {
-        return Ok(());
-    };
-    // A position past the log's head was never answered by a write here: waiting cannot help.
-    let head = state.store().head().await?;
-    if position > head {
-        return Err(invalid(
-            "min_position",
-            &format!("no write has reached this position; the log ends at {head}"),
-        ));
-    }
-    let deadline = Instant::now() + MAX_WAIT;
-    loop {
-        let mut reached = true;
-        for name in READ_MODELS {
-            reached &= simpul_projections::has_reached(state.store(), name, position)
-                .await
-                .map_err(projection_error)?;
-        }
-        if reached {
-            return Ok(());
-        }
-        if Instant::now() >= deadline {
-            return Err(ApiError::Unavailable);
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+/// The reads, waiting for `min_position` (at most 2 s; 503 after) when it is given.
+fn reads(state: &AppState, min_position: Option<u64>) -> Result<Reads, ApiError> {
+    let position = position("min_position", min_position)?;
+    Ok(state.reads.waiting_for(position, MAX_WAIT))
 }
 
 /// A global position from a query (`min_position`, `cursor`, `after`): at most 2^63 − 1, the
@@ -387,31 +205,10 @@ pub(super) fn parse_region(text: &str) -> Result<RegionCode, ApiError> {
     RegionCode::parse(text.trim()).map_err(|e| invalid("region", &e.to_string()))
 }
 
-fn check_choice(
-    field: &str,
-    value: Option<String>,
-    choices: &[&str],
-) -> Result<Option<String>, ApiError> {
-    match value {
-        Some(value) if !choices.contains(&value.as_str()) => Err(invalid(
-            field,
-            &format!("must be one of {}", choices.join(", ")),
-        )),
-        other => Ok(other),
-    }
-}
-
 pub(super) fn invalid(field: &str, detail: &str) -> ApiError {
     ApiError::Malformed {
         detail: format!("{field}: {detail}"),
         field: Some(field.to_owned()),
-    }
-}
-
-pub(super) fn projection_error(error: simpul_projections::ProjectionError) -> ApiError {
-    match error {
-        simpul_projections::ProjectionError::Store(store) => store.into(),
-        other => ApiError::Internal(other.to_string()),
     }
 }
 
@@ -420,53 +217,6 @@ fn wants_csv(headers: &HeaderMap) -> bool {
         .get(header::ACCEPT)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|accept| accept.contains("text/csv"))
-}
-
-/// The dashboard as CSV, written by the exports' own [`push_csv_record`] (region names are text,
-/// guarded like every text cell; the counts are numbers).
-fn dashboard_csv(region: &Totals, children: &[Totals]) -> String {
-    let mut out = String::new();
-    push_csv_record(
-        &mut out,
-        &[
-            "kode_wilayah",
-            "wilayah",
-            "total",
-            "kim1",
-            "kim2",
-            "kim3",
-            "kim4",
-            "aktif",
-            "dibekukan",
-            "dibubarkan",
-            "legal",
-            "belum_legal",
-        ]
-        .map(Cell::Text),
-    );
-    for totals in std::iter::once(region).chain(children) {
-        let get = |map: &BTreeMap<String, i64>, key: &str| {
-            Cell::Integer(map.get(key).copied().unwrap_or(0))
-        };
-        push_csv_record(
-            &mut out,
-            &[
-                totals.code.as_deref().map_or(Cell::Empty, Cell::Text),
-                Cell::Text(&totals.name),
-                Cell::Integer(totals.total),
-                get(&totals.by_stage, "kim1"),
-                get(&totals.by_stage, "kim2"),
-                get(&totals.by_stage, "kim3"),
-                get(&totals.by_stage, "kim4"),
-                get(&totals.by_status, "active"),
-                get(&totals.by_status, "suspended"),
-                get(&totals.by_status, "dissolved"),
-                get(&totals.by_legal, "legal"),
-                get(&totals.by_legal, "not_legal"),
-            ],
-        );
-    }
-    out
 }
 
 fn csv_response(body: &str, filename: &str) -> Response {
@@ -558,49 +308,31 @@ pub async fn audit(
     Auth(principal): Auth,
     AppQuery(params): AppQuery<AuditParams>,
 ) -> Result<Json<AuditPage>, ApiError> {
-    let region = params.region.as_deref().map(parse_region).transpose()?;
-    let limit = match params.limit.unwrap_or(100) {
-        limit @ 1..=500 => limit,
-        _ => return Err(invalid("limit", "must be between 1 and 500")),
-    };
-    let event_type = check_choice("type", params.event_type, &CommunityEvent::NAMES)?;
-    let from = params.from.map(|t| check_time("from", t)).transpose()?;
-    let to = params.to.map(|t| check_time("to", t)).transpose()?;
-    let mut filter = simpul_projections::audit_trail::query::AuditFilter {
-        community: params.community.clone(),
+    let query = AuditQuery {
+        community: match params.community.as_deref().map(Uuid::parse_str) {
+            Some(Ok(id)) => Some(id),
+            // Names no KIM, as in its history.
+            Some(Err(_)) => return Err(ApiError::NotFound),
+            None => None,
+        },
         actor: params.actor,
-        event_type,
-        from,
-        to,
+        region: params.region.as_deref().map(parse_region).transpose()?,
+        event_type: params
+            .event_type
+            .map(|name| event_type("type", &name))
+            .transpose()?,
+        from: params.from.map(|t| check_time("from", &t)).transpose()?,
+        to: params.to.map(|t| check_time("to", &t)).transpose()?,
         after: position("cursor", params.cursor)?.unwrap_or(0),
-        limit: limit + 1,
-        ..Default::default()
+        limit: params.limit.unwrap_or(100),
     };
-    if let Some(community) = &params.community {
-        super::authorize(&state, &principal, Action::ReadHistory, community).await?;
-    }
-    match principal.read_scope(
-        Action::ReadHistory,
-        region.as_ref(),
-        WithoutRegion::OwnScope,
-    )? {
-        Scope::National => {}
-        Scope::Region(region) => filter.region = Some(region.to_string()),
-        Scope::Community(id) => filter.community = Some(id.to_string()),
-    }
-    wait_for(&state, params.min_position).await?;
-    let mut items = simpul_projections::audit_trail::query::list(&state.database, &filter)
-        .await
-        .map_err(projection_error)?;
-    let next_cursor = if items.len() > limit as usize {
-        items.truncate(limit as usize);
-        items
-            .last()
-            .map(|row| u64::try_from(row.position).unwrap_or(0))
-    } else {
-        None
-    };
-    Ok(Json(AuditPage { items, next_cursor }))
+    let page = reads(&state, params.min_position)?
+        .audit(&principal, query)
+        .await?;
+    Ok(Json(AuditPage {
+        items: page.items,
+        next_cursor: page.next_cursor,
+    }))
 }
 
 /// Parameters of `GET /analytics/stage-transitions`.
@@ -635,44 +367,41 @@ pub async fn stage_transitions(
     Auth(principal): Auth,
     AppQuery(params): AppQuery<TransitionParams>,
 ) -> Result<Json<Vec<simpul_projections::stage_transitions::query::TransitionStats>>, ApiError> {
-    let region = params.region.as_deref().map(parse_region).transpose()?;
-    let from = params.from.map(|d| check_date("from", d)).transpose()?;
-    let to = params.to.map(|d| check_date("to", d)).transpose()?;
-    let region = principal
-        .read_scope(
-            Action::ReadCommunity,
-            region.as_ref(),
-            WithoutRegion::OwnScope,
-        )?
-        .regions_only()?
-        .map(|region| region.to_string())
-        .unwrap_or_default();
-    wait_for(&state, params.min_position).await?;
-    let stats = simpul_projections::stage_transitions::query::stats(
-        &state.database,
-        &region,
-        from.as_deref().unwrap_or_default(),
-        to.as_deref().unwrap_or_default(),
-    )
-    .await
-    .map_err(projection_error)?;
+    let query = TransitionQuery {
+        region: params.region.as_deref().map(parse_region).transpose()?,
+        from: params.from.map(|d| check_date("from", &d)).transpose()?,
+        to: params.to.map(|d| check_date("to", &d)).transpose()?,
+    };
+    let stats = reads(&state, params.min_position)?
+        .stage_transitions(&principal, query)
+        .await?;
     Ok(Json(stats))
 }
 
-fn check_date(field: &str, text: String) -> Result<String, ApiError> {
-    chrono::NaiveDate::parse_from_str(&text, "%Y-%m-%d")
-        .map(|d| d.to_string())
+fn check_date(field: &str, text: &str) -> Result<chrono::NaiveDate, ApiError> {
+    chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d")
         .map_err(|_| invalid(field, "must be a date, YYYY-MM-DD"))
 }
 
-fn check_time(field: &str, text: String) -> Result<String, ApiError> {
-    if let Ok(date) = chrono::NaiveDate::parse_from_str(&text, "%Y-%m-%d") {
-        return Ok(date.to_string());
+/// A time filter: a date (its first instant, UTC) or an RFC 3339 time.
+fn check_time(field: &str, text: &str) -> Result<chrono::DateTime<chrono::Utc>, ApiError> {
+    if let Ok(date) = chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d") {
+        return Ok(date.and_time(chrono::NaiveTime::MIN).and_utc());
     }
-    chrono::DateTime::parse_from_rfc3339(&text)
-        .map(|t| {
-            t.with_timezone(&chrono::Utc)
-                .to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
-        })
+    chrono::DateTime::parse_from_rfc3339(text)
+        .map(|t| t.with_timezone(&chrono::Utc))
         .map_err(|_| invalid(field, "must be YYYY-MM-DD or an RFC 3339 time"))
+}
+
+/// One of the stored event names.
+fn event_type(field: &str, name: &str) -> Result<&'static str, ApiError> {
+    CommunityEvent::NAMES
+        .into_iter()
+        .find(|known| *known == name)
+        .ok_or_else(|| {
+            invalid(
+                field,
+                &format!("must be one of {}", CommunityEvent::NAMES.join(", ")),
+            )
+        })
 }
