@@ -15,8 +15,8 @@ pub mod stage_transitions;
 use std::sync::Arc;
 
 pub use runtime::{
-    has_reached, status, Budget, Entries, Memory, Projection, ProjectionError, ProjectionStatus,
-    Runner, Scratch,
+    has_reached, status, Budget, Driver, Entries, Memory, Projection, ProjectionError,
+    ProjectionStatus, Runner, Scratch,
 };
 
 /// Every read model's name, in the order [`all`] runs them.
@@ -30,10 +30,10 @@ pub const READ_MODELS: [&str; 4] = [
 /// Every read model, in the order they are run.
 pub fn all(regions: &'static simpul_regions::Regions) -> Vec<Arc<dyn Projection>> {
     vec![
-        Arc::new(community_summary::CommunitySummary::new(regions)),
-        Arc::new(stage_dashboard::StageDashboard),
-        Arc::new(audit_trail::AuditTrail::new(regions)),
-        Arc::new(stage_transitions::StageTransitions),
+        Arc::new(Driver(community_summary::CommunitySummary::new(regions))),
+        Arc::new(Driver(stage_dashboard::StageDashboard)),
+        Arc::new(Driver(audit_trail::AuditTrail::new(regions))),
+        Arc::new(Driver(stage_transitions::StageTransitions)),
     ]
 }
 

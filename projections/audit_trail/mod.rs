@@ -15,17 +15,20 @@ use simpul_domain::events::CommunityEvent;
 use simpul_domain::{RegionCode, RegionLevel};
 use simpul_regions::Regions;
 use simpul_store::StoredEvent;
+use sqlx::Row as _;
 
 use crate::fold;
-use crate::runtime::sqlite_sql;
-use crate::runtime::{Budget, Entries, Memory, Projection, ProjectionError};
+use crate::runtime::{
+    load_any, load_each, sqlite_sql, Budget, Entries, Loaded, ProjectionError, ReadModel,
+    Remembered, Storage,
+};
 
 /// The `audit_trail` read model.
 pub struct AuditTrail {
     regions: &'static Regions,
 }
 
-struct AuditRow {
+pub struct AuditRow {
     position: i64,
     recorded_at: String,
     community_id: String,
@@ -111,9 +114,24 @@ macro_rules! bind_audit {
 /// What the trail keeps between batches: each community's desa, and rows not written yet
 /// (only while a rebuild defers its writes).
 #[derive(Default)]
-struct Pending {
+pub struct Pending {
     villages: Entries<Option<RegionCode>>,
     rows: Vec<AuditRow>,
+}
+
+impl Remembered<Option<RegionCode>> for Pending {
+    fn missing(&self, events: &[StoredEvent], budget: Budget) -> Vec<String> {
+        self.villages.missing(events, budget)
+    }
+
+    /// A community read back without a desa is remembered as such, so it is not asked again.
+    fn loaded(&mut self, missing: Vec<String>, found: Vec<(String, Option<RegionCode>)>) {
+        let villages = self.villages.map_mut();
+        for id in missing {
+            villages.insert(id, None);
+        }
+        villages.extend(found);
+    }
 }
 
 impl Pending {
@@ -164,51 +182,59 @@ fn parse_village(code: Option<String>) -> Option<RegionCode> {
     code.and_then(|c| RegionCode::parse(&c).ok())
 }
 
-#[async_trait]
-impl Projection for AuditTrail {
-    fn name(&self) -> &'static str {
-        NAME
-    }
+impl ReadModel for AuditTrail {
+    const NAME: &'static str = NAME;
+    const TABLES: &'static [&'static str] = &["audit_trail"];
+    type State = Pending;
+    type Loaded = Option<RegionCode>;
+    type Rows = Vec<AuditRow>;
 
-    fn tables(&self) -> &'static [&'static str] {
-        &["audit_trail"]
-    }
-
-    async fn apply_postgres(
+    fn fold(
         &self,
-        tx: &mut sqlx::PgConnection,
+        pending: &mut Self::State,
         events: &[StoredEvent],
-        memory: &mut Memory,
     ) -> Result<(), ProjectionError> {
-        let budget = memory.budget();
-        let pending = memory.state::<Pending>();
-        let missing = pending.villages.missing(events, budget);
-        if !missing.is_empty() {
-            let known: Vec<(String, String)> = sqlx::query_as(
-                "SELECT DISTINCT ON (community_id) community_id, desa_code FROM audit_trail
-                  WHERE community_id = ANY($1) AND desa_code <> '' ORDER BY community_id, position",
-            )
-            .bind(&missing)
-            .fetch_all(&mut *tx)
-            .await?;
-            let villages = pending.villages.map_mut();
-            for id in missing {
-                villages.insert(id, None);
-            }
-            for (id, desa) in known {
-                villages.insert(id, parse_village(Some(desa)));
-            }
-        }
         let mut rows = self.rows(events, pending.villages.map_mut())?;
         pending.rows.append(&mut rows);
-        if !pending.must_write(budget) {
-            return Ok(());
-        }
-        let rows = pending.take(budget);
+        Ok(())
+    }
+
+    fn take(
+        &self,
+        pending: &mut Self::State,
+        budget: Budget,
+    ) -> Result<Option<Self::Rows>, ProjectionError> {
+        Ok(pending.must_write(budget).then(|| pending.take(budget)))
+    }
+}
+
+#[async_trait]
+impl Storage<sqlx::PgConnection> for AuditTrail {
+    async fn load(
+        &self,
+        tx: &mut sqlx::PgConnection,
+        ids: &[String],
+    ) -> Result<Loaded<Self>, ProjectionError> {
+        const SQL: &str = "SELECT DISTINCT ON (community_id) community_id, desa_code
+            FROM audit_trail WHERE community_id = ANY($1) AND desa_code <> ''
+            ORDER BY community_id, position";
+        load_any(tx, SQL, ids, |row| {
+            Ok(parse_village(row.try_get("desa_code")?))
+        })
+        .await
+    }
+
+    /// Many rows (a rebuild's deferred writes, or its final write with no events of its own):
+    /// `COPY`; otherwise one `INSERT` of column arrays.
+    async fn write(
+        &self,
+        tx: &mut sqlx::PgConnection,
+        rows: Vec<AuditRow>,
+        events: &[StoredEvent],
+    ) -> Result<(), ProjectionError> {
         if rows.is_empty() {
             return Ok(());
         }
-        // Many rows, or a rebuild's final write (no events of its own): COPY.
         if rows.len() >= COPY_THRESHOLD || events.is_empty() {
             return copy_rows(tx, &rows).await;
         }
@@ -235,32 +261,33 @@ impl Projection for AuditTrail {
             .await?;
         Ok(())
     }
+}
 
-    async fn apply_sqlite(
+#[async_trait]
+impl Storage<sqlx::SqliteConnection> for AuditTrail {
+    async fn load(
         &self,
         tx: &mut sqlx::SqliteConnection,
-        events: &[StoredEvent],
-        memory: &mut Memory,
+        ids: &[String],
+    ) -> Result<Loaded<Self>, ProjectionError> {
+        const SQL: &str =
+            "SELECT desa_code FROM audit_trail WHERE community_id = ?1 AND desa_code <> '' LIMIT 1";
+        load_each(tx, SQL, ids, |row| {
+            Ok(parse_village(row.try_get("desa_code")?))
+        })
+        .await
+    }
+
+    /// One prepared insert per row.
+    async fn write(
+        &self,
+        tx: &mut sqlx::SqliteConnection,
+        rows: Vec<AuditRow>,
+        _events: &[StoredEvent],
     ) -> Result<(), ProjectionError> {
-        let budget = memory.budget();
-        let pending = memory.state::<Pending>();
-        for id in pending.villages.missing(events, budget) {
-            let desa: Option<String> = sqlx::query_scalar(
-                "SELECT desa_code FROM audit_trail WHERE community_id = ?1 AND desa_code <> '' LIMIT 1",
-            )
-            .bind(&id)
-            .fetch_optional(&mut *tx)
-            .await?;
-            pending.villages.map_mut().insert(id, parse_village(desa));
-        }
-        let mut rows = self.rows(events, pending.villages.map_mut())?;
-        pending.rows.append(&mut rows);
-        if !pending.must_write(budget) {
-            return Ok(());
-        }
         let sql = sqlite_sql(include_str!("insert.sql"));
-        for row in pending.take(budget) {
-            bind_audit!(sqlx::query(&sql), &row)
+        for row in &rows {
+            bind_audit!(sqlx::query(&sql), row)
                 .execute(&mut *tx)
                 .await?;
         }

@@ -17,7 +17,9 @@ use simpul_store::StoredEvent;
 use sqlx::Row as _;
 
 use crate::fold;
-use crate::runtime::{sqlite_sql, Entries, Memory, Projection, ProjectionError};
+use crate::runtime::{
+    load_any, load_each, sqlite_sql, Budget, Entries, Loaded, ProjectionError, ReadModel, Storage,
+};
 
 /// The `community_summary` read model.
 pub struct CommunitySummary {
@@ -25,14 +27,14 @@ pub struct CommunitySummary {
 }
 
 /// One KIM while a batch is folded.
-struct Entry {
+pub struct Entry {
     community: Community,
     last_bimtek_on: Option<NaiveDate>,
     last_event_at: String,
 }
 
 /// The values of one row, in the order of `upsert.sql`.
-struct SummaryRow {
+pub struct SummaryRow {
     community_id: String,
     name: String,
     regions: [(String, String); 4],
@@ -60,7 +62,7 @@ impl CommunitySummary {
         Self { regions }
     }
 
-    fn fold(
+    fn fold_batch(
         &self,
         entries: &mut Entries<Entry>,
         events: &[StoredEvent],
@@ -198,52 +200,69 @@ macro_rules! bind_row {
     }};
 }
 
-#[async_trait]
-impl Projection for CommunitySummary {
-    fn name(&self) -> &'static str {
-        NAME
-    }
+impl ReadModel for CommunitySummary {
+    const NAME: &'static str = NAME;
+    const TABLES: &'static [&'static str] = &["community_summary"];
+    type State = Entries<Entry>;
+    type Loaded = Entry;
+    type Rows = Vec<SummaryRow>;
 
-    fn tables(&self) -> &'static [&'static str] {
-        &["community_summary"]
-    }
-
-    async fn apply_postgres(
+    fn fold(
         &self,
-        tx: &mut sqlx::PgConnection,
+        entries: &mut Self::State,
         events: &[StoredEvent],
-        memory: &mut Memory,
     ) -> Result<(), ProjectionError> {
-        let budget = memory.budget();
-        let entries = memory.state::<Entries<Entry>>();
-        let missing = entries.missing(events, budget);
-        if !missing.is_empty() {
-            let rows = sqlx::query(
-                "SELECT community_id, state, last_bimtek_on::text AS last_bimtek_on, last_event_at
-                   FROM community_summary WHERE community_id = ANY($1)",
-            )
-            .bind(&missing)
-            .fetch_all(&mut *tx)
-            .await?;
-            for row in rows {
-                let entry = loaded(
-                    &row.try_get::<String, _>("state")?,
-                    row.try_get("last_bimtek_on")?,
-                    row.try_get("last_event_at")?,
-                )?;
-                entries.loaded(row.try_get("community_id")?, entry);
-            }
-        }
-        self.fold(entries, events)?;
+        self.fold_batch(entries, events)
+    }
+
+    fn take(
+        &self,
+        entries: &mut Self::State,
+        budget: Budget,
+    ) -> Result<Option<Self::Rows>, ProjectionError> {
         if !entries.must_write(budget) {
-            return Ok(());
+            return Ok(None);
         }
         let rows = self.changed_rows(entries)?;
         entries.written(budget);
+        Ok(Some(rows))
+    }
+}
+
+/// The columns an entry is read back from.
+macro_rules! entry_of {
+    ($row:expr) => {{
+        let row = $row;
+        loaded(
+            &row.try_get::<String, _>("state")?,
+            row.try_get("last_bimtek_on")?,
+            row.try_get("last_event_at")?,
+        )?
+    }};
+}
+
+#[async_trait]
+impl Storage<sqlx::PgConnection> for CommunitySummary {
+    async fn load(
+        &self,
+        tx: &mut sqlx::PgConnection,
+        ids: &[String],
+    ) -> Result<Loaded<Self>, ProjectionError> {
+        const SQL: &str = "SELECT community_id, state, last_bimtek_on::text AS last_bimtek_on,
+            last_event_at FROM community_summary WHERE community_id = ANY($1)";
+        load_any(tx, SQL, ids, |row| Ok(entry_of!(row))).await
+    }
+
+    /// One multi-row upsert of column arrays.
+    async fn write(
+        &self,
+        tx: &mut sqlx::PgConnection,
+        rows: Vec<SummaryRow>,
+        _events: &[StoredEvent],
+    ) -> Result<(), ProjectionError> {
         if rows.is_empty() {
             return Ok(());
         }
-        // Column arrays for one multi-row upsert.
         macro_rules! column {
             ($f:expr) => {
                 rows.iter().map($f).collect::<Vec<_>>()
@@ -280,38 +299,27 @@ impl Projection for CommunitySummary {
             .await?;
         Ok(())
     }
+}
 
-    async fn apply_sqlite(
+#[async_trait]
+impl Storage<sqlx::SqliteConnection> for CommunitySummary {
+    async fn load(
         &self,
         tx: &mut sqlx::SqliteConnection,
-        events: &[StoredEvent],
-        memory: &mut Memory,
+        ids: &[String],
+    ) -> Result<Loaded<Self>, ProjectionError> {
+        const SQL: &str = "SELECT state, last_bimtek_on, last_event_at FROM community_summary
+            WHERE community_id = ?1";
+        load_each(tx, SQL, ids, |row| Ok(entry_of!(row))).await
+    }
+
+    /// One prepared upsert per row.
+    async fn write(
+        &self,
+        tx: &mut sqlx::SqliteConnection,
+        rows: Vec<SummaryRow>,
+        _events: &[StoredEvent],
     ) -> Result<(), ProjectionError> {
-        let budget = memory.budget();
-        let entries = memory.state::<Entries<Entry>>();
-        for id in entries.missing(events, budget) {
-            let row = sqlx::query(
-                "SELECT state, last_bimtek_on, last_event_at FROM community_summary
-                  WHERE community_id = ?1",
-            )
-            .bind(&id)
-            .fetch_optional(&mut *tx)
-            .await?;
-            if let Some(row) = row {
-                let entry = loaded(
-                    &row.try_get::<String, _>("state")?,
-                    row.try_get("last_bimtek_on")?,
-                    row.try_get("last_event_at")?,
-                )?;
-                entries.loaded(id, entry);
-            }
-        }
-        self.fold(entries, events)?;
-        if !entries.must_write(budget) {
-            return Ok(());
-        }
-        let rows = self.changed_rows(entries)?;
-        entries.written(budget);
         let sql = sqlite_sql(include_str!("upsert.sql"));
         for row in &rows {
             bind_row!(sqlx::query(&sql), row).execute(&mut *tx).await?;

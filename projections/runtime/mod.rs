@@ -7,6 +7,8 @@
 //!
 //! The files, by responsibility:
 //! - `mod.rs`: the [`Projection`] trait, [`ProjectionError`] and the batch sizes;
+//! - `driver.rs`: [`ReadModel`] (a read model's fold, stated once) and [`Storage`] (its
+//!   per-dialect load and write), run as a [`Projection`] by the one [`Driver`];
 //! - `memory.rs`: what a projection keeps between batches ([`Memory`], [`Budget`], [`Entries`]);
 //! - `runner.rs`: the [`Runner`] following the feed live (`run`, `step`, `catch_up`) and the
 //!   batch transaction every write goes through;
@@ -16,6 +18,7 @@
 //! - `sql.rs`: SQL helpers (keyset pages, SQLite's dialect, a shadow's `search_path`);
 //! - `locks.rs`: who may write a read model, and the scratch spaces rebuilds leave behind.
 
+mod driver;
 mod locks;
 mod memory;
 mod rebuild;
@@ -26,6 +29,7 @@ mod status;
 use async_trait::async_trait;
 use simpul_store::{StoreError, StoredEvent};
 
+pub use driver::{load_any, load_each, Driver, Loaded, ReadModel, Remembered, Storage};
 pub use locks::Scratch;
 pub use memory::{Budget, Entries, Memory};
 pub use runner::Runner;

@@ -1,6 +1,6 @@
 //! SQL helpers shared by the runtime and the queries: keyset pages ([`Page`]), PostgreSQL's
-//! dialect turned into SQLite's ([`sqlite_sql`]), and the `search_path` that points a
-//! transaction at a shadow schema.
+//! dialect turned into SQLite's (`simpul_store::sqlite_sql`, the one dialect strategy), and the
+//! `search_path` that points a transaction at a shadow schema.
 
 use super::ProjectionError;
 
@@ -51,26 +51,4 @@ impl<V> Page<V> {
     }
 }
 
-/// PostgreSQL's `$n` placeholders and date casts in SQLite's dialect (dates are ISO text there).
-pub(crate) fn sqlite_sql(postgres: &str) -> String {
-    let mut sql = postgres.to_owned();
-    for n in (1..=40).rev() {
-        sql = sql
-            .replace(&format!("CAST(${n} AS date)"), &format!("?{n}"))
-            .replace(&format!("${n}"), &format!("?{n}"));
-    }
-    sql
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn postgres_placeholders_become_sqlite_ones() {
-        assert_eq!(
-            sqlite_sql("VALUES ($1, CAST($12 AS date), $2)"),
-            "VALUES (?1, ?12, ?2)"
-        );
-    }
-}
+pub(crate) use simpul_store::sqlite_sql;

@@ -175,28 +175,29 @@ pub async fn status(
     let mut result = Vec::with_capacity(names.len());
     let total = store.count().await?;
     for name in names {
-        let row = match store.database() {
-            Database::Postgres(pool) => sqlx::query(
-                "SELECT position, events, state, last_error, error_position, error_event
-                   FROM projection_checkpoints WHERE name = $1",
-            )
-            .bind(name)
-            .fetch_optional(pool)
-            .await?
-            .map(|row| status_row_pg(&row))
-            .transpose()?,
-            Database::Sqlite { readers, .. } => sqlx::query(
-                "SELECT position, events, state, last_error, error_position, error_event
-                   FROM projection_checkpoints WHERE name = ?1",
-            )
-            .bind(name)
-            .fetch_optional(readers)
-            .await?
-            .map(|row| status_row_sqlite(&row))
-            .transpose()?,
+        const SQL: &str = "SELECT position, events, state, last_error, error_position, error_event
+            FROM projection_checkpoints WHERE name = $1";
+        let row: Option<StatusRow> = match store.database() {
+            Database::Postgres(pool) => sqlx::query_as(SQL).bind(name).fetch_optional(pool).await?,
+            Database::Sqlite { readers, .. } => {
+                sqlx::query_as(&simpul_store::sqlite_sql(SQL))
+                    .bind(name)
+                    .fetch_optional(readers)
+                    .await?
+            }
         };
-        let (position, events, state, last_error, error_position, error_event) =
-            row.unwrap_or((0, 0, "running".to_owned(), None, None, None));
+        let (position, events, state, last_error, error_position, error_event) = row
+            .map(|(position, events, state, error, at, event)| {
+                (
+                    position as u64,
+                    events as u64,
+                    state,
+                    error,
+                    at.map(|p: i64| p as u64),
+                    event,
+                )
+            })
+            .unwrap_or((0, 0, "running".to_owned(), None, None, None));
         let next = store.read_all(position, 1).await?;
         let lag_seconds = next
             .first()
@@ -224,35 +225,12 @@ pub async fn status(
     Ok(result)
 }
 
+/// A checkpoint's row: position, events, state, last error, its position and event.
 type StatusRow = (
-    u64,
-    u64,
+    i64,
+    i64,
     String,
     Option<String>,
-    Option<u64>,
+    Option<i64>,
     Option<String>,
 );
-
-fn status_row_pg(row: &sqlx::postgres::PgRow) -> Result<StatusRow, sqlx::Error> {
-    Ok((
-        row.try_get::<i64, _>("position")? as u64,
-        row.try_get::<i64, _>("events")? as u64,
-        row.try_get("state")?,
-        row.try_get("last_error")?,
-        row.try_get::<Option<i64>, _>("error_position")?
-            .map(|p| p as u64),
-        row.try_get("error_event")?,
-    ))
-}
-
-fn status_row_sqlite(row: &sqlx::sqlite::SqliteRow) -> Result<StatusRow, sqlx::Error> {
-    Ok((
-        row.try_get::<i64, _>("position")? as u64,
-        row.try_get::<i64, _>("events")? as u64,
-        row.try_get("state")?,
-        row.try_get("last_error")?,
-        row.try_get::<Option<i64>, _>("error_position")?
-            .map(|p| p as u64),
-        row.try_get("error_event")?,
-    ))
-}

@@ -16,15 +16,16 @@ use simpul_store::StoredEvent;
 use sqlx::Row as _;
 
 use crate::fold;
-use crate::runtime::sqlite_sql;
-use crate::runtime::{Budget, Entries, Memory, Projection, ProjectionError};
+use crate::runtime::{
+    load_any, load_each, sqlite_sql, Budget, Entries, Loaded, ProjectionError, ReadModel, Storage,
+};
 
 /// The `stage_dashboard` read model.
 pub struct StageDashboard;
 
 /// Where a KIM counts.
 #[derive(Clone, Debug, PartialEq, Eq)]
-struct Key {
+pub struct Key {
     desa: RegionCode,
     stage: &'static str,
     status: &'static str,
@@ -32,12 +33,12 @@ struct Key {
 }
 
 /// (region code, level, stage, status, legal) → change in count.
-type Deltas = BTreeMap<(String, &'static str, &'static str, &'static str, bool), i64>;
+pub type Deltas = BTreeMap<(String, &'static str, &'static str, &'static str, bool), i64>;
 
 /// A member row to write: community id, where it counts, folded state.
-type MemberRow = (String, Key, String);
+pub type MemberRow = (String, Key, String);
 
-struct Member {
+pub struct Member {
     community: Community,
     before: Option<Key>,
 }
@@ -98,7 +99,10 @@ fn stored_key(desa: &str, stage: &str, status: &str, legal: bool) -> Option<Key>
 }
 
 impl StageDashboard {
-    fn fold(members: &mut Entries<Member>, events: &[StoredEvent]) -> Result<(), ProjectionError> {
+    fn fold_batch(
+        members: &mut Entries<Member>,
+        events: &[StoredEvent],
+    ) -> Result<(), ProjectionError> {
         for stored in events {
             let event = fold::decode(stored)?;
             let member = members.change(&stored.aggregate_id, || Member {
@@ -154,54 +158,68 @@ impl StageDashboard {
 const DELETE_EMPTY: &str = "DELETE FROM stage_dashboard
      WHERE region_code = $1 AND stage = $2 AND status = $3 AND legal = $4 AND count = 0";
 
+impl ReadModel for StageDashboard {
+    const NAME: &'static str = NAME;
+    const TABLES: &'static [&'static str] = &["stage_dashboard", "stage_dashboard_members"];
+    type State = Entries<Member>;
+    type Loaded = Member;
+    type Rows = (Deltas, Vec<MemberRow>);
+
+    fn fold(
+        &self,
+        members: &mut Self::State,
+        events: &[StoredEvent],
+    ) -> Result<(), ProjectionError> {
+        Self::fold_batch(members, events)
+    }
+
+    fn take(
+        &self,
+        members: &mut Self::State,
+        budget: Budget,
+    ) -> Result<Option<Self::Rows>, ProjectionError> {
+        if !members.must_write(budget) {
+            return Ok(None);
+        }
+        Self::take_changed(members, budget).map(Some)
+    }
+}
+
+/// A member read back: where it counted when last written, and its folded state.
+macro_rules! member_of {
+    ($row:expr) => {{
+        let row = $row;
+        Member {
+            before: stored_key(
+                &row.try_get::<String, _>("desa_code")?,
+                &row.try_get::<String, _>("stage")?,
+                &row.try_get::<String, _>("status")?,
+                row.try_get("legal")?,
+            ),
+            community: fold::load_state(&row.try_get::<String, _>("state")?)?,
+        }
+    }};
+}
+
 #[async_trait]
-impl Projection for StageDashboard {
-    fn name(&self) -> &'static str {
-        NAME
-    }
-
-    fn tables(&self) -> &'static [&'static str] {
-        &["stage_dashboard", "stage_dashboard_members"]
-    }
-
-    async fn apply_postgres(
+impl Storage<sqlx::PgConnection> for StageDashboard {
+    async fn load(
         &self,
         tx: &mut sqlx::PgConnection,
-        events: &[StoredEvent],
-        memory: &mut Memory,
+        ids: &[String],
+    ) -> Result<Loaded<Self>, ProjectionError> {
+        const SQL: &str = "SELECT community_id, desa_code, stage, status, legal, state
+            FROM stage_dashboard_members WHERE community_id = ANY($1)";
+        load_any(tx, SQL, ids, |row| Ok(member_of!(row))).await
+    }
+
+    /// The members, the deltas and the emptied cells, each one statement over column arrays.
+    async fn write(
+        &self,
+        tx: &mut sqlx::PgConnection,
+        (deltas, rows): Self::Rows,
+        _events: &[StoredEvent],
     ) -> Result<(), ProjectionError> {
-        let budget = memory.budget();
-        let members = memory.state::<Entries<Member>>();
-        let missing = members.missing(events, budget);
-        if !missing.is_empty() {
-            let rows = sqlx::query(
-                "SELECT community_id, desa_code, stage, status, legal, state
-                   FROM stage_dashboard_members WHERE community_id = ANY($1)",
-            )
-            .bind(&missing)
-            .fetch_all(&mut *tx)
-            .await?;
-            for row in rows {
-                let before = stored_key(
-                    &row.try_get::<String, _>("desa_code")?,
-                    &row.try_get::<String, _>("stage")?,
-                    &row.try_get::<String, _>("status")?,
-                    row.try_get("legal")?,
-                );
-                members.loaded(
-                    row.try_get("community_id")?,
-                    Member {
-                        community: fold::load_state(&row.try_get::<String, _>("state")?)?,
-                        before,
-                    },
-                );
-            }
-        }
-        Self::fold(members, events)?;
-        if !members.must_write(budget) {
-            return Ok(());
-        }
-        let (deltas, rows) = Self::take_changed(members, budget)?;
         let (mut ids, mut desas, mut stages, mut statuses, mut legals, mut states) =
             (vec![], vec![], vec![], vec![], vec![], vec![]);
         for (id, key, state) in rows {
@@ -252,44 +270,27 @@ impl Projection for StageDashboard {
             .await?;
         Ok(())
     }
+}
 
-    async fn apply_sqlite(
+#[async_trait]
+impl Storage<sqlx::SqliteConnection> for StageDashboard {
+    async fn load(
         &self,
         tx: &mut sqlx::SqliteConnection,
-        events: &[StoredEvent],
-        memory: &mut Memory,
+        ids: &[String],
+    ) -> Result<Loaded<Self>, ProjectionError> {
+        const SQL: &str = "SELECT desa_code, stage, status, legal, state
+            FROM stage_dashboard_members WHERE community_id = ?1";
+        load_each(tx, SQL, ids, |row| Ok(member_of!(row))).await
+    }
+
+    /// One prepared statement per member, delta and emptied cell.
+    async fn write(
+        &self,
+        tx: &mut sqlx::SqliteConnection,
+        (deltas, rows): Self::Rows,
+        _events: &[StoredEvent],
     ) -> Result<(), ProjectionError> {
-        let budget = memory.budget();
-        let members = memory.state::<Entries<Member>>();
-        for id in members.missing(events, budget) {
-            let row = sqlx::query(
-                "SELECT desa_code, stage, status, legal, state
-                   FROM stage_dashboard_members WHERE community_id = ?1",
-            )
-            .bind(&id)
-            .fetch_optional(&mut *tx)
-            .await?;
-            if let Some(row) = row {
-                let before = stored_key(
-                    &row.try_get::<String, _>("desa_code")?,
-                    &row.try_get::<String, _>("stage")?,
-                    &row.try_get::<String, _>("status")?,
-                    row.try_get("legal")?,
-                );
-                members.loaded(
-                    id,
-                    Member {
-                        community: fold::load_state(&row.try_get::<String, _>("state")?)?,
-                        before,
-                    },
-                );
-            }
-        }
-        Self::fold(members, events)?;
-        if !members.must_write(budget) {
-            return Ok(());
-        }
-        let (deltas, rows) = Self::take_changed(members, budget)?;
         let upsert = sqlite_sql(include_str!("upsert_member.sql"));
         for (id, key, state) in rows {
             sqlx::query(&upsert)

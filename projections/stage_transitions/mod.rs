@@ -15,21 +15,23 @@ use simpul_store::StoredEvent;
 use sqlx::Row as _;
 
 use crate::fold;
-use crate::runtime::sqlite_sql;
-use crate::runtime::{Budget, Entries, Memory, Projection, ProjectionError};
+use crate::runtime::{
+    load_any, load_each, sqlite_sql, Budget, Entries, Loaded, ProjectionError, ReadModel,
+    Remembered, Storage,
+};
 
 /// The `stage_transitions` read model.
 pub struct StageTransitions;
 
 #[derive(Clone)]
-struct Member {
+pub struct Member {
     desa: String,
     stage: String,
     since: NaiveDate,
     bimtek_count: i64,
 }
 
-struct Transition {
+pub struct Transition {
     position: i64,
     community_id: String,
     desa: String,
@@ -113,9 +115,19 @@ fn fold_batch(
 /// What the read model keeps between batches: each KIM's current stage, and the transitions not
 /// written yet (only while a rebuild defers its writes).
 #[derive(Default)]
-struct Pending {
+pub struct Pending {
     members: Entries<Member>,
     transitions: Vec<Transition>,
+}
+
+impl Remembered<Member> for Pending {
+    fn missing(&self, events: &[StoredEvent], budget: Budget) -> Vec<String> {
+        self.members.missing(events, budget)
+    }
+
+    fn loaded(&mut self, missing: Vec<String>, found: Vec<(String, Member)>) {
+        Remembered::loaded(&mut self.members, missing, found);
+    }
 }
 
 impl Pending {
@@ -199,50 +211,62 @@ fn member_from(
     })
 }
 
+impl ReadModel for StageTransitions {
+    const NAME: &'static str = NAME;
+    const TABLES: &'static [&'static str] = &["stage_transitions", "stage_transition_members"];
+    type State = Pending;
+    type Loaded = Member;
+    type Rows = (Vec<Transition>, Vec<(String, Member)>);
+
+    fn fold(
+        &self,
+        pending: &mut Self::State,
+        events: &[StoredEvent],
+    ) -> Result<(), ProjectionError> {
+        fold_batch(&mut pending.members, events, &mut pending.transitions)
+    }
+
+    fn take(
+        &self,
+        pending: &mut Self::State,
+        budget: Budget,
+    ) -> Result<Option<Self::Rows>, ProjectionError> {
+        Ok(pending.must_write(budget).then(|| pending.take(budget)))
+    }
+}
+
+/// A member read back.
+macro_rules! member_of {
+    ($row:expr) => {{
+        let row = $row;
+        member_from(
+            row.try_get("desa_code")?,
+            row.try_get("stage")?,
+            row.try_get("stage_since")?,
+            row.try_get("bimtek_count")?,
+        )?
+    }};
+}
+
 #[async_trait]
-impl Projection for StageTransitions {
-    fn name(&self) -> &'static str {
-        NAME
-    }
-
-    fn tables(&self) -> &'static [&'static str] {
-        &["stage_transitions", "stage_transition_members"]
-    }
-
-    async fn apply_postgres(
+impl Storage<sqlx::PgConnection> for StageTransitions {
+    async fn load(
         &self,
         tx: &mut sqlx::PgConnection,
-        events: &[StoredEvent],
-        memory: &mut Memory,
+        ids: &[String],
+    ) -> Result<Loaded<Self>, ProjectionError> {
+        const SQL: &str = "SELECT community_id, desa_code, stage, stage_since::text AS stage_since,
+            bimtek_count FROM stage_transition_members WHERE community_id = ANY($1)";
+        load_any(tx, SQL, ids, |row| Ok(member_of!(row))).await
+    }
+
+    /// The transitions, then the members, each one statement over column arrays.
+    async fn write(
+        &self,
+        tx: &mut sqlx::PgConnection,
+        (transitions, members): Self::Rows,
+        _events: &[StoredEvent],
     ) -> Result<(), ProjectionError> {
-        let budget = memory.budget();
-        let pending = memory.state::<Pending>();
-        let missing = pending.members.missing(events, budget);
-        if !missing.is_empty() {
-            let rows = sqlx::query(
-                "SELECT community_id, desa_code, stage, stage_since::text AS stage_since, bimtek_count
-                   FROM stage_transition_members WHERE community_id = ANY($1)",
-            )
-            .bind(&missing)
-            .fetch_all(&mut *tx)
-            .await?;
-            for row in rows {
-                pending.members.loaded(
-                    row.try_get::<String, _>("community_id")?,
-                    member_from(
-                        row.try_get("desa_code")?,
-                        row.try_get("stage")?,
-                        row.try_get("stage_since")?,
-                        row.try_get("bimtek_count")?,
-                    )?,
-                );
-            }
-        }
-        fold_batch(&mut pending.members, events, &mut pending.transitions)?;
-        if !pending.must_write(budget) {
-            return Ok(());
-        }
-        let (transitions, members) = pending.take(budget);
         if !transitions.is_empty() {
             macro_rules! column {
                 ($f:expr) => {
@@ -282,40 +306,27 @@ impl Projection for StageTransitions {
             .await?;
         Ok(())
     }
+}
 
-    async fn apply_sqlite(
+#[async_trait]
+impl Storage<sqlx::SqliteConnection> for StageTransitions {
+    async fn load(
         &self,
         tx: &mut sqlx::SqliteConnection,
-        events: &[StoredEvent],
-        memory: &mut Memory,
+        ids: &[String],
+    ) -> Result<Loaded<Self>, ProjectionError> {
+        const SQL: &str = "SELECT desa_code, stage, stage_since, bimtek_count
+            FROM stage_transition_members WHERE community_id = ?1";
+        load_each(tx, SQL, ids, |row| Ok(member_of!(row))).await
+    }
+
+    /// One prepared statement per transition and member.
+    async fn write(
+        &self,
+        tx: &mut sqlx::SqliteConnection,
+        (transitions, members): Self::Rows,
+        _events: &[StoredEvent],
     ) -> Result<(), ProjectionError> {
-        let budget = memory.budget();
-        let pending = memory.state::<Pending>();
-        for id in pending.members.missing(events, budget) {
-            let row = sqlx::query(
-                "SELECT desa_code, stage, stage_since, bimtek_count
-                   FROM stage_transition_members WHERE community_id = ?1",
-            )
-            .bind(&id)
-            .fetch_optional(&mut *tx)
-            .await?;
-            if let Some(row) = row {
-                pending.members.loaded(
-                    id,
-                    member_from(
-                        row.try_get("desa_code")?,
-                        row.try_get("stage")?,
-                        row.try_get("stage_since")?,
-                        row.try_get("bimtek_count")?,
-                    )?,
-                );
-            }
-        }
-        fold_batch(&mut pending.members, events, &mut pending.transitions)?;
-        if !pending.must_write(budget) {
-            return Ok(());
-        }
-        let (transitions, members) = pending.take(budget);
         let insert = sqlite_sql(INSERT);
         for transition in &transitions {
             bind_transition!(sqlx::query(&insert), transition)

@@ -6,6 +6,7 @@
 //! The caller bounds the size of each call (a long write transaction holds back the feed's
 //! watermark for every projection).
 
+use crate::event_store::CLAIM_REGISTRATION_SQLITE;
 use chrono::{SecondsFormat, Utc};
 use uuid::Uuid;
 
@@ -485,7 +486,7 @@ async fn insert_sqlite(
         .await?;
     }
     for (community_id, claim) in &batch.claims {
-        sqlx::query(include_str!("sql/sqlite/claim_registration.sql"))
+        sqlx::query(&CLAIM_REGISTRATION_SQLITE)
             .bind(&claim.regency)
             .bind(&claim.number)
             .bind(community_id)

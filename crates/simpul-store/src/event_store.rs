@@ -23,6 +23,12 @@ use crate::error::StoreError;
 use crate::idempotency::{complete_in_postgres, complete_in_sqlite, Completion, Outcome};
 use crate::metadata::EventMetadata;
 
+/// The R8 claim in SQLite's dialect, converted once from the one statement.
+pub(crate) static CLAIM_REGISTRATION_SQLITE: std::sync::LazyLock<String> =
+    std::sync::LazyLock::new(|| {
+        crate::sqlite_sql(include_str!("sql/postgres/claim_registration.sql"))
+    });
+
 /// cqrs-es' aggregate type of every Simpul stream.
 pub const AGGREGATE_TYPE: &str = "Community";
 
@@ -566,7 +572,7 @@ async fn append_sqlite(
     }
     let mut tx = writer.begin().await?;
     for claim in &append.claims {
-        sqlx::query(include_str!("sql/sqlite/claim_registration.sql"))
+        sqlx::query(&CLAIM_REGISTRATION_SQLITE)
             .bind(&claim.regency)
             .bind(&claim.number)
             .bind(&append.community_id)

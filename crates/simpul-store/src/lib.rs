@@ -5,6 +5,7 @@
 
 mod bulk;
 mod db;
+mod dialect;
 mod error;
 mod event_store;
 mod fingerprint;
@@ -15,6 +16,7 @@ mod tokens;
 
 pub use bulk::{BulkBatch, BulkMessage, BulkOutcome, CopyCsv, WrappedKey};
 pub use db::{narrow_to_owner, Backend, Database, DatabaseUrl, POSTGRES_MIGRATOR, SQLITE_MIGRATOR};
+pub use dialect::sqlite_sql;
 pub use error::StoreError;
 pub use event_store::{
     Append, Appended, EventStore, NewEvent, RegistrationClaim, StoredEvent, AGGREGATE_TYPE,
