@@ -8,6 +8,7 @@ pub mod audit_trail;
 pub mod community_summary;
 pub mod exports;
 mod fold;
+pub mod ledger;
 pub mod runtime;
 pub mod stage_dashboard;
 pub mod stage_transitions;
@@ -20,11 +21,12 @@ pub use runtime::{
 };
 
 /// Every read model's name, in the order [`all`] runs them.
-pub const READ_MODELS: [&str; 4] = [
+pub const READ_MODELS: [&str; 5] = [
     community_summary::NAME,
     stage_dashboard::NAME,
     audit_trail::NAME,
     stage_transitions::NAME,
+    ledger::NAME,
 ];
 
 /// Every read model, in the order they are run.
@@ -34,6 +36,7 @@ pub fn all(regions: &'static simpul_regions::Regions) -> Vec<Arc<dyn Projection>
         Arc::new(Driver(stage_dashboard::StageDashboard)),
         Arc::new(Driver(audit_trail::AuditTrail::new(regions))),
         Arc::new(Driver(stage_transitions::StageTransitions)),
+        Arc::new(Driver(ledger::Ledger)),
     ]
 }
 

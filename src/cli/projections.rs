@@ -22,7 +22,7 @@ pub enum ProjectionsCommand {
     /// Rebuild a read model (or all) from position 0 into shadow tables while the live ones keep
     /// serving, then swap them in atomically. Interrupting it leaves the live tables untouched.
     Rebuild {
-        /// `community_summary`, `stage_dashboard`, `audit_trail` or `stage_transitions`.
+        /// `community_summary`, `stage_dashboard`, `audit_trail`, `stage_transitions` or `ledger`.
         name: Option<String>,
         /// Every read model.
         #[arg(long, conflicts_with = "name")]

@@ -16,6 +16,7 @@ mod feed;
 mod files;
 mod helpers;
 mod imports;
+mod ledger;
 mod limits;
 mod master_key;
 mod persons;

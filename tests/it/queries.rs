@@ -221,7 +221,8 @@ async fn dashboard_and_list(server: TestServer) {
             "community_summary",
             "stage_dashboard",
             "audit_trail",
-            "stage_transitions"
+            "stage_transitions",
+            "ledger"
         ]
     );
     assert_eq!(server.get("/projections", &regency).await.status, 403);

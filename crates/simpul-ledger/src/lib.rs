@@ -1,16 +1,18 @@
 //! The pure core of Simpul's verifiable ledger (`docs/ledger.md`): the canonical bytes of an
 //! event ([`canonical`]), and the RFC 9162 (Certificate Transparency v2) Merkle tree over them
 //! ([`merkle`]): leaf and node hashes, tree heads, inclusion and consistency proofs and their
-//! verification.
+//! verification; and checkpoints signed as C2SP signed notes ([`checkpoint`]).
 //!
 //! **Invariant:** no I/O, no clock, no randomness — a third party's verifier and Simpul's own run
 //! the same functions over the same bytes.
 
 pub mod canonical;
+pub mod checkpoint;
 pub mod merkle;
 
 pub use canonical::{canonical_event, canonical_json, CanonicalError, EventFields};
+pub use checkpoint::{Checkpoint, LedgerKey, NoteError, Verifier};
 pub use merkle::{
-    consistency_proof, inclusion_proof, leaf_hash, node_hash, root, verify_consistency,
-    verify_inclusion, Hash, ProofError,
+    consistency_proof, from_hex, inclusion_proof, leaf_hash, node_hash, root, to_hex,
+    verify_consistency, verify_inclusion, Hash, ProofError,
 };

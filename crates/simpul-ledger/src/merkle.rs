@@ -19,6 +19,23 @@ pub enum ProofError {
     Invalid(&'static str),
 }
 
+/// A hash in lower-case hex (as the ledger's tables store it).
+pub fn to_hex(hash: &Hash) -> String {
+    hash.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// A hash from 64 hex digits.
+pub fn from_hex(text: &str) -> Option<Hash> {
+    if text.len() != 64 || !text.is_ascii() {
+        return None;
+    }
+    let mut hash = [0u8; 32];
+    for (i, byte) in hash.iter_mut().enumerate() {
+        *byte = u8::from_str_radix(&text[2 * i..2 * i + 2], 16).ok()?;
+    }
+    Some(hash)
+}
+
 /// The hash of a leaf holding `bytes`.
 pub fn leaf_hash(bytes: &[u8]) -> Hash {
     let mut hasher = Sha256::new();

@@ -23,12 +23,7 @@ use uuid::Uuid;
 pub const MASTER_KEY: &str = "c2ltcHVsLWZhdWx0cy1tYXN0ZXIta2V5LTMyYnl0ZXM=";
 
 /// The read models a server follows, each under its own advisory lock on PostgreSQL.
-pub const READ_MODELS: [&str; 4] = [
-    "community_summary",
-    "stage_dashboard",
-    "audit_trail",
-    "stage_transitions",
-];
+pub use simpul_projections::READ_MODELS;
 
 /// A desa in Sleman (DI Yogyakarta) where the scenarios' KIM are formed.
 pub const VILLAGE: &str = "34.04.01.2001";

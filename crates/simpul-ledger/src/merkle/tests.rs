@@ -16,7 +16,9 @@ fn vector_leaves() -> Vec<Hash> {
 }
 
 fn hex(hash: &Hash) -> String {
-    hash.iter().map(|b| format!("{b:02x}")).collect()
+    let text = to_hex(hash);
+    assert_eq!(from_hex(&text), Some(*hash));
+    text
 }
 
 #[test]

@@ -1,0 +1,80 @@
+//! Reading the ledger: its size, its leaves, its tree head, and each event's ledger index.
+
+use simpul_ledger::{from_hex, root, Hash};
+use simpul_store::Database;
+
+use crate::runtime::{sqlite_sql, ProjectionError};
+
+/// One leaf as stored.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Leaf {
+    /// Its ledger index (dense from 0).
+    pub index: u64,
+    /// The event's global position.
+    pub position: u64,
+    /// SHA-256(0x00 || canonical bytes).
+    pub hash: Hash,
+}
+
+/// The leaves with indexes in `[from, to)`, in index order.
+pub async fn leaves(db: &Database, from: u64, to: u64) -> Result<Vec<Leaf>, ProjectionError> {
+    const SQL: &str = "SELECT ledger_index, position, leaf_hash FROM ledger_leaves
+        WHERE ledger_index >= $1 AND ledger_index < $2 ORDER BY ledger_index";
+    let (from, to) = (
+        i64::try_from(from).unwrap_or(i64::MAX),
+        i64::try_from(to).unwrap_or(i64::MAX),
+    );
+    let rows: Vec<(i64, i64, String)> = match db {
+        Database::Postgres(pool) => {
+            sqlx::query_as(SQL)
+                .bind(from)
+                .bind(to)
+                .fetch_all(pool)
+                .await?
+        }
+        Database::Sqlite { readers, .. } => {
+            sqlx::query_as(&sqlite_sql(SQL))
+                .bind(from)
+                .bind(to)
+                .fetch_all(readers)
+                .await?
+        }
+    };
+    rows.into_iter()
+        .map(|(index, position, hash)| {
+            Ok(Leaf {
+                index: u64::try_from(index).unwrap_or(0),
+                position: u64::try_from(position).unwrap_or(0),
+                hash: from_hex(&hash).ok_or_else(|| {
+                    ProjectionError::Storage(format!("leaf {index} is not 64 hex digits"))
+                })?,
+            })
+        })
+        .collect()
+}
+
+/// The number of leaves (the tree's size).
+pub async fn size(db: &Database) -> Result<u64, ProjectionError> {
+    const SQL: &str = "SELECT COALESCE(MAX(ledger_index) + 1, 0) FROM ledger_leaves";
+    let size: i64 = match db {
+        Database::Postgres(pool) => sqlx::query_scalar(SQL).fetch_one(pool).await?,
+        Database::Sqlite { readers, .. } => sqlx::query_scalar(SQL).fetch_one(readers).await?,
+    };
+    Ok(u64::try_from(size).unwrap_or(0))
+}
+
+/// The tree head over the first `size` leaves.
+pub async fn head(db: &Database, size: u64) -> Result<Hash, ProjectionError> {
+    let hashes: Vec<Hash> = leaves(db, 0, size)
+        .await?
+        .into_iter()
+        .map(|leaf| leaf.hash)
+        .collect();
+    if hashes.len() as u64 != size {
+        return Err(ProjectionError::Storage(format!(
+            "the ledger holds {} leaves, not {size}",
+            hashes.len()
+        )));
+    }
+    Ok(root(&hashes))
+}
