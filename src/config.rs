@@ -33,6 +33,20 @@ pub struct Config {
     /// The configuration file this `master_key` came from, when it did (for messages).
     #[arg(skip)]
     master_key_file: Option<PathBuf>,
+
+    /// Base64 of the 32-byte Ed25519 seed the ledger's checkpoints are signed with; defaults to
+    /// `<data dir>/ledger.key`, generated with mode 0600 on first use.
+    #[arg(long, env = "SIMPUL_LEDGER_KEY", global = true, hide_env_values = true)]
+    pub ledger_key: Option<String>,
+
+    /// The ledger's origin line, also the name of its signing key (no `+`, no whitespace).
+    #[arg(
+        long,
+        env = "SIMPUL_LEDGER_ORIGIN",
+        global = true,
+        default_value = "simpul.local/ledger"
+    )]
+    pub ledger_origin: String,
 }
 
 /// The keys a configuration file may set (all optional).
@@ -168,6 +182,23 @@ impl Config {
             simpul_store::check_master_key(database, &master, &key_from).await?;
         }
         Ok(())
+    }
+
+    /// The ledger's signing key: `SIMPUL_LEDGER_KEY`, or `<data dir>/ledger.key` (created 0600
+    /// when missing), named by the ledger's origin.
+    pub fn ledger_key(&self) -> anyhow::Result<simpul_ledger::LedgerKey> {
+        let seed = match &self.ledger_key {
+            Some(text) => simpul_store::secret_from_base64(text)
+                .map_err(|_| anyhow::anyhow!("SIMPUL_LEDGER_KEY must be base64 of 32 bytes"))?,
+            None => {
+                self.check_data_dir();
+                let path = self.data_dir().join("ledger.key");
+                simpul_store::secret_file(&path)
+                    .with_context(|| format!("the ledger key {}", path.display()))?
+            }
+        };
+        simpul_ledger::LedgerKey::from_seed(&self.ledger_origin, &seed)
+            .context("SIMPUL_LEDGER_ORIGIN")
     }
 
     /// The master key in force and where it came from, if there is one: `SIMPUL_MASTER_KEY`

@@ -1,6 +1,7 @@
 //! Subcommands. Each returns `Ok(())` or an error that `main` prints and turns into an exit code
 //! through [`exit::Exit`], the one table of codes (README, "Exit codes").
 
+mod audit;
 mod demo;
 mod events;
 pub mod exit;
@@ -70,6 +71,9 @@ pub enum Command {
     /// API bearer tokens: create (the secret is shown once), list, revoke.
     #[command(subcommand)]
     Tokens(tokens::TokensCommand),
+    /// The verifiable ledger: `audit key` (the verifier key of its signed checkpoints).
+    #[command(subcommand)]
+    Audit(audit::AuditCommand),
 }
 
 pub async fn run(mut cli: Cli) -> anyhow::Result<()> {
@@ -93,6 +97,7 @@ pub async fn run(mut cli: Cli) -> anyhow::Result<()> {
         Command::Persons(command) => persons::run(&cli.config, command).await,
         Command::Projections(command) => projections::run(&cli.config, command).await,
         Command::Tokens(command) => tokens::run(&cli.config, command).await,
+        Command::Audit(command) => audit::run(&cli.config, command).await,
     }
 }
 

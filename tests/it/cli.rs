@@ -11,7 +11,9 @@ fn simpul(args: &[&str], envs: &[(&str, &str)]) -> Output {
     command
         .args(args)
         .env_remove("DATABASE_URL")
-        .env_remove("SIMPUL_MASTER_KEY");
+        .env_remove("SIMPUL_MASTER_KEY")
+        .env_remove("SIMPUL_LEDGER_KEY")
+        .env_remove("SIMPUL_LEDGER_ORIGIN");
     for (key, value) in envs {
         command.env(key, value);
     }
@@ -588,5 +590,67 @@ async fn projections_rebuild_and_status_from_the_command_line() {
         stderr(&unknown).contains("unknown read model"),
         "{}",
         stderr(&unknown)
+    );
+}
+
+#[test]
+fn audit_key_prints_the_verifier_of_a_key_made_once_with_mode_0600() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let env = [("SIMPUL_DATA_DIR", data.to_str().unwrap())];
+    let first = simpul(&["audit", "key"], &env);
+    assert!(first.status.success(), "{}", stderr(&first));
+    let verifier = stdout(&first).trim().to_owned();
+    let parsed = simpul_ledger::Verifier::parse(&verifier).expect("a signed-note verifier key");
+    assert_eq!(parsed.name(), "simpul.local/ledger");
+    // The same key on every later run: the file is read, not made again.
+    let second = simpul(&["audit", "key"], &env);
+    assert_eq!(stdout(&second).trim(), verifier);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = std::fs::metadata(data.join("ledger.key"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+
+    // SIMPUL_LEDGER_KEY and SIMPUL_LEDGER_ORIGIN name another key: exactly the seed's.
+    let seed = "BwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwc="; // 32 bytes of 7
+    let given = simpul(
+        &["audit", "key"],
+        &[
+            ("SIMPUL_DATA_DIR", data.to_str().unwrap()),
+            ("SIMPUL_LEDGER_KEY", seed),
+            ("SIMPUL_LEDGER_ORIGIN", "diskominfo.example/kim"),
+        ],
+    );
+    let expected = simpul_ledger::LedgerKey::from_seed("diskominfo.example/kim", &[7; 32])
+        .unwrap()
+        .verifier()
+        .encode();
+    assert_eq!(stdout(&given).trim(), expected);
+
+    // A key that is not 32 bytes, or an origin a signed note cannot name: 78, saying which.
+    let bad = simpul(&["audit", "key"], &[("SIMPUL_LEDGER_KEY", "c2hvcnQ=")]);
+    assert_eq!(bad.status.code(), Some(78), "{}", stderr(&bad));
+    assert!(
+        stderr(&bad).contains("SIMPUL_LEDGER_KEY"),
+        "{}",
+        stderr(&bad)
+    );
+    let bad = simpul(
+        &["audit", "key"],
+        &[
+            ("SIMPUL_LEDGER_KEY", seed),
+            ("SIMPUL_LEDGER_ORIGIN", "two words"),
+        ],
+    );
+    assert_eq!(bad.status.code(), Some(78), "{}", stderr(&bad));
+    assert!(
+        stderr(&bad).contains("SIMPUL_LEDGER_ORIGIN"),
+        "{}",
+        stderr(&bad)
     );
 }

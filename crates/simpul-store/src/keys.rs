@@ -77,6 +77,17 @@ pub enum Unsealed {
     Erased,
 }
 
+/// A 32-byte secret other than the master key (the ledger's Ed25519 seed), kept as the master
+/// key is: base64 in a file created 0600 (its directory 0700), read again on every start.
+pub fn secret_file(path: &Path) -> Result<[u8; 32], StoreError> {
+    MasterKey::load_or_create(path).map(|key| key.0)
+}
+
+/// A 32-byte secret from its base64 form (as in `SIMPUL_LEDGER_KEY`).
+pub fn secret_from_base64(text: &str) -> Result<[u8; 32], StoreError> {
+    MasterKey::from_base64(text).map(|key| key.0)
+}
+
 impl MasterKey {
     /// Parses the base64 form of 32 bytes (as in `SIMPUL_MASTER_KEY`).
     pub fn from_base64(text: &str) -> Result<Self, StoreError> {

@@ -29,7 +29,8 @@ pub use idempotency::{
     Claim, Completion, IdempotencyStore, Recorded, CLAIM_TIMEOUT_SECONDS, IDEMPOTENCY_WINDOW_HOURS,
 };
 pub use keys::{
-    DerivedSecret, Erasure, KeyStore, MasterKey, PersonKeys, Unsealed, IMPORT_IDS_LABEL,
+    secret_file, secret_from_base64, DerivedSecret, Erasure, KeyStore, MasterKey, PersonKeys,
+    Unsealed, IMPORT_IDS_LABEL,
 };
 pub use metadata::EventMetadata;
 pub use tokens::{token_hash, StoredToken, TokenStore, TOKEN_PREFIX};
