@@ -14,5 +14,5 @@ pub use canonical::{canonical_event, canonical_json, CanonicalError, EventFields
 pub use checkpoint::{Checkpoint, LedgerKey, NoteError, Verifier};
 pub use merkle::{
     consistency_proof, from_hex, inclusion_proof, leaf_hash, node_hash, root, to_hex,
-    verify_consistency, verify_inclusion, Hash, ProofError,
+    verify_consistency, verify_inclusion, Frontier, Hash, ProofError,
 };

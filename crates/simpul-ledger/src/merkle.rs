@@ -87,6 +87,59 @@ pub fn root(leaves: &[Hash]) -> Hash {
     }
 }
 
+/// The right edge of a growing tree (a compact range): the heads of its perfect subtrees, largest
+/// first — at most one per bit of the size, so O(log n) memory. Pushing a leaf is amortised O(1)
+/// hashes; the tree head is O(log n). Lets the ledger cut checkpoints as it grows without
+/// reading every leaf again.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Frontier {
+    size: u64,
+    /// (height, head) of each perfect subtree, left to right; heights strictly decreasing.
+    peaks: Vec<(u32, Hash)>,
+}
+
+impl Frontier {
+    /// The frontier of the tree over `leaves`.
+    pub fn of(leaves: &[Hash]) -> Self {
+        let mut frontier = Self::default();
+        for leaf in leaves {
+            frontier.push(*leaf);
+        }
+        frontier
+    }
+
+    /// Appends a leaf hash.
+    pub fn push(&mut self, leaf: Hash) {
+        self.size += 1;
+        let mut node = (0u32, leaf);
+        while let Some(&(height, left)) = self.peaks.last() {
+            if height != node.0 {
+                break;
+            }
+            self.peaks.pop();
+            node = (height + 1, node_hash(&left, &node.1));
+        }
+        self.peaks.push(node);
+    }
+
+    /// The number of leaves.
+    pub fn size(&self) -> u64 {
+        self.size
+    }
+
+    /// The tree head (MTH): the peaks folded from the right, as RFC 9162 splits the tree.
+    pub fn root(&self) -> Hash {
+        let mut peaks = self.peaks.iter().rev();
+        let Some(&(_, mut head)) = peaks.next() else {
+            return Sha256::digest([]).into();
+        };
+        for (_, left) in peaks {
+            head = node_hash(left, &head);
+        }
+        head
+    }
+}
+
 /// The audit path of leaf `index` in the tree of the first `size` of `leaves` (PATH(m, D[n])).
 pub fn inclusion_proof(
     leaves: &[Hash],

@@ -115,3 +115,23 @@ fn proofs_outside_the_tree_are_refused() {
     assert!(verify_inclusion(&leaves[0], 4, 4, &[], &head).is_err());
     assert!(verify_consistency(5, 4, &head, &head, &[]).is_err());
 }
+
+#[test]
+fn the_frontier_gives_the_same_head_as_the_whole_tree_at_every_size() {
+    let leaves = many_leaves();
+    let mut frontier = Frontier::default();
+    assert_eq!(frontier.root(), root(&[]));
+    for (i, leaf) in leaves.iter().enumerate() {
+        frontier.push(*leaf);
+        assert_eq!(frontier.size(), i as u64 + 1);
+        assert_eq!(frontier.root(), root(&leaves[..=i]), "size {}", i + 1);
+        // At most one peak per bit of the size.
+        assert!(frontier.peaks.len() <= (i + 1).count_ones() as usize);
+    }
+    assert_eq!(Frontier::of(&leaves), frontier);
+    let vectors = vector_leaves();
+    assert_eq!(
+        hex(&Frontier::of(&vectors).root()),
+        "5dc9da79a70659a9ad559cb701ded9a2ab9d823aad2f4960cfe370eff4604328"
+    );
+}
