@@ -1,6 +1,6 @@
 //! Reading the ledger: its size, its leaves, its tree head, and each event's ledger index.
 
-use simpul_ledger::{from_hex, root, Hash};
+use simpul_ledger::{from_hex, Frontier, Hash};
 use simpul_store::Database;
 
 use crate::runtime::{sqlite_sql, ProjectionError};
@@ -63,18 +63,26 @@ pub async fn size(db: &Database) -> Result<u64, ProjectionError> {
     Ok(u64::try_from(size).unwrap_or(0))
 }
 
-/// The tree head over the first `size` leaves.
+/// The tree head over the first `size` leaves, read page by page into a [`Frontier`] (memory
+/// O(log n), whatever the ledger's size).
 pub async fn head(db: &Database, size: u64) -> Result<Hash, ProjectionError> {
-    let hashes: Vec<Hash> = leaves(db, 0, size)
-        .await?
-        .into_iter()
-        .map(|leaf| leaf.hash)
-        .collect();
-    if hashes.len() as u64 != size {
+    const PAGE: u64 = 50_000;
+    let mut frontier = Frontier::default();
+    while frontier.size() < size {
+        let from = frontier.size();
+        let page = leaves(db, from, size.min(from + PAGE)).await?;
+        if page.is_empty() {
+            break;
+        }
+        for leaf in page {
+            frontier.push(leaf.hash);
+        }
+    }
+    if frontier.size() != size {
         return Err(ProjectionError::Storage(format!(
             "the ledger holds {} leaves, not {size}",
-            hashes.len()
+            frontier.size()
         )));
     }
-    Ok(root(&hashes))
+    Ok(frontier.root())
 }
