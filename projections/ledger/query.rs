@@ -86,3 +86,48 @@ pub async fn head(db: &Database, size: u64) -> Result<Hash, ProjectionError> {
     }
     Ok(frontier.root())
 }
+
+/// Records a signed checkpoint of the first `size` leaves; `false` when one of that size exists
+/// already (another server cut it first: the first stays).
+pub async fn record_checkpoint(
+    db: &Database,
+    size: u64,
+    root: &Hash,
+    note: &str,
+    signed_at: &str,
+) -> Result<bool, ProjectionError> {
+    const SQL: &str = "INSERT INTO ledger_checkpoints (tree_size, root_hash, note, signed_at)
+        VALUES ($1, $2, $3, $4) ON CONFLICT (tree_size) DO NOTHING";
+    let size = i64::try_from(size).unwrap_or(i64::MAX);
+    let root = simpul_ledger::to_hex(root);
+    let done = match db {
+        Database::Postgres(pool) => sqlx::query(SQL)
+            .bind(size)
+            .bind(&root)
+            .bind(note)
+            .bind(signed_at)
+            .execute(pool)
+            .await?
+            .rows_affected(),
+        Database::Sqlite { writer, .. } => sqlx::query(&sqlite_sql(SQL))
+            .bind(size)
+            .bind(&root)
+            .bind(note)
+            .bind(signed_at)
+            .execute(writer)
+            .await?
+            .rows_affected(),
+    };
+    Ok(done == 1)
+}
+
+/// The latest signed checkpoint: its size and its note.
+pub async fn latest_checkpoint(db: &Database) -> Result<Option<(u64, String)>, ProjectionError> {
+    const SQL: &str =
+        "SELECT tree_size, note FROM ledger_checkpoints ORDER BY tree_size DESC LIMIT 1";
+    let row: Option<(i64, String)> = match db {
+        Database::Postgres(pool) => sqlx::query_as(SQL).fetch_optional(pool).await?,
+        Database::Sqlite { readers, .. } => sqlx::query_as(SQL).fetch_optional(readers).await?,
+    };
+    Ok(row.map(|(size, note)| (u64::try_from(size).unwrap_or(0), note)))
+}

@@ -3,6 +3,8 @@
 use std::net::SocketAddr;
 
 use anyhow::Context as _;
+
+use super::exit::OrExit as _;
 use simpul_http::AppState;
 use simpul_store::TokenStore;
 
@@ -27,6 +29,14 @@ pub struct ServeArgs {
     #[arg(long, env = "SIMPUL_BODY_TIMEOUT", default_value_t = 60,
           value_parser = clap::value_parser!(u64).range(1..=3600))]
     pub body_timeout: u64,
+    /// Cut a signed ledger checkpoint after this many new events …
+    #[arg(long, env = "SIMPUL_CHECKPOINT_EVENTS", default_value_t = 1000,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub checkpoint_events: u64,
+    /// … or after this many seconds, if any event is new.
+    #[arg(long, env = "SIMPUL_CHECKPOINT_SECONDS", default_value_t = 60,
+          value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    pub checkpoint_seconds: u64,
 }
 
 pub async fn run(
@@ -49,6 +59,10 @@ pub async fn run(
     {
         tracing::warn!(path = %path.display(), "no API tokens existed: an admin token was written to this file (mode 0600)");
     }
+    let ledger_key = config
+        .ledger_key()
+        .context("reading the ledger's signing key")
+        .or_exit(super::exit::Exit::Config)?;
     let state = AppState::new(database.clone(), keys, regions);
     // The read models follow the feed inside the server until it stops.
     let (stop_projections, projections_stopped) = tokio::sync::watch::channel(false);
@@ -56,6 +70,18 @@ pub async fn run(
         simpul_projections::Runner::new(state.store().clone())
             .run(simpul_projections::all(regions), projections_stopped),
     );
+    let checkpointer = simpul_app::ledger::Checkpointer::new(
+        database.clone(),
+        ledger_key,
+        &config.ledger_origin,
+        simpul_app::ledger::CheckpointPolicy {
+            every: args.checkpoint_events,
+            interval: std::time::Duration::from_secs(args.checkpoint_seconds),
+        },
+    )
+    .await
+    .context("reading the ledger's last checkpoint")?;
+    let checkpoints = tokio::spawn(cut_checkpoints(checkpointer, stop_projections.subscribe()));
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .with_context(|| format!("listening on {listen}"))?;
@@ -75,9 +101,37 @@ pub async fn run(
         .context("serving HTTP")?;
     let _ = stop_projections.send(true);
     let _ = runner.await;
+    let _ = checkpoints.await;
     database.close().await;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Cuts the ledger's signed checkpoints as the policy says, checking every second, until
+/// `stop`. A failure (the database away) is logged once per kind and retried on the next tick.
+async fn cut_checkpoints(
+    mut checkpointer: simpul_app::ledger::Checkpointer,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) {
+    let mut failing = false;
+    loop {
+        tokio::select! {
+            _ = stop.changed() => return,
+            () = tokio::time::sleep(std::time::Duration::from_secs(1)) => {}
+        }
+        match checkpointer.tick().await {
+            Ok(Some(size)) => {
+                failing = false;
+                tracing::info!(size, "ledger checkpoint signed");
+            }
+            Ok(None) => failing = false,
+            Err(error) if !failing => {
+                failing = true;
+                tracing::warn!(%error, "cutting a ledger checkpoint failed; retrying");
+            }
+            Err(_) => {}
+        }
+    }
 }
 
 /// Resolves on Ctrl-C or SIGTERM; in-flight requests then finish before the server stops.

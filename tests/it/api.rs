@@ -802,6 +802,7 @@ async fn every_route_is_in_the_openapi_document_and_the_docs_are_served_locally(
         ("get", "/projections"),
         ("get", "/audit"),
         ("get", "/analytics/stage-transitions"),
+        ("get", "/ledger/checkpoint"),
         ("get", "/exports/communities"),
         ("get", "/exports/events"),
         ("post", "/imports"),

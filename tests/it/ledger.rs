@@ -165,3 +165,133 @@ both_backends!(
         assert_eq!(leaves.len(), total);
     }
 );
+
+fn policy(every: u64) -> simpul_app::ledger::CheckpointPolicy {
+    simpul_app::ledger::CheckpointPolicy {
+        every,
+        interval: std::time::Duration::from_secs(3600),
+    }
+}
+
+both_backends!(
+    checkpoints_are_signed_tree_heads_cut_as_the_policy_says,
+    |db: TestDb| async move {
+        use simpul_app::ledger::Checkpointer;
+        let key = simpul_ledger::LedgerKey::from_seed("simpul.test/ledger", &[9; 32]).unwrap();
+        let verifier = key.verifier();
+        let mut checkpointer =
+            Checkpointer::new(db.database.clone(), key, "simpul.test/ledger", policy(1000))
+                .await
+                .unwrap();
+        // Nothing to sign in an empty ledger.
+        assert_eq!(checkpointer.cut().await.unwrap(), None);
+        assert_eq!(query::latest_checkpoint(&db.database).await.unwrap(), None);
+
+        some_history(&db, 2).await;
+        let runner = Runner::new(db.store());
+        let size = read_feed(&db.store(), 0, 12).await.len();
+        catch_up(&runner, size).await;
+        // Fewer new leaves than the policy's 1000, and the interval not passed: not due.
+        assert_eq!(checkpointer.tick().await.unwrap(), None);
+        assert_eq!(checkpointer.cut().await.unwrap(), Some(size as u64));
+        let (latest, note) = query::latest_checkpoint(&db.database)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(latest, size as u64);
+        let checkpoint = verifier.open(&note).expect("signed by the ledger key");
+        assert_eq!(checkpoint.size, size as u64);
+        assert_eq!(checkpoint.origin, "simpul.test/ledger");
+        assert_eq!(
+            checkpoint.root,
+            query::head(&db.database, size as u64).await.unwrap()
+        );
+        // No new leaf: no new checkpoint.
+        assert_eq!(checkpointer.cut().await.unwrap(), None);
+
+        // A policy of every 3 events cuts once 3 more have come, from where it left off.
+        let key = simpul_ledger::LedgerKey::from_seed("simpul.test/ledger", &[9; 32]).unwrap();
+        let mut every3 =
+            Checkpointer::new(db.database.clone(), key, "simpul.test/ledger", policy(3))
+                .await
+                .unwrap();
+        assert_eq!(every3.tick().await.unwrap(), None);
+        some_history(&db, 1).await;
+        let grown = read_feed(&db.store(), 0, size + 6).await.len();
+        catch_up(&runner, grown).await;
+        assert_eq!(every3.tick().await.unwrap(), Some(grown as u64));
+        let (_, note) = query::latest_checkpoint(&db.database)
+            .await
+            .unwrap()
+            .unwrap();
+        let checkpoint = verifier.open(&note).unwrap();
+        assert_eq!(
+            checkpoint.root,
+            query::head(&db.database, grown as u64).await.unwrap()
+        );
+        let leaves: Vec<[u8; 32]> = query::leaves(&db.database, 0, u64::MAX)
+            .await
+            .unwrap()
+            .iter()
+            .map(|leaf| leaf.hash)
+            .collect();
+        // The new head extends the old one.
+        let proof = simpul_ledger::consistency_proof(&leaves, size, grown).unwrap();
+        simpul_ledger::verify_consistency(
+            size as u64,
+            grown as u64,
+            &simpul_ledger::root(&leaves[..size]),
+            &checkpoint.root,
+            &proof,
+        )
+        .unwrap();
+    }
+);
+
+#[tokio::test]
+async fn the_latest_checkpoint_is_served_to_auditors_and_admins_only() {
+    let server = crate::server::TestServer::spawn(simpul_store::Backend::Sqlite).await;
+    let admin = server.token("admin", "national").await;
+    let auditor = server.token("auditor", "34").await;
+    let regency = server.token("regency", "34.04").await;
+    assert_eq!(server.get("/ledger/checkpoint", &auditor).await.status, 404);
+
+    let formed = server
+        .post(
+            "/communities",
+            &regency,
+            crate::server::form_body(SLEMAN_DESA, 12),
+        )
+        .await;
+    assert_eq!(formed.status, 201);
+    let database = server.database();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while query::size(&database).await.unwrap() == 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the ledger did not follow"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let key = simpul_ledger::LedgerKey::from_seed("simpul.test/ledger", &[3; 32]).unwrap();
+    let verifier = key.verifier();
+    let mut checkpointer =
+        simpul_app::ledger::Checkpointer::new(database, key, "simpul.test/ledger", policy(1))
+            .await
+            .unwrap();
+    assert_eq!(checkpointer.tick().await.unwrap(), Some(1));
+
+    for token in [&admin, &auditor] {
+        let reply = server.get("/ledger/checkpoint", token).await;
+        assert_eq!(reply.status, 200);
+        assert!(reply.headers["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/plain"));
+        let note = reply.body.as_str().unwrap();
+        assert_eq!(verifier.open(note).unwrap().size, 1);
+    }
+    let refused = server.get("/ledger/checkpoint", &regency).await;
+    assert_eq!(refused.status, 403);
+    assert!(refused.is_problem());
+}

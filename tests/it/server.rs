@@ -59,6 +59,11 @@ impl TestServer {
         }
     }
 
+    /// The server's database.
+    pub fn database(&self) -> simpul_store::Database {
+        self._db.database.clone()
+    }
+
     /// A command executor on the server's database (a second process's view, own cache).
     pub fn executor(&self) -> simpul_app::CommandExecutor {
         self._db.executor()

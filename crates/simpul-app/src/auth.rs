@@ -307,11 +307,13 @@ pub enum Action {
     ImportRegistry,
     /// Read the read models' positions, lag and failures.
     ReadStatus,
+    /// Read the ledger's checkpoints and proofs.
+    ReadLedger,
 }
 
 impl Action {
     /// Every action, in declaration order.
-    pub const ALL: [Action; 23] = [
+    pub const ALL: [Action; 24] = [
         Action::ReadCommunity,
         Action::ReadHistory,
         Action::FormCommunity,
@@ -335,6 +337,7 @@ impl Action {
         Action::ReadRegion,
         Action::ImportRegistry,
         Action::ReadStatus,
+        Action::ReadLedger,
     ];
 
     /// The action a command needs.
@@ -388,6 +391,7 @@ impl Action {
             Action::ReadRegion => "look up region codes",
             Action::ImportRegistry => "import a KIM registry",
             Action::ReadStatus => "read the projections' status",
+            Action::ReadLedger => "read the ledger's checkpoints and proofs",
         }
     }
 }
@@ -435,7 +439,7 @@ fn role_may(role: ActorRole, action: Action) -> bool {
         ),
         ActorRole::Auditor => matches!(
             action,
-            ReadCommunity | ReadHistory | ReadRegion | ReadStatus
+            ReadCommunity | ReadHistory | ReadRegion | ReadStatus | ReadLedger
         ),
     }
 }

@@ -9,6 +9,7 @@ pub mod demo;
 mod error;
 mod executor;
 pub mod import;
+pub mod ledger;
 mod reads;
 mod writes;
 

@@ -505,20 +505,27 @@ impl Reads {
         .await?)
     }
 
+    /// The latest signed checkpoint of the ledger, as its note (admin, auditor); `None` before
+    /// the first is cut.
+    pub async fn ledger_checkpoint(
+        &self,
+        principal: &Principal,
+    ) -> Result<Option<String>, ReadError> {
+        permitted(principal, Action::ReadLedger)?;
+        self.settle().await?;
+        Ok(
+            simpul_projections::ledger::query::latest_checkpoint(self.store().database())
+                .await?
+                .map(|(_, note)| note),
+        )
+    }
+
     /// Every read model's position, lag, state and last error (admin, auditor).
     pub async fn projections(
         &self,
         principal: &Principal,
     ) -> Result<Vec<ProjectionStatus>, ReadError> {
-        if !principal.can(Action::ReadStatus) {
-            return Err(ReadError::Auth(AuthError::Forbidden {
-                reason: format!(
-                    "role `{}` may not {}",
-                    principal.role,
-                    Action::ReadStatus.describe()
-                ),
-            }));
-        }
+        permitted(principal, Action::ReadStatus)?;
         Ok(simpul_projections::status(self.store(), &READ_MODELS).await?)
     }
 
@@ -654,6 +661,16 @@ pub fn known_id(id: &str) -> Result<String, ReadError> {
         Ok(_) => Ok(id.to_owned()),
         Err(_) => Err(ReadError::Auth(AuthError::NotFound)),
     }
+}
+
+/// A read that is not over regions: only the role decides.
+fn permitted(principal: &Principal, action: Action) -> Result<(), ReadError> {
+    if principal.can(action) {
+        return Ok(());
+    }
+    Err(ReadError::Auth(AuthError::Forbidden {
+        reason: format!("role `{}` may not {}", principal.role, action.describe()),
+    }))
 }
 
 fn page_size(limit: u32) -> Result<u32, ReadError> {

@@ -39,7 +39,7 @@ pub const BODY_LIMIT: usize = 1024 * 1024;
 
 /// The API router and its OpenAPI document.
 pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
-    use routes::{communities, exports, health, imports, queries, regions};
+    use routes::{communities, exports, health, imports, ledger, queries, regions};
     let (v1, document) = OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
         .routes(routes!(communities::form))
         .routes(routes!(communities::show))
@@ -65,6 +65,7 @@ pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(queries::projections))
         .routes(routes!(queries::audit))
         .routes(routes!(queries::stage_transitions))
+        .routes(routes!(ledger::checkpoint))
         .routes(routes!(exports::communities))
         .routes(routes!(exports::events))
         .routes(routes!(imports::create))

@@ -83,7 +83,7 @@ fn region(code: &str) -> RegionCode {
 
 /// The table, one row per action; columns: admin national province regency pegiat
 /// auditor. `x` = may (inside the scope), `.` = may not.
-const MATRIX: [(Action, &str); 23] = [
+const MATRIX: [(Action, &str); 24] = [
     (Action::ReadCommunity, "xxxxxx"),
     (Action::ReadHistory, "x....x"),
     (Action::FormCommunity, "x..x.."),
@@ -107,6 +107,7 @@ const MATRIX: [(Action, &str); 23] = [
     (Action::ReadRegion, "xxxxxx"),
     (Action::ImportRegistry, "x..x.."),
     (Action::ReadStatus, "x....x"),
+    (Action::ReadLedger, "x....x"),
 ];
 
 /// The community every principal's scope covers (a desa in Sleman; the pegiat's own KIM).

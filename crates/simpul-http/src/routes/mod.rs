@@ -4,6 +4,7 @@ pub mod communities;
 pub mod exports;
 pub mod health;
 pub mod imports;
+pub mod ledger;
 pub mod queries;
 pub mod regions;
 
