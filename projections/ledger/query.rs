@@ -63,27 +63,33 @@ pub async fn size(db: &Database) -> Result<u64, ProjectionError> {
     Ok(u64::try_from(size).unwrap_or(0))
 }
 
-/// The tree head over the first `size` leaves, read page by page into a [`Frontier`] (memory
-/// O(log n), whatever the ledger's size).
-pub async fn head(db: &Database, size: u64) -> Result<Hash, ProjectionError> {
+/// Pushes the leaves from `frontier.size()` up to `size` into `frontier`, read page by page
+/// (memory O(log n), whatever the ledger's size).
+pub async fn extend_frontier(
+    db: &Database,
+    frontier: &mut Frontier,
+    size: u64,
+) -> Result<(), ProjectionError> {
     const PAGE: u64 = 50_000;
-    let mut frontier = Frontier::default();
     while frontier.size() < size {
         let from = frontier.size();
         let page = leaves(db, from, size.min(from + PAGE)).await?;
         if page.is_empty() {
-            break;
+            return Err(ProjectionError::Storage(format!(
+                "the ledger holds {from} leaves, not {size}"
+            )));
         }
         for leaf in page {
             frontier.push(leaf.hash);
         }
     }
-    if frontier.size() != size {
-        return Err(ProjectionError::Storage(format!(
-            "the ledger holds {} leaves, not {size}",
-            frontier.size()
-        )));
-    }
+    Ok(())
+}
+
+/// The tree head over the first `size` leaves.
+pub async fn head(db: &Database, size: u64) -> Result<Hash, ProjectionError> {
+    let mut frontier = Frontier::default();
+    extend_frontier(db, &mut frontier, size).await?;
     Ok(frontier.root())
 }
 

@@ -68,18 +68,7 @@ impl Checkpointer {
         if size == 0 || size <= self.last_cut.0 {
             return Ok(None);
         }
-        while self.frontier.size() < size {
-            let from = self.frontier.size();
-            let page = query::leaves(&self.db, from, size.min(from + 50_000)).await?;
-            if page.is_empty() {
-                return Err(ProjectionError::Storage(format!(
-                    "the ledger has no leaf {from} below its size {size}"
-                )));
-            }
-            for leaf in page {
-                self.frontier.push(leaf.hash);
-            }
-        }
+        query::extend_frontier(&self.db, &mut self.frontier, size).await?;
         let checkpoint = Checkpoint {
             origin: self.origin.clone(),
             size,
