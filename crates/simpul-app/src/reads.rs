@@ -73,6 +73,16 @@ impl From<ProjectionError> for ReadError {
     }
 }
 
+impl From<crate::AppError> for ReadError {
+    /// Reading a KIM's state through the executor: a store outage stays one (503).
+    fn from(error: crate::AppError) -> Self {
+        match error {
+            crate::AppError::Store(store) => ReadError::Store(store),
+            other => ReadError::ReadModel(other.to_string()),
+        }
+    }
+}
+
 impl From<ExportError> for ReadError {
     fn from(error: ExportError) -> Self {
         match error {
@@ -460,8 +470,10 @@ impl Reads {
             ..AuditFilter::default()
         };
         if let Some(community) = query.community {
-            self.community(principal, Action::ReadHistory, &community.to_string())
-                .await?;
+            // Only its desa matters here: the executor's cached state, not a read of the stream.
+            let id = community.to_string();
+            let (state, _) = self.executor.current_state(&id).await?;
+            principal.authorize_community(Action::ReadHistory, &id, state.village())?;
         }
         match principal.read_scope(
             Action::ReadHistory,
@@ -640,11 +652,7 @@ impl ScopedEvents {
         let village = match formed {
             Some(village) => Some(village),
             None => {
-                let (community, _) = self
-                    .executor
-                    .current_state(id)
-                    .await
-                    .map_err(|e| ReadError::ReadModel(e.to_string()))?;
+                let (community, _) = self.executor.current_state(id).await?;
                 community.village().cloned()
             }
         };
