@@ -34,6 +34,8 @@ pub struct AuditFilter {
 pub struct AuditRow {
     /// Global position.
     pub position: i64,
+    /// Ledger index (`docs/ledger.md`); absent until the ledger has reached the event.
+    pub ledger_index: Option<i64>,
     /// Server time (UTC).
     pub recorded_at: String,
     /// The community.
@@ -115,6 +117,7 @@ pub async fn list(db: &Database, filter: &AuditFilter) -> Result<Vec<AuditRow>, 
             let row = $row;
             AuditRow {
                 position: row.try_get("position")?,
+                ledger_index: row.try_get("ledger_index")?,
                 recorded_at: row.try_get("recorded_at")?,
                 community_id: row.try_get("community_id")?,
                 sequence: row.try_get("sequence")?,

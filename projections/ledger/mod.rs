@@ -5,7 +5,8 @@
 //!
 //! The index is the number of leaves before it: the runner applies each event exactly once, in
 //! feed order, and writes leaves and checkpoint in one transaction, so the indexes stay dense
-//! whatever crashes or restarts.
+//! whatever crashes or restarts. Each leaf also joins the sub-log of its community's province
+//! (known from the community's `CommunityFormed` event), with a dense *province index* there.
 
 /// The read model's name: its checkpoint, its lock and its scratch space are named by it.
 pub const NAME: &str = "ledger";
@@ -13,28 +14,49 @@ pub const NAME: &str = "ledger";
 pub mod query;
 
 use async_trait::async_trait;
+use simpul_domain::events::CommunityEvent;
+use simpul_domain::region::RegionLevel;
 use simpul_ledger::{canonical_event, leaf_hash, to_hex, EventFields, Hash};
 use simpul_store::StoredEvent;
 
-use crate::runtime::{sqlite_sql, Budget, Loaded, ProjectionError, ReadModel, Remembered, Storage};
+use crate::runtime::{
+    load_any, load_each, sqlite_sql, Budget, Entries, Loaded, ProjectionError, ReadModel,
+    Remembered, Storage,
+};
 
 /// The `ledger` read model.
 pub struct Ledger;
 
-/// Leaves folded but not written yet (only while a rebuild defers its writes).
+/// What the read model keeps between batches.
 #[derive(Default)]
 pub struct Pending {
-    /// (position, leaf hash), in feed order.
-    leaves: Vec<(i64, Hash)>,
+    /// Each community's province code.
+    provinces: Entries<String>,
+    /// Leaves folded but not written yet (only while a rebuild defers its writes).
+    leaves: Vec<PendingLeaf>,
 }
 
-impl Remembered<()> for Pending {
-    /// A leaf depends on its event alone: nothing is read back.
-    fn missing(&self, _events: &[StoredEvent], _budget: Budget) -> Vec<String> {
-        Vec::new()
+/// A leaf waiting for its ledger and province indexes.
+pub struct PendingLeaf {
+    position: i64,
+    province: String,
+    hash: Hash,
+}
+
+/// What one write stores: leaves in feed order, and the communities first seen.
+pub struct Rows {
+    leaves: Vec<PendingLeaf>,
+    communities: Vec<(String, String)>,
+}
+
+impl Remembered<String> for Pending {
+    fn missing(&self, events: &[StoredEvent], budget: Budget) -> Vec<String> {
+        self.provinces.missing(events, budget)
     }
 
-    fn loaded(&mut self, _missing: Vec<String>, _found: Vec<(String, ())>) {}
+    fn loaded(&mut self, missing: Vec<String>, found: Vec<(String, String)>) {
+        Remembered::loaded(&mut self.provinces, missing, found);
+    }
 }
 
 /// The leaf hash of a stored event.
@@ -54,25 +76,63 @@ pub fn leaf_of(event: &StoredEvent) -> Result<Hash, ProjectionError> {
         payload: &event.payload,
         metadata: &metadata,
     })
-    .map_err(|error| ProjectionError::Event {
+    .map_err(|error| event_error(event, error.to_string()))?;
+    Ok(leaf_hash(&bytes))
+}
+
+fn event_error(event: &StoredEvent, error: String) -> ProjectionError {
+    ProjectionError::Event {
         position: event.position,
         event: format!("{}#{}", event.aggregate_id, event.sequence),
-        error: error.to_string(),
-    })?;
-    Ok(leaf_hash(&bytes))
+        error,
+    }
+}
+
+/// The province of a `CommunityFormed` event's desa, or `None` for any other event.
+pub fn formed_in(event: &StoredEvent) -> Result<Option<String>, ProjectionError> {
+    if event.event_type != "CommunityFormed" {
+        return Ok(None);
+    }
+    match crate::fold::decode(event)? {
+        CommunityEvent::CommunityFormed(formed) => formed
+            .village
+            .ancestor_at(RegionLevel::Province)
+            .map(|province| Some(province.as_str().to_owned()))
+            .ok_or_else(|| event_error(event, "the desa code has no province".to_owned())),
+        _ => Ok(None),
+    }
 }
 
 impl ReadModel for Ledger {
     const NAME: &'static str = NAME;
-    const TABLES: &'static [&'static str] = &["ledger_leaves"];
+    const TABLES: &'static [&'static str] =
+        &["ledger_leaves", "ledger_communities", "ledger_provinces"];
     type State = Pending;
-    type Loaded = ();
-    type Rows = Vec<(i64, Hash)>;
+    type Loaded = String;
+    type Rows = Rows;
 
     fn fold(&self, pending: &mut Pending, events: &[StoredEvent]) -> Result<(), ProjectionError> {
         for event in events {
-            let position = i64::try_from(event.position).unwrap_or(i64::MAX);
-            pending.leaves.push((position, leaf_of(event)?));
+            let province = match formed_in(event)? {
+                Some(province) => {
+                    pending
+                        .provinces
+                        .change(&event.aggregate_id, || province.clone());
+                    province
+                }
+                None => pending
+                    .provinces
+                    .get(&event.aggregate_id)
+                    .cloned()
+                    .ok_or_else(|| {
+                        event_error(event, "its community was never formed".to_owned())
+                    })?,
+            };
+            pending.leaves.push(PendingLeaf {
+                position: i64::try_from(event.position).unwrap_or(i64::MAX),
+                province,
+                hash: leaf_of(event)?,
+            });
         }
         Ok(())
     }
@@ -82,45 +142,123 @@ impl ReadModel for Ledger {
         pending: &mut Pending,
         budget: Budget,
     ) -> Result<Option<Self::Rows>, ProjectionError> {
-        let due = !budget.deferring || pending.leaves.len() > budget.capacity;
-        Ok(due.then(|| std::mem::take(&mut pending.leaves)))
+        let due = !budget.deferring
+            || pending.leaves.len() > budget.capacity
+            || pending.provinces.must_write(budget);
+        if !due {
+            return Ok(None);
+        }
+        let communities = pending
+            .provinces
+            .changed()
+            .map(|(id, province)| (id.clone(), province.clone()))
+            .collect();
+        pending.provinces.written(budget);
+        Ok(Some(Rows {
+            leaves: std::mem::take(&mut pending.leaves),
+            communities,
+        }))
     }
 }
 
 /// The next ledger index: the number of leaves so far (dense from 0).
 const NEXT_INDEX: &str = "SELECT COALESCE(MAX(ledger_index) + 1, 0) FROM ledger_leaves";
+const SIZES: &str = "SELECT province, size FROM ledger_provinces";
+const LOAD: &str = "SELECT community_id, province FROM ledger_communities";
+
+/// The rows of `leaves` with their ledger and province indexes, counted on from `next` and
+/// from each sub-log's size in `sizes` (updated to the new sizes).
+struct Indexed {
+    ledger_index: Vec<i64>,
+    position: Vec<i64>,
+    leaf_hash: Vec<String>,
+    province: Vec<String>,
+    province_index: Vec<i64>,
+}
+
+fn index(
+    leaves: Vec<PendingLeaf>,
+    next: i64,
+    sizes: &mut std::collections::HashMap<String, i64>,
+) -> Indexed {
+    let mut rows = Indexed {
+        ledger_index: (next..).take(leaves.len()).collect(),
+        position: Vec::with_capacity(leaves.len()),
+        leaf_hash: Vec::with_capacity(leaves.len()),
+        province: Vec::with_capacity(leaves.len()),
+        province_index: Vec::with_capacity(leaves.len()),
+    };
+    for leaf in leaves {
+        let size = sizes.entry(leaf.province.clone()).or_insert(0);
+        rows.province_index.push(*size);
+        *size += 1;
+        rows.position.push(leaf.position);
+        rows.leaf_hash.push(to_hex(&leaf.hash));
+        rows.province.push(leaf.province);
+    }
+    rows
+}
 
 #[async_trait]
 impl Storage<sqlx::PgConnection> for Ledger {
     async fn load(
         &self,
-        _tx: &mut sqlx::PgConnection,
-        _ids: &[String],
+        tx: &mut sqlx::PgConnection,
+        ids: &[String],
     ) -> Result<Loaded<Self>, ProjectionError> {
-        Ok(Vec::new())
+        use sqlx::Row as _;
+        let sql = format!("{LOAD} WHERE community_id = ANY($1)");
+        load_any(tx, &sql, ids, |row| Ok(row.try_get("province")?)).await
     }
 
-    /// One `INSERT` of column arrays, indexes counted on from the last.
+    /// `INSERT`s of column arrays; indexes counted on from the last ones.
     async fn write(
         &self,
         tx: &mut sqlx::PgConnection,
-        leaves: Self::Rows,
+        rows: Self::Rows,
         _events: &[StoredEvent],
     ) -> Result<(), ProjectionError> {
-        if leaves.is_empty() {
+        if !rows.communities.is_empty() {
+            let (ids, provinces): (Vec<String>, Vec<String>) = rows.communities.into_iter().unzip();
+            sqlx::query(
+                "INSERT INTO ledger_communities (community_id, province)
+                 SELECT * FROM UNNEST($1::text[], $2::text[])",
+            )
+            .bind(&ids)
+            .bind(&provinces)
+            .execute(&mut *tx)
+            .await?;
+        }
+        if rows.leaves.is_empty() {
             return Ok(());
         }
         let next: i64 = sqlx::query_scalar(NEXT_INDEX).fetch_one(&mut *tx).await?;
-        let indexes: Vec<i64> = (next..).take(leaves.len()).collect();
-        let positions: Vec<i64> = leaves.iter().map(|(position, _)| *position).collect();
-        let hashes: Vec<String> = leaves.iter().map(|(_, hash)| to_hex(hash)).collect();
+        let mut sizes: std::collections::HashMap<String, i64> = sqlx::query_as(SIZES)
+            .fetch_all(&mut *tx)
+            .await?
+            .into_iter()
+            .collect();
+        let leaves = index(rows.leaves, next, &mut sizes);
         sqlx::query(
-            "INSERT INTO ledger_leaves (ledger_index, position, leaf_hash)
-             SELECT * FROM UNNEST($1::bigint[], $2::bigint[], $3::text[])",
+            "INSERT INTO ledger_leaves
+               (ledger_index, position, leaf_hash, province, province_index)
+             SELECT * FROM UNNEST($1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::bigint[])",
         )
-        .bind(&indexes)
-        .bind(&positions)
-        .bind(&hashes)
+        .bind(&leaves.ledger_index)
+        .bind(&leaves.position)
+        .bind(&leaves.leaf_hash)
+        .bind(&leaves.province)
+        .bind(&leaves.province_index)
+        .execute(&mut *tx)
+        .await?;
+        let (provinces, sizes): (Vec<String>, Vec<i64>) = sizes.into_iter().unzip();
+        sqlx::query(
+            "INSERT INTO ledger_provinces (province, size)
+             SELECT * FROM UNNEST($1::text[], $2::bigint[])
+             ON CONFLICT (province) DO UPDATE SET size = EXCLUDED.size",
+        )
+        .bind(&provinces)
+        .bind(&sizes)
         .execute(&mut *tx)
         .await?;
         Ok(())
@@ -131,34 +269,61 @@ impl Storage<sqlx::PgConnection> for Ledger {
 impl Storage<sqlx::SqliteConnection> for Ledger {
     async fn load(
         &self,
-        _tx: &mut sqlx::SqliteConnection,
-        _ids: &[String],
+        tx: &mut sqlx::SqliteConnection,
+        ids: &[String],
     ) -> Result<Loaded<Self>, ProjectionError> {
-        Ok(Vec::new())
+        use sqlx::Row as _;
+        let sql = format!("{LOAD} WHERE community_id = ?1");
+        load_each(tx, &sql, ids, |row| Ok(row.try_get("province")?)).await
     }
 
-    /// One prepared insert per leaf, indexes counted on from the last.
+    /// One prepared insert per row; indexes counted on from the last ones.
     async fn write(
         &self,
         tx: &mut sqlx::SqliteConnection,
-        leaves: Self::Rows,
+        rows: Self::Rows,
         _events: &[StoredEvent],
     ) -> Result<(), ProjectionError> {
-        if leaves.is_empty() {
-            return Ok(());
-        }
-        let mut next: i64 = sqlx::query_scalar(NEXT_INDEX).fetch_one(&mut *tx).await?;
-        let insert = sqlite_sql(
-            "INSERT INTO ledger_leaves (ledger_index, position, leaf_hash) VALUES ($1, $2, $3)",
-        );
-        for (position, hash) in &leaves {
-            sqlx::query(&insert)
-                .bind(next)
-                .bind(position)
-                .bind(to_hex(hash))
+        for (id, province) in &rows.communities {
+            sqlx::query("INSERT INTO ledger_communities (community_id, province) VALUES (?1, ?2)")
+                .bind(id)
+                .bind(province)
                 .execute(&mut *tx)
                 .await?;
-            next += 1;
+        }
+        if rows.leaves.is_empty() {
+            return Ok(());
+        }
+        let next: i64 = sqlx::query_scalar(NEXT_INDEX).fetch_one(&mut *tx).await?;
+        let mut sizes: std::collections::HashMap<String, i64> = sqlx::query_as(SIZES)
+            .fetch_all(&mut *tx)
+            .await?
+            .into_iter()
+            .collect();
+        let leaves = index(rows.leaves, next, &mut sizes);
+        let insert = sqlite_sql(
+            "INSERT INTO ledger_leaves (ledger_index, position, leaf_hash, province, province_index)
+             VALUES ($1, $2, $3, $4, $5)",
+        );
+        for i in 0..leaves.position.len() {
+            sqlx::query(&insert)
+                .bind(leaves.ledger_index[i])
+                .bind(leaves.position[i])
+                .bind(&leaves.leaf_hash[i])
+                .bind(&leaves.province[i])
+                .bind(leaves.province_index[i])
+                .execute(&mut *tx)
+                .await?;
+        }
+        for (province, size) in sizes {
+            sqlx::query(
+                "INSERT INTO ledger_provinces (province, size) VALUES (?1, ?2)
+                 ON CONFLICT (province) DO UPDATE SET size = excluded.size",
+            )
+            .bind(province)
+            .bind(size)
+            .execute(&mut *tx)
+            .await?;
         }
         Ok(())
     }

@@ -58,11 +58,15 @@ async fn catch_up(runner: &Runner, expected: usize) {
     }
 }
 
+/// A desa in Aceh (province 11), beside Sleman's (province 34): two sub-logs.
+const ACEH_DESA: &str = "11.01.02.2018";
+
 async fn some_history(db: &TestDb, kim: usize) {
     let executor = db.executor();
     let keys = db.keys();
-    for _ in 0..kim {
-        let id = legal_ready(&executor, &keys, SLEMAN_DESA).await;
+    for i in 0..kim {
+        let desa = if i % 2 == 0 { SLEMAN_DESA } else { ACEH_DESA };
+        let id = legal_ready(&executor, &keys, desa).await;
         let (_, command) = activity(ActivityKind::Dissemination);
         executor
             .execute(&id, command, &context(ActorRole::Pegiat))
@@ -71,14 +75,16 @@ async fn some_history(db: &TestDb, kim: usize) {
     }
 }
 
-/// Checks the ledger against the feed: dense indexes, the feed's order, each event's leaf, and
-/// the tree head over them.
+/// Checks the ledger against the feed: dense indexes, the feed's order, each event's leaf, its
+/// province (from its community's formation) and dense index there, and the tree head.
 async fn check_against_feed(db: &TestDb) -> Vec<query::Leaf> {
     let store = db.store();
     let size = query::size(&db.database).await.unwrap();
     let feed = read_feed(&store, 0, size as usize).await;
     let leaves = query::leaves(&db.database, 0, u64::MAX).await.unwrap();
     assert_eq!(leaves.len(), feed.len(), "one leaf per event");
+    let mut provinces = std::collections::HashMap::new();
+    let mut sizes = std::collections::HashMap::new();
     for (i, (leaf, event)) in leaves.iter().zip(&feed).enumerate() {
         assert_eq!(leaf.index, i as u64, "dense from 0");
         assert_eq!(leaf.position, event.position, "leaf {i} in feed order");
@@ -88,6 +94,17 @@ async fn check_against_feed(db: &TestDb) -> Vec<query::Leaf> {
             "leaf {i} of {}",
             event.position
         );
+        if event.event_type == "CommunityFormed" {
+            let village = event.payload["CommunityFormed"]["village"]
+                .as_str()
+                .unwrap();
+            provinces.insert(event.aggregate_id.clone(), village[..2].to_owned());
+        }
+        let province = &provinces[&event.aggregate_id];
+        assert_eq!(&leaf.province, province, "leaf {i}'s province");
+        let next = sizes.entry(province.clone()).or_insert(0u64);
+        assert_eq!(leaf.province_index, *next, "leaf {i} dense in its sub-log");
+        *next += 1;
     }
     let hashes: Vec<[u8; 32]> = leaves.iter().map(|leaf| leaf.hash).collect();
     assert_eq!(
@@ -106,6 +123,9 @@ both_backends!(
         catch_up(&runner, first).await;
         let before = check_against_feed(&db).await;
         assert_eq!(before.len(), first);
+        let provinces: std::collections::BTreeSet<&str> =
+            before.iter().map(|leaf| leaf.province.as_str()).collect();
+        assert_eq!(provinces.into_iter().collect::<Vec<_>>(), ["11", "34"]);
 
         // More events: the indexes given stay as they were, the new ones follow densely.
         some_history(&db, 2).await;
@@ -194,12 +214,30 @@ both_backends!(
         // Fewer new leaves than the policy's 1000, and the interval not passed: not due.
         assert_eq!(checkpointer.tick().await.unwrap(), None);
         assert_eq!(checkpointer.cut().await.unwrap(), Some(size as u64));
-        let (latest, note) = query::latest_checkpoint(&db.database)
+        let latest = query::latest_checkpoint(&db.database)
             .await
             .unwrap()
             .unwrap();
-        assert_eq!(latest, size as u64);
-        let checkpoint = verifier.open(&note).expect("signed by the ledger key");
+        assert_eq!(latest.size, size as u64);
+        let checkpoint = verifier
+            .open(&latest.note)
+            .expect("signed by the ledger key");
+        // Its extension line commits to each province's sub-log, recomputed here.
+        let leaves = query::leaves(&db.database, 0, u64::MAX).await.unwrap();
+        let mut sublogs = std::collections::BTreeMap::<String, Vec<[u8; 32]>>::new();
+        for leaf in &leaves[..size] {
+            sublogs
+                .entry(leaf.province.clone())
+                .or_default()
+                .push(leaf.hash);
+        }
+        let mut expected = simpul_ledger::SubLogs::default();
+        for (province, hashes) in &sublogs {
+            expected.insert(province, hashes.len() as u64, simpul_ledger::root(hashes));
+        }
+        assert_eq!(sublogs.len(), 2);
+        assert_eq!(latest.sublogs, expected.table());
+        assert_eq!(checkpoint.extensions, vec![expected.extension_line()]);
         assert_eq!(checkpoint.size, size as u64);
         assert_eq!(checkpoint.origin, "simpul.test/ledger");
         assert_eq!(
@@ -220,10 +258,11 @@ both_backends!(
         let grown = read_feed(&db.store(), 0, size + 6).await.len();
         catch_up(&runner, grown).await;
         assert_eq!(every3.tick().await.unwrap(), Some(grown as u64));
-        let (_, note) = query::latest_checkpoint(&db.database)
+        let note = query::latest_checkpoint(&db.database)
             .await
             .unwrap()
-            .unwrap();
+            .unwrap()
+            .note;
         let checkpoint = verifier.open(&note).unwrap();
         assert_eq!(
             checkpoint.root,
@@ -294,4 +333,221 @@ async fn the_latest_checkpoint_is_served_to_auditors_and_admins_only() {
     let refused = server.get("/ledger/checkpoint", &regency).await;
     assert_eq!(refused.status, 403);
     assert!(refused.is_problem());
+}
+
+/// Waits until the server's ledger holds `size` leaves.
+async fn ledger_reaches(database: &simpul_store::Database, size: u64) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while query::size(database).await.unwrap() < size {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the ledger did not follow"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
+
+fn base64_hash(value: &serde_json::Value) -> [u8; 32] {
+    use base64::Engine as _;
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(value.as_str().unwrap())
+        .unwrap();
+    bytes.try_into().unwrap()
+}
+
+fn hashes(value: &serde_json::Value) -> Vec<[u8; 32]> {
+    value.as_array().unwrap().iter().map(base64_hash).collect()
+}
+
+#[tokio::test]
+async fn checkpoints_and_proofs_are_served_within_the_auditors_scope() {
+    for backend in [
+        simpul_store::Backend::Postgres,
+        simpul_store::Backend::Sqlite,
+    ] {
+        let server = crate::server::TestServer::spawn(backend).await;
+        let admin = server.token("admin", "national").await;
+        let national = server.token("auditor", "national").await;
+        let yogya = server.token("auditor", "34").await;
+        let sleman = server.token("auditor", "34.04").await;
+        let regency = server.token("regency", "34.04").await;
+        let database = server.database();
+        let key = simpul_ledger::LedgerKey::from_seed("simpul.test/ledger", &[3; 32]).unwrap();
+        let verifier = key.verifier();
+        let mut checkpointer = simpul_app::ledger::Checkpointer::new(
+            database.clone(),
+            key,
+            "simpul.test/ledger",
+            policy(1),
+        )
+        .await
+        .unwrap();
+
+        // One KIM in Sleman (34), one in Aceh (11); a checkpoint; one more in Sleman; another.
+        let body = crate::server::form_body(SLEMAN_DESA, 12);
+        let first = server.post("/communities", &regency, body.clone()).await;
+        assert_eq!(first.status, 201);
+        let first = first.body["id"].as_str().unwrap().to_owned();
+        let aceh = crate::server::form_body(ACEH_DESA, 12);
+        assert_eq!(server.post("/communities", &admin, aceh).await.status, 201);
+        ledger_reaches(&database, 2).await;
+        assert_eq!(checkpointer.tick().await.unwrap(), Some(2));
+        assert_eq!(
+            server.post("/communities", &regency, body).await.status,
+            201
+        );
+        ledger_reaches(&database, 3).await;
+        assert_eq!(checkpointer.tick().await.unwrap(), Some(3));
+
+        // The history and the audit trail show each event's ledger index.
+        let leaves = query::leaves(&database, 0, 3).await.unwrap();
+        let index_of = |position: u64| {
+            leaves
+                .iter()
+                .find(|leaf| leaf.position == position)
+                .map(|leaf| leaf.index)
+                .unwrap()
+        };
+        let history = server
+            .get(&format!("/communities/{first}/events"), &sleman)
+            .await;
+        assert_eq!(history.status, 200);
+        let entry = &history.body.as_array().unwrap()[0];
+        assert_eq!(
+            entry["ledger_index"].as_u64(),
+            Some(index_of(entry["position"].as_u64().unwrap()))
+        );
+        let audit = server.get("/audit", &admin).await;
+        let rows = audit.body["items"].as_array().unwrap();
+        assert_eq!(rows.len(), 3);
+        for row in rows {
+            assert_eq!(
+                row["ledger_index"].as_u64(),
+                Some(index_of(row["position"].as_u64().unwrap()))
+            );
+        }
+
+        // Every auditor lists the checkpoints; each note verifies and commits to its table.
+        let listed = server.get("/ledger/checkpoints", &sleman).await;
+        assert_eq!(listed.status, 200, "{:?}", listed.body);
+        let items = listed.body["items"].as_array().unwrap().clone();
+        assert_eq!(items.len(), 2);
+        assert_eq!(listed.body["next_from"], serde_json::Value::Null);
+        let mut heads = Vec::new();
+        for item in &items {
+            let checkpoint = verifier.open(item["note"].as_str().unwrap()).unwrap();
+            assert_eq!(checkpoint.size, item["size"].as_u64().unwrap());
+            assert_eq!(checkpoint.root, base64_hash(&item["root"]));
+            let table = simpul_ledger::SubLogs::parse(item["sublogs"].as_str().unwrap()).unwrap();
+            assert!(table.is_committed_by(&checkpoint.extensions));
+            heads.push((checkpoint, table));
+        }
+        let later = server.get("/ledger/checkpoints?from=3", &national).await;
+        assert_eq!(later.body["items"].as_array().unwrap().len(), 1);
+        let (latest, table) = &heads[1];
+        assert_eq!(table.get("34").unwrap().0, 2);
+        assert_eq!(table.get("11").unwrap().0, 1);
+
+        // Global inclusion: every leaf of the latest checkpoint, for a national scope.
+        for token in [&admin, &national] {
+            for index in 0..3u64 {
+                let proof = server
+                    .get(
+                        &format!("/ledger/proofs/inclusion?index={index}&size=3"),
+                        token,
+                    )
+                    .await;
+                assert_eq!(proof.status, 200, "{:?}", proof.body);
+                simpul_ledger::verify_inclusion(
+                    &base64_hash(&proof.body["leaf_hash"]),
+                    index,
+                    3,
+                    &hashes(&proof.body["path"]),
+                    &latest.root,
+                )
+                .unwrap();
+            }
+        }
+        // A regional auditor: its province's sub-log, not the global tree nor another province.
+        for token in [&yogya, &sleman] {
+            assert_eq!(
+                server
+                    .get("/ledger/proofs/inclusion?index=0&size=3", token)
+                    .await
+                    .status,
+                403
+            );
+            assert_eq!(
+                server
+                    .get("/ledger/proofs/inclusion?index=0&size=1&province=11", token)
+                    .await
+                    .status,
+                403
+            );
+            let (size, head) = table.get("34").unwrap();
+            for index in 0..size {
+                let proof = server
+                    .get(
+                        &format!("/ledger/proofs/inclusion?index={index}&size={size}&province=34"),
+                        token,
+                    )
+                    .await;
+                assert_eq!(proof.status, 200, "{:?}", proof.body);
+                simpul_ledger::verify_inclusion(
+                    &base64_hash(&proof.body["leaf_hash"]),
+                    index,
+                    size,
+                    &hashes(&proof.body["path"]),
+                    &head,
+                )
+                .unwrap();
+            }
+            let consistent = server
+                .get("/ledger/proofs/consistency?from=1&to=2&province=34", token)
+                .await;
+            assert_eq!(consistent.status, 200);
+        }
+        // The later checkpoint extends the earlier one.
+        let proof = server
+            .get("/ledger/proofs/consistency?from=2&to=3", &admin)
+            .await;
+        assert_eq!(proof.status, 200, "{:?}", proof.body);
+        simpul_ledger::verify_consistency(
+            2,
+            3,
+            &heads[0].0.root,
+            &latest.root,
+            &hashes(&proof.body["path"]),
+        )
+        .unwrap();
+
+        // Bad requests name their field; a role without the ledger is refused.
+        for (path, field) in [
+            ("/ledger/proofs/inclusion?index=3&size=3", "index"),
+            ("/ledger/proofs/inclusion?index=0&size=9", "size"),
+            (
+                "/ledger/proofs/inclusion?index=0&size=1&province=3x",
+                "province",
+            ),
+            (
+                "/ledger/proofs/inclusion?index=0&size=1&province=34.04",
+                "province",
+            ),
+            ("/ledger/proofs/consistency?from=3&to=2", "from"),
+            ("/ledger/proofs/consistency?from=0&to=2", "from"),
+            ("/ledger/proofs/consistency?from=1&to=7", "to"),
+            ("/ledger/checkpoints?from=5&to=4", "from"),
+            ("/ledger/proofs/inclusion?size=3", "index"),
+            ("/ledger/proofs/consistency?from=1", "to"),
+        ] {
+            let refused = server.get(path, &admin).await;
+            assert_eq!(refused.status, 400, "{path}: {:?}", refused.body);
+            assert!(refused.is_problem());
+            assert_eq!(refused.body["field"], field, "{path}");
+        }
+        assert_eq!(
+            server.get("/ledger/checkpoints", &regency).await.status,
+            403
+        );
+    }
 }

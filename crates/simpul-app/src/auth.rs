@@ -604,6 +604,28 @@ impl Principal {
         self.permitted(action)
     }
 
+    /// May this principal read `province`'s ledger sub-log ([`Action::ReadLedger`])? A national
+    /// scope reads every one; a regional scope reads its own province's (a regency's auditor
+    /// sees leaf hashes of the rest of its province, never their events). Otherwise 403.
+    pub fn authorize_sublog(&self, province: &RegionCode) -> Result<(), AuthError> {
+        let own = match &self.scope {
+            Scope::National => true,
+            Scope::Region(scope) => {
+                scope.ancestor_at(RegionLevel::Province).as_ref() == Some(province)
+            }
+            Scope::Community(_) => false,
+        };
+        if !own {
+            return Err(AuthError::Forbidden {
+                reason: format!(
+                    "the sub-log of province {province} is outside this token's scope ({})",
+                    self.scope
+                ),
+            });
+        }
+        self.permitted(Action::ReadLedger)
+    }
+
     /// What a read of `action` over many KIM covers — `requested` (a region, which must be inside
     /// the token's scope), or, when absent, what `without` says — or why it is refused: a region
     /// outside the scope, a role without the permission, or a national read by a regional

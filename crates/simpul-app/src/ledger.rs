@@ -1,11 +1,12 @@
 //! Cutting the ledger's signed checkpoints (`docs/ledger.md`): the tree head of the `ledger`
-//! read model at its current size, signed as a C2SP signed note and recorded, whenever `every`
-//! new leaves have come or `interval` has passed since the last cut with any new leaf.
+//! read model at its current size, with an extension line committing to every province's
+//! sub-log, signed as a C2SP signed note and recorded, whenever `every` new leaves have come or
+//! `interval` has passed since the last cut with any new leaf.
 
 use std::time::{Duration, Instant};
 
-use simpul_ledger::{Checkpoint, Frontier, LedgerKey};
-use simpul_projections::ledger::query;
+use simpul_ledger::{Checkpoint, LedgerKey};
+use simpul_projections::ledger::query::{self, Heads, StoredCheckpoint};
 use simpul_projections::ProjectionError;
 use simpul_store::Database;
 
@@ -18,13 +19,13 @@ pub struct CheckpointPolicy {
     pub interval: Duration,
 }
 
-/// Cuts checkpoints as the ledger grows, keeping only the tree's right edge in memory.
+/// Cuts checkpoints as the ledger grows, keeping only the trees' right edges in memory.
 pub struct Checkpointer {
     db: Database,
     key: LedgerKey,
     origin: String,
     policy: CheckpointPolicy,
-    frontier: Frontier,
+    heads: Heads,
     last_cut: (u64, Instant),
 }
 
@@ -38,13 +39,13 @@ impl Checkpointer {
     ) -> Result<Self, ProjectionError> {
         let last = query::latest_checkpoint(&db)
             .await?
-            .map_or(0, |(size, _)| size);
+            .map_or(0, |checkpoint| checkpoint.size);
         Ok(Self {
             db,
             key,
             origin: origin.to_owned(),
             policy,
-            frontier: Frontier::default(),
+            heads: Heads::default(),
             last_cut: (last, Instant::now()),
         })
     }
@@ -68,15 +69,24 @@ impl Checkpointer {
         if size == 0 || size <= self.last_cut.0 {
             return Ok(None);
         }
-        query::extend_frontier(&self.db, &mut self.frontier, size).await?;
+        self.heads.extend(&self.db, size).await?;
+        let sublogs = self.heads.sublogs();
         let checkpoint = Checkpoint {
             origin: self.origin.clone(),
             size,
-            root: self.frontier.root(),
+            root: self.heads.root(),
+            extensions: vec![sublogs.extension_line()],
         };
         let note = self.key.sign(&checkpoint);
         let signed_at = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
-        query::record_checkpoint(&self.db, size, &checkpoint.root, &note, &signed_at).await?;
+        let stored = StoredCheckpoint {
+            size,
+            root: checkpoint.root,
+            note,
+            signed_at,
+            sublogs: sublogs.table(),
+        };
+        query::record_checkpoint(&self.db, &stored).await?;
         self.last_cut = (size, Instant::now());
         Ok(Some(size))
     }

@@ -27,6 +27,9 @@ use uuid::Uuid;
 use crate::auth::{Action, AuthError, Principal, Scope, WithoutRegion};
 use crate::executor::CommandExecutor;
 
+mod ledger;
+pub use ledger::{ConsistencyProof, InclusionProof, Tree, MAX_CHECKPOINTS};
+
 /// The largest page a list read returns.
 pub const MAX_PAGE: u32 = 500;
 
@@ -528,7 +531,7 @@ impl Reads {
         Ok(
             simpul_projections::ledger::query::latest_checkpoint(self.store().database())
                 .await?
-                .map(|(_, note)| note),
+                .map(|checkpoint| checkpoint.note),
         )
     }
 

@@ -98,6 +98,9 @@ pub struct HistoryEntry {
     pub sequence: u64,
     /// Global position.
     pub position: u64,
+    /// Ledger index (`docs/ledger.md`): its leaf in the verifiable ledger; absent until the
+    /// ledger has reached the event.
+    pub ledger_index: Option<u64>,
     /// Event type, e.g. `SkIssued`.
     #[serde(rename = "type")]
     pub event_type: String,
@@ -200,6 +203,7 @@ pub async fn history(
     principal: &Principal,
     events: Vec<StoredEvent>,
 ) -> Result<Vec<HistoryEntry>, ApiError> {
+    let ledger = state.reads.ledger_indexes(&events).await?;
     let mut entries = Vec::with_capacity(events.len());
     for event in events {
         let mut payload = event.payload;
@@ -225,6 +229,7 @@ pub async fn history(
         entries.push(HistoryEntry {
             sequence: event.sequence,
             position: event.position,
+            ledger_index: ledger.get(&event.position).copied(),
             event_type: event.event_type,
             event_version: event.event_version,
             payload: fields,

@@ -42,17 +42,26 @@ pub struct Checkpoint {
     pub size: u64,
     /// The tree head over them.
     pub root: Hash,
+    /// Extension lines after the tree head (C2SP allows them; Simpul's one commits to the
+    /// per-province sub-logs, [`crate::sublog`]). Each non-empty, without a newline.
+    pub extensions: Vec<String>,
 }
 
 impl Checkpoint {
-    /// The note text that is signed: three lines, each ending in a newline.
+    /// The note text that is signed: three lines and the extension lines, each ending in a
+    /// newline.
     pub fn body(&self) -> String {
-        format!(
+        let mut body = format!(
             "{}\n{}\n{}\n",
             self.origin,
             self.size,
             BASE64.encode(self.root)
-        )
+        );
+        for line in &self.extensions {
+            body.push_str(line);
+            body.push('\n');
+        }
+        body
     }
 }
 
@@ -230,6 +239,7 @@ impl Verifier {
             origin: origin.to_owned(),
             size,
             root,
+            extensions: lines.map(str::to_owned).collect(),
         })
     }
 }
@@ -264,6 +274,7 @@ mod tests {
             origin: "simpul.test/ledger".to_owned(),
             size: 8,
             root: crate::merkle::leaf_hash(b"root"),
+            extensions: vec!["simpul-provinces AAAA".to_owned()],
         }
     }
 
@@ -274,6 +285,9 @@ mod tests {
         let verifier = Verifier::parse(&key.verifier().encode()).expect("verifier");
         assert_eq!(verifier.open(&note), Ok(checkpoint()));
         assert!(note.starts_with("simpul.test/ledger\n8\n"));
+        assert!(note.contains("=\nsimpul-provinces AAAA\n\n\u{2014} simpul-test "));
+        let extended = note.replacen("AAAA\n", "AAAB\n", 1);
+        assert!(verifier.open(&extended).is_err());
 
         let other = LedgerKey::from_seed("simpul-test", &[8; 32]).expect("key");
         assert_eq!(
