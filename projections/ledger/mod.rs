@@ -14,9 +14,7 @@ pub const NAME: &str = "ledger";
 pub mod query;
 
 use async_trait::async_trait;
-use simpul_domain::events::CommunityEvent;
-use simpul_domain::region::RegionLevel;
-use simpul_ledger::{canonical_event, leaf_hash, to_hex, EventFields, Hash};
+use simpul_ledger::{canonical_event, formed_province, leaf_hash, to_hex, EventFields, Hash};
 use simpul_store::StoredEvent;
 
 use crate::runtime::{
@@ -88,18 +86,13 @@ fn event_error(event: &StoredEvent, error: String) -> ProjectionError {
     }
 }
 
-/// The province of a `CommunityFormed` event's desa, or `None` for any other event.
+/// The province of a `CommunityFormed` event's desa, or `None` for any other event
+/// ([`simpul_ledger::formed_province`]: the verifiers use the same rule).
 pub fn formed_in(event: &StoredEvent) -> Result<Option<String>, ProjectionError> {
-    if event.event_type != "CommunityFormed" {
-        return Ok(None);
-    }
-    match crate::fold::decode(event)? {
-        CommunityEvent::CommunityFormed(formed) => formed
-            .village
-            .ancestor_at(RegionLevel::Province)
-            .map(|province| Some(province.as_str().to_owned()))
-            .ok_or_else(|| event_error(event, "the desa code has no province".to_owned())),
-        _ => Ok(None),
+    match formed_province(&event.event_type, &event.payload) {
+        None => Ok(None),
+        Some(Ok(province)) => Ok(Some(province.to_owned())),
+        Some(Err(error)) => Err(event_error(event, error)),
     }
 }
 

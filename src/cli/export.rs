@@ -222,7 +222,7 @@ async fn warn_if_behind(reads: &Reads) {
 /// Opens `path` for the export, owner only: a new file is created 0600, an existing regular
 /// file is narrowed to 0600 *before* it is emptied (an export may hold names in plaintext). A
 /// device or pipe (`--output /dev/stdout`) is written as it is.
-fn create(path: &Path) -> anyhow::Result<File> {
+pub(super) fn create(path: &Path) -> anyhow::Result<File> {
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create(true).truncate(false);
     #[cfg(unix)]
@@ -254,7 +254,7 @@ fn create(path: &Path) -> anyhow::Result<File> {
 }
 
 /// Runs `export`; if it fails, removes the half-written `path` before returning the error.
-async fn cleaned_up_on_error<T>(
+pub(super) async fn cleaned_up_on_error<T>(
     path: &Path,
     export: impl std::future::Future<Output = anyhow::Result<T>>,
 ) -> anyhow::Result<T> {

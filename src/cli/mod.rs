@@ -71,7 +71,8 @@ pub enum Command {
     /// API bearer tokens: create (the secret is shown once), list, revoke.
     #[command(subcommand)]
     Tokens(tokens::TokensCommand),
-    /// The verifiable ledger: `audit key` (the verifier key of its signed checkpoints).
+    /// The verifiable ledger: `audit key` (the verifier key of its signed checkpoints),
+    /// `audit verify` (the ledger against the log, or an export offline), `audit export`.
     #[command(subcommand)]
     Audit(audit::AuditCommand),
 }

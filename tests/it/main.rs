@@ -6,6 +6,7 @@
 
 mod api;
 mod architecture;
+mod audit;
 mod cli;
 mod commands;
 mod contract;

@@ -1,7 +1,11 @@
 //! Cutting the ledger's signed checkpoints (`docs/ledger.md`): the tree head of the `ledger`
 //! read model at its current size, with an extension line committing to every province's
 //! sub-log, signed as a C2SP signed note and recorded, whenever `every` new leaves have come or
-//! `interval` has passed since the last cut with any new leaf.
+//! `interval` has passed since the last cut with any new leaf. [`verify`] checks the whole ledger
+//! against the log; [`export`] writes one province's events for checking offline.
+
+pub mod export;
+pub mod verify;
 
 use std::time::{Duration, Instant};
 

@@ -388,6 +388,46 @@ impl EventStore {
         }
     }
 
+    /// The events at `positions`, in that order; a position with no event is left out.
+    pub async fn at_positions(&self, positions: &[u64]) -> Result<Vec<StoredEvent>, StoreError> {
+        const COLUMNS: &str = "SELECT position, aggregate_type, aggregate_id, sequence, event_type,
+            event_version, payload::text AS payload, metadata::text AS metadata FROM events";
+        let wanted: Vec<i64> = positions
+            .iter()
+            .map(|p| to_i64(*p))
+            .collect::<Result<_, _>>()?;
+        let mut found = match &self.db {
+            Database::Postgres(pool) => sqlx::query(&format!("{COLUMNS} WHERE position = ANY($1)"))
+                .bind(&wanted)
+                .fetch_all(pool)
+                .await?
+                .iter()
+                .map(stored_event_pg)
+                .collect::<Result<Vec<_>, _>>()?,
+            Database::Sqlite { readers, .. } => {
+                let sql = format!("{} WHERE position = ?1", COLUMNS.replace("::text", ""));
+                let mut events = Vec::with_capacity(wanted.len());
+                for position in &wanted {
+                    if let Some(row) = sqlx::query(&sql)
+                        .bind(position)
+                        .fetch_optional(readers)
+                        .await?
+                    {
+                        events.push(stored_event_sqlite(&row)?);
+                    }
+                }
+                events
+            }
+        };
+        let order: HashMap<u64, usize> = positions
+            .iter()
+            .enumerate()
+            .map(|(i, position)| (*position, i))
+            .collect();
+        found.sort_by_key(|event| order.get(&event.position).copied().unwrap_or(usize::MAX));
+        Ok(found)
+    }
+
     /// The community holding nomor induk `number` (canonical form) in kabupaten/kota `regency`,
     /// if any (R8), from the claims table.
     pub async fn registration_holder(
