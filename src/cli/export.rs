@@ -162,7 +162,7 @@ async fn communities_xlsx(mut pages: CommunityPages, path: &Path) -> anyhow::Res
 }
 
 /// The reads the exports share with `GET /api/v1/exports/…`, as the operator.
-fn reads(database: Database) -> anyhow::Result<Reads> {
+pub(super) fn reads(database: Database) -> anyhow::Result<Reads> {
     let regions = simpul_regions::bundled().context("loading the bundled region codes")?;
     let services = CommunityServices::new(Arc::new(regions));
     let executor = CommandExecutor::new(EventStore::new(database), services);

@@ -2,6 +2,7 @@
 //! through [`exit::Exit`], the one table of codes (README, "Exit codes").
 
 mod audit;
+mod communities;
 mod demo;
 mod events;
 pub mod exit;
@@ -54,6 +55,9 @@ pub enum Command {
     /// Read the event log.
     #[command(subcommand)]
     Events(events::EventsCommand),
+    /// One KIM now, or as of a date or ledger index: `communities show ID --as-of 2024-12-31`.
+    #[command(subcommand)]
+    Communities(communities::CommunitiesCommand),
     /// Read models: status, run, rebuild.
     #[command(subcommand)]
     Projections(projections::ProjectionsCommand),
@@ -92,6 +96,7 @@ pub async fn run(mut cli: Cli) -> anyhow::Result<()> {
         }
         Command::Regions(command) => regions::run(command),
         Command::Events(command) => events::run(&cli.config, command).await,
+        Command::Communities(command) => communities::run(&cli.config, command).await,
         Command::Demo(command) => demo::run(&cli.config, command).await,
         Command::Export(command) => export::run(&cli.config, command).await,
         Command::Import(args) => import::run(&cli.config, args).await,

@@ -461,3 +461,80 @@ async fn a_provinces_export_verifies_offline_and_every_change_to_it_is_named() {
         assert!(text(&output).contains("province"));
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn communities_show_reads_a_kim_as_of_a_ledger_index_or_a_date() {
+    let fixture = Fixture::new(Backend::Sqlite).await;
+    let first = fixture.leaf(0).await;
+    let id = fixture
+        .db
+        .store()
+        .at_positions(&[first.position])
+        .await
+        .unwrap()
+        .remove(0)
+        .aggregate_id;
+    let data = fixture.dir.path().to_str().unwrap().to_owned();
+    let show = |args: Vec<String>| {
+        let url = fixture.db.url.clone();
+        let data = data.clone();
+        async move {
+            let mut all = vec!["communities".to_owned(), "show".to_owned()];
+            all.extend(args);
+            let all: Vec<&str> = all.iter().map(String::as_str).collect();
+            simpul_binary_async(&all, &[("DATABASE_URL", &url), ("SIMPUL_DATA_DIR", &data)]).await
+        }
+    };
+    let json = |output: &std::process::Output| -> serde_json::Value {
+        assert!(output.status.success(), "{}", text(output));
+        serde_json::from_slice(&output.stdout).unwrap()
+    };
+    // Ledger indexes 0–4 are this KIM's formation, three appointments and its SK.
+    let formed = json(
+        &show(vec![
+            id.clone(),
+            "--at-index".into(),
+            "0".into(),
+            "--json".into(),
+        ])
+        .await,
+    );
+    assert_eq!(formed["version"], 1);
+    assert_eq!(formed["officers"], 0);
+    assert_eq!(formed["as_of_ledger_index"], 0);
+    let staffed = json(
+        &show(vec![
+            id.clone(),
+            "--at-index".into(),
+            "3".into(),
+            "--json".into(),
+        ])
+        .await,
+    );
+    assert_eq!(staffed["officers"], 3);
+    assert_eq!(staffed["sk_number"], serde_json::Value::Null);
+    let now = json(&show(vec![id.clone(), "--json".into()]).await);
+    assert_eq!(now["version"], 5);
+    assert!(now["sk_number"].is_string());
+    let tomorrow = (chrono::Utc::now() + chrono::Duration::days(1))
+        .date_naive()
+        .to_string();
+    let dated = json(
+        &show(vec![
+            id.clone(),
+            "--as-of".into(),
+            tomorrow,
+            "--json".into(),
+        ])
+        .await,
+    );
+    assert_eq!(dated["version"], 5);
+    assert_eq!(dated["as_of_ledger_index"], 4);
+
+    let before = show(vec![id.clone(), "--as-of".into(), "2000-01-01".into()]).await;
+    assert_eq!(before.status.code(), Some(2), "{}", text(&before));
+    assert!(text(&before).contains("had been recorded by then"));
+    let bad = show(vec![id, "--as-of".into(), "kemarin".into()]).await;
+    assert_eq!(bad.status.code(), Some(64), "{}", text(&bad));
+    assert!(text(&bad).contains("--as-of"));
+}

@@ -551,3 +551,103 @@ async fn checkpoints_and_proofs_are_served_within_the_auditors_scope() {
         );
     }
 }
+
+#[tokio::test]
+async fn a_kim_reads_as_it_stood_at_a_time_or_a_ledger_index() {
+    for backend in [
+        simpul_store::Backend::Postgres,
+        simpul_store::Backend::Sqlite,
+    ] {
+        let server = crate::server::TestServer::spawn(backend).await;
+        let regency = server.token("regency", "34.04").await;
+        let auditor = server.token("auditor", "34").await;
+        let formed = server
+            .post(
+                "/communities",
+                &regency,
+                crate::server::form_body(SLEMAN_DESA, 12),
+            )
+            .await;
+        assert_eq!(formed.status, 201);
+        let id = formed.body["id"].as_str().unwrap().to_owned();
+        let pegiat = server.token("pegiat", &id).await;
+        for members in [20, 25] {
+            let reply = server
+                .call(
+                    reqwest::Method::PUT,
+                    &format!("/api/v1/communities/{id}/members"),
+                    Some(&pegiat),
+                    Some(
+                        serde_json::json!({"member_count": members, "effective_on": "2025-09-01"}),
+                    ),
+                    &[],
+                )
+                .await;
+            assert_eq!(reply.status, 200, "{:?}", reply.body);
+        }
+        ledger_reaches(&server.database(), 3).await;
+        let history = server
+            .get(&format!("/communities/{id}/events"), &auditor)
+            .await;
+        let entries = history.body.as_array().unwrap().clone();
+        assert_eq!(entries.len(), 3);
+        let index = |i: usize| entries[i]["ledger_index"].as_u64().unwrap();
+
+        // At a ledger index: the state after that event, stamped with it.
+        let then = server
+            .get(
+                &format!("/communities/{id}?at_index={}", index(1)),
+                &auditor,
+            )
+            .await;
+        assert_eq!(then.status, 200, "{:?}", then.body);
+        assert_eq!(then.body["member_count"], 20);
+        assert_eq!(then.body["version"], 2);
+        assert_eq!(then.body["as_of"]["ledger_index"].as_u64(), Some(index(1)));
+        // At the time the first event was recorded: the KIM as formed.
+        let first_time = entries[0]["recorded_at"].as_str().unwrap();
+        let then = server
+            .get(
+                &format!("/communities/{id}?as_of={}", first_time.replace('+', "%2B")),
+                &auditor,
+            )
+            .await;
+        assert_eq!(then.status, 200, "{:?}", then.body);
+        assert_eq!(then.body["member_count"], 12);
+        assert_eq!(then.body["as_of"]["recorded_at"], entries[0]["recorded_at"]);
+        // A date: to the end of that day. Tomorrow sees everything; long ago, nothing (404).
+        let tomorrow = (chrono::Utc::now() + chrono::Duration::days(1)).date_naive();
+        let now = server
+            .get(&format!("/communities/{id}?as_of={tomorrow}"), &auditor)
+            .await;
+        assert_eq!(now.body["member_count"], 25);
+        assert_eq!(now.body["as_of"]["ledger_index"].as_u64(), Some(index(2)));
+        let before = server
+            .get(&format!("/communities/{id}?as_of=2000-01-01"), &auditor)
+            .await;
+        assert_eq!(before.status, 404);
+        // Without a moment, no stamp: the current state as before.
+        let current = server.get(&format!("/communities/{id}"), &auditor).await;
+        assert!(current.body.get("as_of").is_none());
+        // The history up to a ledger index.
+        let upto = server
+            .get(
+                &format!("/communities/{id}/events?at_index={}", index(0)),
+                &auditor,
+            )
+            .await;
+        assert_eq!(upto.body.as_array().unwrap().len(), 1);
+        // Bad moments name their field.
+        for (query, field) in [
+            ("as_of=31-12-2024", "as_of"),
+            ("as_of=2024-12-31&at_index=1", "at_index"),
+            ("at_index=9223372036854775808", "at_index"),
+        ] {
+            let refused = server
+                .get(&format!("/communities/{id}?{query}"), &auditor)
+                .await;
+            assert_eq!(refused.status, 400, "{query}");
+            assert_eq!(refused.body["field"], field, "{query}");
+        }
+    }
+}

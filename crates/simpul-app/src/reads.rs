@@ -27,7 +27,9 @@ use uuid::Uuid;
 use crate::auth::{Action, AuthError, Principal, Scope, WithoutRegion};
 use crate::executor::CommandExecutor;
 
+mod as_of;
 mod ledger;
+pub use as_of::{AsOf, AsOfStamp};
 pub use ledger::{ConsistencyProof, InclusionProof, Tree, MAX_CHECKPOINTS};
 
 /// The largest page a list read returns.

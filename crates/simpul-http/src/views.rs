@@ -89,6 +89,19 @@ pub struct CommunityView {
     pub e_business_count: usize,
     /// The version (number of events); also the `ETag`.
     pub version: u64,
+    /// Only for `?as_of=` or `?at_index=`: what the state is as of.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub as_of: Option<AsOfView>,
+}
+
+/// What a state "as of" is as of.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AsOfView {
+    /// The ledger index of the last event folded in (absent when the ledger has not reached it).
+    pub ledger_index: Option<u64>,
+    /// When that event was recorded (UTC).
+    #[schema(format = DateTime)]
+    pub recorded_at: Option<String>,
 }
 
 /// One event of a community's history.
@@ -194,6 +207,7 @@ pub async fn community_view(
         media_channel_count: community.active_media_channel_count(),
         e_business_count: community.active_e_business_count(),
         version: community.version(),
+        as_of: None,
     })
 }
 

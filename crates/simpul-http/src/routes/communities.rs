@@ -4,18 +4,21 @@ use axum::extract::{Path, State};
 use axum::http::{header, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use simpul_app::{Action, Appointment, Request};
+use serde::Deserialize;
+use simpul_app::{Action, Appointment, AsOf, Request};
 use simpul_domain::commands::*;
 use simpul_domain::events::Eligibility;
 use simpul_domain::CommunityCommand;
+use utoipa::IntoParams;
 use uuid::Uuid;
 
-use super::{execute, update, ReadErrors, WriteErrors, WriteRequest, Written};
+use super::queries::{invalid, AppQuery};
+use super::{execute, update, QueryErrors, WriteErrors, WriteRequest, Written};
 use crate::dto::*;
 use crate::error::ApiError;
 use crate::extract::{AppJson, Auth, IdempotencyKey, IfMatch, ReqId};
 use crate::state::AppState;
-use crate::views::{self, CommunityView, HistoryEntry};
+use crate::views::{self, AsOfView, CommunityView, HistoryEntry};
 
 /// What every write reads besides its body: its headers, and its route as requested.
 pub struct WriteHeaders {
@@ -97,23 +100,73 @@ pub async fn form(
     .await
 }
 
-/// A KIM's current state, folded from its events, with `ETag: "<version>"`.
+/// Parameters of a KIM's state and history "as of" a past moment.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct AsOfParams {
+    /// What the registry had recorded by then: a date (`2024-12-31`, to the end of that day,
+    /// UTC) or an RFC 3339 time (`2024-12-31T17:00:00+07:00`).
+    #[param(example = "2024-12-31")]
+    as_of: Option<String>,
+    /// Everything up to and including this ledger index.
+    #[param(minimum = 0, maximum = 9223372036854775807_i64)]
+    at_index: Option<u64>,
+}
+
+impl AsOfParams {
+    /// The moment asked for, if any; 400 naming the field when it does not read.
+    fn moment(&self) -> Result<Option<AsOf>, ApiError> {
+        match (&self.as_of, self.at_index) {
+            (Some(_), Some(_)) => Err(invalid("at_index", "give `as_of` or `at_index`, not both")),
+            (None, Some(index)) => {
+                super::queries::position("at_index", Some(index))?;
+                Ok(Some(AsOf::Index(index)))
+            }
+            (Some(text), None) => AsOf::time(text)
+                .map(|time| Some(AsOf::Time(time)))
+                .map_err(|error| invalid("as_of", &error)),
+            (None, None) => Ok(None),
+        }
+    }
+}
+
+/// A KIM's current state, folded from its events, with `ETag: "<version>"`; with `as_of` or
+/// `at_index`, its state then, stamped with the ledger index it is as of (404 if it had no
+/// event by then).
 #[utoipa::path(get, path = "/communities/{id}", operation_id = "getCommunity", tag = "communities",
-    params(("id" = Uuid, Path, description = "Community id")),
-    responses((status = 200, description = "The KIM as of its last event", body = CommunityView), ReadErrors),
+    params(("id" = Uuid, Path, description = "Community id"), AsOfParams),
+    responses((status = 200, description = "The KIM as of its last event, or as of the moment asked", body = CommunityView), QueryErrors),
     security(("bearer" = [])))]
 pub async fn show(
     State(state): State<AppState>,
     Auth(principal): Auth,
     Path(id): Path<String>,
+    AppQuery(params): AppQuery<AsOfParams>,
 ) -> Result<Response, ApiError> {
     // One read of the stream: the state that is authorised is the state that is shown.
-    let read = state
-        .reads
-        .community(&principal, Action::ReadCommunity, &id)
-        .await?;
+    let (read, stamp) = match params.moment()? {
+        Some(moment) => {
+            let (read, stamp) = state
+                .reads
+                .community_as_of(&principal, Action::ReadCommunity, &id, moment)
+                .await?;
+            (read, Some(stamp))
+        }
+        None => (
+            state
+                .reads
+                .community(&principal, Action::ReadCommunity, &id)
+                .await?,
+            None,
+        ),
+    };
     let folded = views::Folded::of(read);
-    let view = views::community_view(&state, &principal, &id, &folded).await?;
+    let mut view = views::community_view(&state, &principal, &id, &folded).await?;
+    view.as_of = stamp.map(|stamp| AsOfView {
+        ledger_index: stamp.ledger_index,
+        recorded_at: stamp.recorded_at,
+    });
     let etag = HeaderValue::from_str(&format!("\"{}\"", view.version))
         .map_err(|e| ApiError::Internal(e.to_string()))?;
     Ok(([(header::ETAG, etag)], Json(view)).into_response())
@@ -122,19 +175,32 @@ pub async fn show(
 /// The full history of a KIM: every event with its sequence, global position, type, payload,
 /// time, actor, role, request id and reason. Officers' names are opened only for roles that may
 /// read personal data; `[dihapus]` after erasure.
+/// With `as_of` or `at_index`: the events up to that moment only.
 #[utoipa::path(get, path = "/communities/{id}/events", operation_id = "getCommunityHistory", tag = "communities",
-    params(("id" = Uuid, Path, description = "Community id")),
-    responses((status = 200, description = "Every event, oldest first", body = Vec<HistoryEntry>), ReadErrors),
+    params(("id" = Uuid, Path, description = "Community id"), AsOfParams),
+    responses((status = 200, description = "Every event, oldest first", body = Vec<HistoryEntry>), QueryErrors),
     security(("bearer" = [])))]
 pub async fn events(
     State(state): State<AppState>,
     Auth(principal): Auth,
     Path(id): Path<String>,
+    AppQuery(params): AppQuery<AsOfParams>,
 ) -> Result<Json<Vec<HistoryEntry>>, ApiError> {
-    let read = state
-        .reads
-        .community(&principal, Action::ReadHistory, &id)
-        .await?;
+    let read = match params.moment()? {
+        Some(moment) => {
+            state
+                .reads
+                .community_as_of(&principal, Action::ReadHistory, &id, moment)
+                .await?
+                .0
+        }
+        None => {
+            state
+                .reads
+                .community(&principal, Action::ReadHistory, &id)
+                .await?
+        }
+    };
     Ok(Json(views::history(&state, &principal, read.events).await?))
 }
 
