@@ -5,6 +5,7 @@
 //! from position 0 and must then be identical (`tests/it/projections.rs` checks it).
 
 pub mod audit_trail;
+pub mod community_history;
 pub mod community_summary;
 pub mod exports;
 mod fold;
@@ -21,12 +22,13 @@ pub use runtime::{
 };
 
 /// Every read model's name, in the order [`all`] runs them.
-pub const READ_MODELS: [&str; 5] = [
+pub const READ_MODELS: [&str; 6] = [
     community_summary::NAME,
     stage_dashboard::NAME,
     audit_trail::NAME,
     stage_transitions::NAME,
     ledger::NAME,
+    community_history::NAME,
 ];
 
 /// Every read model, in the order they are run.
@@ -37,6 +39,7 @@ pub fn all(regions: &'static simpul_regions::Regions) -> Vec<Arc<dyn Projection>
         Arc::new(Driver(audit_trail::AuditTrail::new(regions))),
         Arc::new(Driver(stage_transitions::StageTransitions)),
         Arc::new(Driver(ledger::Ledger)),
+        Arc::new(Driver(community_history::CommunityHistory)),
     ]
 }
 

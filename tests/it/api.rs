@@ -801,6 +801,7 @@ async fn every_route_is_in_the_openapi_document_and_the_docs_are_served_locally(
         ("get", "/dashboard/stages"),
         ("get", "/projections"),
         ("get", "/audit"),
+        ("get", "/audit/changes"),
         ("get", "/analytics/stage-transitions"),
         ("get", "/ledger/checkpoint"),
         ("get", "/ledger/checkpoints"),

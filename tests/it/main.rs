@@ -6,6 +6,7 @@
 
 mod api;
 mod architecture;
+mod as_of;
 mod audit;
 mod cli;
 mod commands;

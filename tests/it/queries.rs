@@ -222,7 +222,8 @@ async fn dashboard_and_list(server: TestServer) {
             "stage_dashboard",
             "audit_trail",
             "stage_transitions",
-            "ledger"
+            "ledger",
+            "community_history"
         ]
     );
     assert_eq!(server.get("/projections", &regency).await.status, 403);

@@ -13,6 +13,7 @@ use cqrs_es::Aggregate as _;
 use serde::Serialize;
 use simpul_domain::{Community, CommunityEvent, CommunityStatus, RegionCode, RegionLevel, Stage};
 use simpul_projections::audit_trail::query::{self as audit, AuditFilter, AuditRow};
+use simpul_projections::community_history::query as history;
 use simpul_projections::community_summary::query::{self as summary, ListFilter, SummaryRow};
 use simpul_projections::exports::communities::{Cell, CommunityPages};
 use simpul_projections::exports::events::EventPages;
@@ -29,7 +30,7 @@ use crate::executor::CommandExecutor;
 
 mod as_of;
 mod ledger;
-pub use as_of::{AsOf, AsOfStamp};
+pub use as_of::{AsOf, AsOfStamp, ChangesQuery};
 pub use ledger::{ConsistencyProof, InclusionProof, Tree, MAX_CHECKPOINTS};
 
 /// The largest page a list read returns.
@@ -398,6 +399,17 @@ impl Reads {
         principal: &Principal,
         region: Option<&RegionCode>,
     ) -> Result<StageDashboard, ReadError> {
+        self.dashboard_at(principal, region, None).await
+    }
+
+    /// [`Reads::dashboard`] as it stood at `at` (from `community_history`'s states valid then),
+    /// or now when `at` is `None`.
+    pub async fn dashboard_at(
+        &self,
+        principal: &Principal,
+        region: Option<&RegionCode>,
+        at: Option<DateTime<Utc>>,
+    ) -> Result<StageDashboard, ReadError> {
         principal.read_scope(Action::ReadCommunity, region, WithoutRegion::Country)?;
         let children: Vec<(String, String)> = match region {
             Some(region) if region.level() == RegionLevel::Village => {
@@ -423,7 +435,17 @@ impl Reads {
         self.settle().await?;
         let mut codes: Vec<String> = children.iter().map(|(code, _)| code.clone()).collect();
         codes.extend(region.map(ToString::to_string));
-        let cells = dashboard::cells(self.store().database(), &codes).await?;
+        let cells = match at {
+            None => dashboard::cells(self.store().database(), &codes).await?,
+            Some(at) => {
+                history::cells_at(
+                    self.store().database(),
+                    region.map(RegionCode::as_str),
+                    &as_of::stamp(at),
+                )
+                .await?
+            }
+        };
         let totals_of = |code: &str, name: String| {
             let mut totals = Totals::zero(Some(code.to_owned()), name);
             for cell in cells.iter().filter(|c| c.region_code == code) {

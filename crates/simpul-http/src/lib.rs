@@ -64,6 +64,7 @@ pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(queries::stages))
         .routes(routes!(queries::projections))
         .routes(routes!(queries::audit))
+        .routes(routes!(queries::changes))
         .routes(routes!(queries::stage_transitions))
         .routes(routes!(ledger::checkpoint))
         .routes(routes!(ledger::checkpoints))

@@ -2,12 +2,34 @@
 //! registry had recorded by then) or up to a ledger index, folded again — the state an auditor
 //! would have read then, stamped with the ledger index it is as of.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, SecondsFormat, Utc};
 use cqrs_es::Aggregate as _;
 use simpul_domain::Community;
+use simpul_projections::community_history::query::{self as history, AtFilter, Change, StateAt};
 
-use super::{CommunityRead, ReadError, Reads};
-use crate::auth::{Action, AuthError, Principal};
+use super::{page_size, CommunityQuery, CommunityRead, Page, ReadError, Reads};
+use crate::auth::{Action, AuthError, Principal, Scope, WithoutRegion};
+
+/// A time as `community_history` stores it (RFC 3339, UTC, microseconds), so that text order is
+/// time order.
+pub(super) fn stamp(at: DateTime<Utc>) -> String {
+    at.to_rfc3339_opts(SecondsFormat::Micros, true)
+}
+
+/// Filters of `GET /audit/changes`.
+#[derive(Clone, Debug)]
+pub struct ChangesQuery {
+    /// A region inside the token's scope (default: the scope).
+    pub region: Option<simpul_domain::RegionCode>,
+    /// From this time (inclusive).
+    pub from: DateTime<Utc>,
+    /// To this time (exclusive).
+    pub to: DateTime<Utc>,
+    /// The (community, sequence) the previous page ended at.
+    pub after: Option<(String, i64)>,
+    /// Page size, 1–[`super::MAX_PAGE`].
+    pub limit: u32,
+}
 
 /// The past moment asked for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -44,6 +66,84 @@ pub struct AsOfStamp {
 }
 
 impl Reads {
+    /// The KIM in scope as they stood at `at` (from `community_history`), by id; the list's
+    /// region, stage, status and legal filters apply (its `q` does not: 400).
+    pub async fn communities_at(
+        &self,
+        principal: &Principal,
+        query: CommunityQuery,
+        at: DateTime<Utc>,
+    ) -> Result<Page<StateAt, String>, ReadError> {
+        let limit = page_size(query.limit)?;
+        if query.q.as_deref().is_some_and(|q| !q.trim().is_empty()) {
+            return Err(ReadError::invalid(
+                "q",
+                "a name search is not available as of a date",
+            ));
+        }
+        let mut filter = AtFilter {
+            stage: query.stage.map(|stage| stage.as_str().to_owned()),
+            status: query.status.map(|status| status.as_str().to_owned()),
+            legal: query.legal,
+            after: query.after.unwrap_or_default(),
+            limit: limit + 1,
+            ..AtFilter::default()
+        };
+        match principal.read_scope(
+            Action::ReadCommunity,
+            query.region.as_ref(),
+            WithoutRegion::OwnScope,
+        )? {
+            Scope::National => {}
+            Scope::Region(region) => filter.region = Some(region.to_string()),
+            Scope::Community(id) => filter.community = Some(id.to_string()),
+        }
+        self.settle().await?;
+        let rows = history::list_at(self.store().database(), &filter, &stamp(at)).await?;
+        Ok(Page::of(rows, limit, |row| row.community_id.clone()))
+    }
+
+    /// The KIM in scope whose stage, status or legal standing changed (or that were formed)
+    /// between two times, each change with the event that made it (admin, auditor).
+    pub async fn changes(
+        &self,
+        principal: &Principal,
+        query: ChangesQuery,
+    ) -> Result<Page<Change, (String, i64)>, ReadError> {
+        let limit = page_size(query.limit)?;
+        if query.from >= query.to {
+            return Err(ReadError::invalid("from", "must be before `to`"));
+        }
+        let region = match principal.read_scope(
+            Action::ReadHistory,
+            query.region.as_ref(),
+            WithoutRegion::OwnScope,
+        )? {
+            Scope::National => None,
+            Scope::Region(region) => Some(region.to_string()),
+            Scope::Community(_) => {
+                return Err(ReadError::invalid(
+                    "region",
+                    "changes are listed for a region; read one KIM's history instead",
+                ))
+            }
+        };
+        self.settle().await?;
+        let after = query.after.unwrap_or_default();
+        let rows = history::changes(
+            self.store().database(),
+            region.as_deref(),
+            &stamp(query.from),
+            &stamp(query.to),
+            (&after.0, after.1),
+            limit + 1,
+        )
+        .await?;
+        Ok(Page::of(rows, limit, |row| {
+            (row.community_id.clone(), row.sequence)
+        }))
+    }
+
     /// A KIM's events and state as of `as_of`; 404 when it had no event by then (or is outside
     /// the principal's scope).
     pub async fn community_as_of(

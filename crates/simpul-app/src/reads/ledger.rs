@@ -52,11 +52,13 @@ pub struct ConsistencyProof {
 
 impl Reads {
     /// The ledger index of each of `events` the ledger has reached, by global position (events
-    /// already read under the principal's scope).
+    /// already read under the principal's scope), once the read models have reached
+    /// [`Reads::waiting_for`]'s position.
     pub async fn ledger_indexes(
         &self,
         events: &[StoredEvent],
     ) -> Result<HashMap<u64, u64>, ReadError> {
+        self.settle().await?;
         let positions: Vec<u64> = events.iter().map(|event| event.position).collect();
         Ok(query::ledger_indexes(self.store().database(), &positions).await?)
     }

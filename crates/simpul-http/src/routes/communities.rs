@@ -112,6 +112,10 @@ pub struct AsOfParams {
     /// Everything up to and including this ledger index.
     #[param(minimum = 0, maximum = 9223372036854775807_i64)]
     at_index: Option<u64>,
+    /// Wait (at most 2 s) until the read models (here: the ledger's indexes) include the event
+    /// at this global position, as a write answered it; past the log's end is a 400.
+    #[param(minimum = 0, maximum = 9223372036854775807_i64)]
+    min_position: Option<u64>,
 }
 
 impl AsOfParams {
@@ -145,17 +149,16 @@ pub async fn show(
     AppQuery(params): AppQuery<AsOfParams>,
 ) -> Result<Response, ApiError> {
     // One read of the stream: the state that is authorised is the state that is shown.
+    let reads = super::queries::reads(&state, params.min_position)?;
     let (read, stamp) = match params.moment()? {
         Some(moment) => {
-            let (read, stamp) = state
-                .reads
+            let (read, stamp) = reads
                 .community_as_of(&principal, Action::ReadCommunity, &id, moment)
                 .await?;
             (read, Some(stamp))
         }
         None => (
-            state
-                .reads
+            reads
                 .community(&principal, Action::ReadCommunity, &id)
                 .await?,
             None,
@@ -186,17 +189,16 @@ pub async fn events(
     Path(id): Path<String>,
     AppQuery(params): AppQuery<AsOfParams>,
 ) -> Result<Json<Vec<HistoryEntry>>, ApiError> {
+    let reads = super::queries::reads(&state, params.min_position)?;
     let read = match params.moment()? {
         Some(moment) => {
-            state
-                .reads
+            reads
                 .community_as_of(&principal, Action::ReadHistory, &id, moment)
                 .await?
                 .0
         }
         None => {
-            state
-                .reads
+            reads
                 .community(&principal, Action::ReadHistory, &id)
                 .await?
         }

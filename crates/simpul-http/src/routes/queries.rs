@@ -12,8 +12,9 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
-use simpul_app::{AuditQuery, CommunityQuery, Reads, TransitionQuery};
+use simpul_app::{AsOf, AuditQuery, ChangesQuery, CommunityQuery, Reads, TransitionQuery};
 use simpul_domain::{CommunityEvent, CommunityStatus, RegionCode, Stage};
+use simpul_projections::community_history::query::{Change, StateAt};
 use simpul_projections::community_summary::query::SummaryRow;
 use simpul_projections::ProjectionStatus;
 use utoipa::{IntoParams, ToSchema};
@@ -79,14 +80,31 @@ pub struct ListParams {
     /// Page size, 1–500 (default 50).
     #[param(minimum = 1, maximum = 500)]
     limit: Option<u32>,
+    /// The KIM as they stood then (a date, to the end of that day UTC, or an RFC 3339 time),
+    /// from `community_history`: the items are `StateAt` rows; `q` and CSV are not available.
+    #[param(example = "2024-12-31")]
+    as_of: Option<String>,
     /// Wait (at most 2 s) until the read models include the event at this global position, as
     /// a write answered it; past the log's end is a 400.
     #[param(minimum = 0, maximum = 9223372036854775807_i64)]
     min_position: Option<u64>,
 }
 
+/// A page of communities as they stood at a past time.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CommunityPageAt {
+    /// The KIM's states then.
+    items: Vec<StateAt>,
+    /// Pass as `cursor` (with the same `as_of`) for the next page; absent on the last page.
+    next_cursor: Option<String>,
+    /// The time the page is as of (UTC).
+    as_of: String,
+}
+
 /// A page of communities.
 #[derive(Debug, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct CommunityPage {
     /// The rows (fields of `community_summary`).
     items: Vec<SummaryRow>,
@@ -103,6 +121,10 @@ pub struct DashboardParams {
     /// whole country (national scopes).
     #[param(pattern = r"^[0-9]{2}(\.[0-9]{2}(\.[0-9]{2})?)?$", example = "34")]
     region: Option<String>,
+    /// The counts as they stood then (a date, to the end of that day UTC, or an RFC 3339 time),
+    /// from `community_history`.
+    #[param(example = "2024-12-31")]
+    as_of: Option<String>,
     /// Wait (at most 2 s) until the read models include the event at this global position, as
     /// a write answered it; past the log's end is a 400.
     #[param(minimum = 0, maximum = 9223372036854775807_i64)]
@@ -112,8 +134,8 @@ pub struct DashboardParams {
 /// KIM in the token's scope, filtered, oldest first (keyset pagination).
 #[utoipa::path(get, path = "/communities", operation_id = "listCommunities", tag = "read models",
     params(ListParams),
-    responses((status = 200, description = "A page of KIM; CSV (the export's columns) with `Accept: text/csv`",
-               content((CommunityPage = "application/json"), (String = "text/csv"))),
+    responses((status = 200, description = "A page of KIM (`CommunityPageAt` with `as_of`); CSV (the export's columns) with `Accept: text/csv`",
+               content((CommunityPageOrAt = "application/json"), (String = "text/csv"))),
               QueryErrors),
     security(("bearer" = [])))]
 pub async fn list(
@@ -131,6 +153,21 @@ pub async fn list(
         after: params.cursor,
         limit: params.limit.unwrap_or(50),
     };
+    if let Some(text) = params.as_of.as_deref() {
+        let at = as_of("as_of", text)?;
+        if wants_csv(&headers) {
+            return Err(invalid("as_of", "the list as of a date is JSON only"));
+        }
+        let page = reads(&state, params.min_position)?
+            .communities_at(&principal, query, at)
+            .await?;
+        return Ok(Json(CommunityPageAt {
+            items: page.items,
+            next_cursor: page.next_cursor,
+            as_of: at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+        })
+        .into_response());
+    }
     let page = reads(&state, params.min_position)?
         .communities(&principal, query)
         .await?;
@@ -163,8 +200,13 @@ pub async fn stages(
     AppQuery(params): AppQuery<DashboardParams>,
 ) -> Result<Response, ApiError> {
     let region = params.region.as_deref().map(parse_region).transpose()?;
+    let at = params
+        .as_of
+        .as_deref()
+        .map(|text| as_of("as_of", text))
+        .transpose()?;
     let dashboard = reads(&state, params.min_position)?
-        .dashboard(&principal, region.as_ref())
+        .dashboard_at(&principal, region.as_ref(), at)
         .await?;
     if wants_csv(&headers) {
         return Ok(csv_response(&dashboard.to_csv(), "dashboard-tahap-kim.csv"));
@@ -184,7 +226,7 @@ pub async fn projections(
 }
 
 /// The reads, waiting for `min_position` (at most 2 s; 503 after) when it is given.
-fn reads(state: &AppState, min_position: Option<u64>) -> Result<Reads, ApiError> {
+pub(super) fn reads(state: &AppState, min_position: Option<u64>) -> Result<Reads, ApiError> {
     let position = position("min_position", min_position)?;
     Ok(state.reads.waiting_for(position, MAX_WAIT))
 }
@@ -384,6 +426,104 @@ fn check_date(field: &str, text: &str) -> Result<chrono::NaiveDate, ApiError> {
 }
 
 /// A time filter: a date (its first instant, UTC) or an RFC 3339 time.
+/// A moment "as of": a date (to the end of that day, UTC) or an RFC 3339 time.
+fn as_of(field: &str, text: &str) -> Result<chrono::DateTime<chrono::Utc>, ApiError> {
+    AsOf::time(text).map_err(|error| invalid(field, &error))
+}
+
+/// A list page, now or as of a date (for the document). Each has exactly its own properties, so
+/// a page matches one of them only.
+#[derive(Serialize, ToSchema)]
+#[serde(untagged)]
+#[allow(dead_code)] // Only read by the OpenAPI derive.
+pub enum CommunityPageOrAt {
+    /// Without `as_of`.
+    Now(CommunityPage),
+    /// With `as_of`.
+    At(CommunityPageAt),
+}
+
+/// Parameters of `GET /audit/changes`.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct ChangesParams {
+    /// A region code inside the token's scope; defaults to the scope.
+    #[param(
+        pattern = r"^[0-9]{2}(\.[0-9]{2}(\.[0-9]{2}(\.[0-9]{4})?)?)?$",
+        example = "34"
+    )]
+    region: Option<String>,
+    /// From this server time (inclusive), `YYYY-MM-DD` or RFC 3339 (required).
+    #[param(pattern = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}([Tt ].+)?$")]
+    from: Option<String>,
+    /// Before this server time (exclusive), `YYYY-MM-DD` or RFC 3339 (required).
+    #[param(pattern = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}([Tt ].+)?$")]
+    to: Option<String>,
+    /// `next_cursor` of the previous page.
+    #[param(pattern = r"^[^\u0000-\u001f\u007f-\u009f]*$")]
+    cursor: Option<String>,
+    /// Page size, 1–500 (default 100).
+    #[param(minimum = 1, maximum = 500)]
+    limit: Option<u32>,
+    /// Wait (at most 2 s) until the read models include the event at this global position, as
+    /// a write answered it; past the log's end is a 400.
+    #[param(minimum = 0, maximum = 9223372036854775807_i64)]
+    min_position: Option<u64>,
+}
+
+/// A page of changes.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ChangesPage {
+    /// Changes by community, then sequence.
+    items: Vec<Change>,
+    /// Pass as `cursor` for the next page (`<community id>:<sequence>`); absent on the last.
+    next_cursor: Option<String>,
+}
+
+/// The KIM whose stage, status or legal standing changed (or that were formed) between two
+/// server times, each change with the event that made it, its ledger index and the state after
+/// it (admin, auditor; in scope).
+#[utoipa::path(get, path = "/audit/changes", operation_id = "listChanges", tag = "read models",
+    params(ChangesParams),
+    responses((status = 200, description = "A page of changes", body = ChangesPage), QueryErrors),
+    security(("bearer" = [])))]
+pub async fn changes(
+    State(state): State<AppState>,
+    Auth(principal): Auth,
+    AppQuery(params): AppQuery<ChangesParams>,
+) -> Result<Json<ChangesPage>, ApiError> {
+    let required = |field: &str, value: &Option<String>| match value {
+        Some(text) => check_time(field, text),
+        None => Err(invalid(field, "is required")),
+    };
+    let after = match params.cursor.as_deref() {
+        Some(cursor) => {
+            let parsed = cursor
+                .rsplit_once(':')
+                .and_then(|(id, sequence)| Some((id.to_owned(), sequence.parse::<i64>().ok()?)));
+            Some(parsed.ok_or_else(|| invalid("cursor", "not a cursor this list gave"))?)
+        }
+        None => None,
+    };
+    let query = ChangesQuery {
+        region: params.region.as_deref().map(parse_region).transpose()?,
+        from: required("from", &params.from)?,
+        to: required("to", &params.to)?,
+        after,
+        limit: params.limit.unwrap_or(100),
+    };
+    let page = reads(&state, params.min_position)?
+        .changes(&principal, query)
+        .await?;
+    Ok(Json(ChangesPage {
+        items: page.items,
+        next_cursor: page
+            .next_cursor
+            .map(|(id, sequence)| format!("{id}:{sequence}")),
+    }))
+}
+
 fn check_time(field: &str, text: &str) -> Result<chrono::DateTime<chrono::Utc>, ApiError> {
     if let Ok(date) = chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d") {
         return Ok(date.and_time(chrono::NaiveTime::MIN).and_utc());
