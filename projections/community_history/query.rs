@@ -64,14 +64,8 @@ pub async fn cells_at(
     for sql in sqls {
         macro_rules! read {
             ($rows:expr) => {
-                for row in $rows {
-                    cells.push(Cell {
-                        region_code: row.try_get("region_code")?,
-                        stage: row.try_get("stage")?,
-                        status: row.try_get("status")?,
-                        legal: row.try_get("legal")?,
-                        count: row.try_get("count")?,
-                    });
+                for row in &$rows {
+                    cells.push(Cell::read(row)?);
                 }
             };
         }

@@ -3,7 +3,6 @@
 
 use serde::Serialize;
 use simpul_store::Database;
-use sqlx::Row as _;
 
 use crate::runtime::ProjectionError;
 
@@ -22,6 +21,25 @@ pub struct Cell {
     pub count: i64,
 }
 
+impl Cell {
+    /// A cell from a row with the columns `region_code`, `stage`, `status`, `legal`, `count`.
+    pub(crate) fn read<R: sqlx::Row>(row: &R) -> Result<Self, ProjectionError>
+    where
+        for<'r> &'r str: sqlx::ColumnIndex<R>,
+        for<'r> String: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+        for<'r> bool: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+        for<'r> i64: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    {
+        Ok(Cell {
+            region_code: row.try_get("region_code")?,
+            stage: row.try_get("stage")?,
+            status: row.try_get("status")?,
+            legal: row.try_get("legal")?,
+            count: row.try_get("count")?,
+        })
+    }
+}
+
 /// The cells of every region in `codes`.
 pub async fn cells(db: &Database, codes: &[String]) -> Result<Vec<Cell>, ProjectionError> {
     let mut result = Vec::new();
@@ -34,14 +52,8 @@ pub async fn cells(db: &Database, codes: &[String]) -> Result<Vec<Cell>, Project
             .bind(codes)
             .fetch_all(pool)
             .await?;
-            for row in rows {
-                result.push(Cell {
-                    region_code: row.try_get("region_code")?,
-                    stage: row.try_get("stage")?,
-                    status: row.try_get("status")?,
-                    legal: row.try_get("legal")?,
-                    count: row.try_get("count")?,
-                });
+            for row in &rows {
+                result.push(Cell::read(row)?);
             }
         }
         Database::Sqlite { readers, .. } => {
@@ -54,14 +66,8 @@ pub async fn cells(db: &Database, codes: &[String]) -> Result<Vec<Cell>, Project
                 .bind(code)
                 .fetch_all(readers)
                 .await?;
-                for row in rows {
-                    result.push(Cell {
-                        region_code: row.try_get("region_code")?,
-                        stage: row.try_get("stage")?,
-                        status: row.try_get("status")?,
-                        legal: row.try_get("legal")?,
-                        count: row.try_get("count")?,
-                    });
+                for row in &rows {
+                    result.push(Cell::read(row)?);
                 }
             }
         }

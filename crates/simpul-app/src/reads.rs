@@ -378,15 +378,7 @@ impl Reads {
             limit: limit + 1,
             ..ListFilter::default()
         };
-        match principal.read_scope(
-            Action::ReadCommunity,
-            query.region.as_ref(),
-            WithoutRegion::OwnScope,
-        )? {
-            Scope::National => {}
-            Scope::Region(region) => filter.region = Some(region.to_string()),
-            Scope::Community(id) => filter.community = Some(id.to_string()),
-        }
+        (filter.region, filter.community) = list_scope(principal, query.region.as_ref())?;
         self.settle().await?;
         let rows = summary::list(self.store().database(), &filter).await?;
         Ok(Page::of(rows, limit, |row| row.community_id.clone()))
@@ -706,6 +698,21 @@ fn permitted(principal: &Principal, action: Action) -> Result<(), ReadError> {
     Err(ReadError::Auth(AuthError::Forbidden {
         reason: format!("role `{}` may not {}", principal.role, action.describe()),
     }))
+}
+
+/// What a list of KIM covers for `principal` (`requested`, or its own scope): a region code or
+/// one KIM's id, as the list filters take them (both `None`: the whole country).
+fn list_scope(
+    principal: &Principal,
+    requested: Option<&RegionCode>,
+) -> Result<(Option<String>, Option<String>), ReadError> {
+    Ok(
+        match principal.read_scope(Action::ReadCommunity, requested, WithoutRegion::OwnScope)? {
+            Scope::National => (None, None),
+            Scope::Region(region) => (Some(region.to_string()), None),
+            Scope::Community(id) => (None, Some(id.to_string())),
+        },
+    )
 }
 
 fn page_size(limit: u32) -> Result<u32, ReadError> {

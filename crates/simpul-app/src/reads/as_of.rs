@@ -7,7 +7,7 @@ use cqrs_es::Aggregate as _;
 use simpul_domain::Community;
 use simpul_projections::community_history::query::{self as history, AtFilter, Change, StateAt};
 
-use super::{page_size, CommunityQuery, CommunityRead, Page, ReadError, Reads};
+use super::{list_scope, page_size, CommunityQuery, CommunityRead, Page, ReadError, Reads};
 use crate::auth::{Action, AuthError, Principal, Scope, WithoutRegion};
 
 /// A time as `community_history` stores it (RFC 3339, UTC, microseconds), so that text order is
@@ -89,15 +89,7 @@ impl Reads {
             limit: limit + 1,
             ..AtFilter::default()
         };
-        match principal.read_scope(
-            Action::ReadCommunity,
-            query.region.as_ref(),
-            WithoutRegion::OwnScope,
-        )? {
-            Scope::National => {}
-            Scope::Region(region) => filter.region = Some(region.to_string()),
-            Scope::Community(id) => filter.community = Some(id.to_string()),
-        }
+        (filter.region, filter.community) = list_scope(principal, query.region.as_ref())?;
         self.settle().await?;
         let rows = history::list_at(self.store().database(), &filter, &stamp(at)).await?;
         Ok(Page::of(rows, limit, |row| row.community_id.clone()))
