@@ -1,17 +1,22 @@
 -- The feed's commit order, kept in the database's own tables and sequences: it survives pg_dump
 -- and pg_restore into any cluster (a new cluster's transaction ids start again from the bottom),
--- and a reader waits for no transaction but the commit of an event writer.
+-- and a reader waits for no transaction but event writers that are committing at that moment.
 --
 -- Every transaction that writes events is one *commit* of the feed:
 --   * its rows carry `commit_batch`, a number drawn once per transaction from `feed_batches` (the
 --     column's default), unique for ever: a restore brings the sequence along;
 --   * at its commit (a deferred trigger, queued once per batch) it takes the feed's commit lock
---     (transaction advisory lock, key space 3), draws the next `feed_commits.seq` and records
---     (seq, batch). The lock is held until the commit is visible, so no higher seq is ever
---     visible before a lower one: every snapshot sees a prefix of the seqs.
--- The feed is every committed event in (seq, position) order (`read_all.sql`). What a reader has
--- seen is final, and whatever commits later comes after it; no open transaction — an import, an
--- index build, a transaction in another database of the cluster — holds a reader back.
+--     *shared* (transaction advisory lock (3, 0), held until its commit is visible or undone),
+--     draws the next `feed_commits.seq` and records (seq, batch). Committers do not wait for
+--     each other.
+--   * a reader first calls `simpul_feed_horizon()`: it takes the same lock *exclusively* for an
+--     instant — waiting for the commits under way, a flush each — and returns the last seq drawn.
+--     Every seq up to it is then visible or undone for good, and any later one will be higher.
+--     The reader's next statement returns committed events with seq up to the horizon, in
+--     (seq, position) order (`read_all.sql`).
+-- What a reader has seen is final, and whatever commits later comes after it; no open
+-- transaction — an import, an index build, a transaction in another database — holds a reader
+-- back until it reaches its own commit.
 
 CREATE SEQUENCE feed_batches AS bigint;
 CREATE SEQUENCE feed_commit_seq AS bigint;
@@ -65,14 +70,28 @@ BEGIN
 END
 $$;
 
--- At commit: the commit lock, then the next seq. Nothing after this in the transaction waits on
--- another lock, so holding it through the commit cannot deadlock.
+-- At commit: the commit lock (shared), then the next seq. Nothing after this in the transaction
+-- waits on another lock, and a reader holding the lock exclusively waits for nothing, so holding
+-- it through the commit cannot deadlock.
 CREATE FUNCTION simpul_feed_commit() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    PERFORM pg_advisory_xact_lock(3, 0);
+    PERFORM pg_advisory_xact_lock_shared(3, 0);
     INSERT INTO feed_commits (seq, batch) VALUES (nextval('feed_commit_seq'), NEW.commit_batch)
         ON CONFLICT (batch) DO NOTHING;
     RETURN NULL;
+END
+$$;
+
+-- A reader's horizon: once no commit is under way, the last seq drawn (0 before any). Call it in
+-- a transaction of its own (a statement on its own), and read the feed in a later statement.
+CREATE FUNCTION simpul_feed_horizon() RETURNS bigint LANGUAGE plpgsql VOLATILE AS $$
+DECLARE
+    horizon bigint;
+BEGIN
+    PERFORM pg_advisory_xact_lock(3, 0);
+    SELECT CASE WHEN is_called THEN last_value ELSE last_value - 1 END
+      INTO horizon FROM feed_commit_seq;
+    RETURN horizon;
 END
 $$;
 

@@ -1,10 +1,10 @@
--- The global feed: every committed event in commit order, (feed_commits.seq, position). Each
--- transaction that wrote events took its seq at commit under the feed's commit lock (migration
--- `…60_feed_commits`), so what a reader sees is a prefix of the seqs: an event still in flight
--- will commit with a higher seq than anything returned here, never behind it, and no open
--- transaction holds the reader back. `after` is resumed from the row at that position (0: from
--- the start): the rest of its commit, then the commits after it, each by position (at most
--- `limit` rows read from any one commit, so a big commit is read a page at a time).
+-- The global feed: committed events in commit order, (feed_commits.seq, position), up to the
+-- horizon $3 that `SELECT simpul_feed_horizon()` returned in an earlier statement (migration
+-- `…60_feed_commits`): every seq up to it is visible or undone for good, so nothing returned
+-- here can be overtaken by an event still in flight, and no open transaction holds the reader
+-- back. `after` is resumed from the row at that position (0: from the start): the rest of its
+-- commit, then the commits after it, each by position (at most `limit` rows read from any one
+-- commit, so a big commit is read a page at a time).
 WITH resume AS (
     SELECT COALESCE((SELECT c.seq
                        FROM events e JOIN feed_commits c ON c.batch = e.commit_batch
@@ -15,7 +15,8 @@ WITH resume AS (
 SELECT e.position, e.aggregate_type, e.aggregate_id, e.sequence, e.event_type, e.event_version,
        e.payload::text AS payload, e.metadata::text AS metadata
   FROM resume,
-       LATERAL (SELECT seq, batch FROM feed_commits WHERE seq >= resume.seq ORDER BY seq) c,
+       LATERAL (SELECT seq, batch FROM feed_commits
+                 WHERE seq >= resume.seq AND seq <= $3 ORDER BY seq) c,
        LATERAL (SELECT * FROM events
                  WHERE commit_batch = c.batch
                    AND (commit_batch, position)
