@@ -470,3 +470,94 @@ async fn postgres_the_commit_order_migration_keeps_the_order_already_served() {
         .unwrap();
     admin.close().await;
 }
+
+/// The reader's horizon (migration `…60_feed_commits`): a transaction that has drawn its commit
+/// number but is not visible yet (here its commit trigger fired early, `SET CONSTRAINTS ALL
+/// IMMEDIATE`, and it stays open) must not be overtaken by a later commit with a higher number.
+/// The read waits for it — on the feed's commit lock, seen in `pg_locks` — and then gives both,
+/// in commit-number order.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn postgres_a_reader_waits_for_a_commit_under_way_and_never_overtakes_it() {
+    let db = TestDb::new(simpul_store::Backend::Postgres).await;
+    let Database::Postgres(pool) = &db.database else {
+        unreachable!()
+    };
+    let store = db.store();
+    const INSERT: &str = "INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type,
+                                              event_version, payload, metadata)
+        VALUES ('Community', $1, 1, 'ActivityRecorded', '1.0', '{}', '{}') RETURNING position";
+    let first: i64 = sqlx::query_scalar(INSERT)
+        .bind("first")
+        .fetch_one(pool)
+        .await
+        .unwrap();
+    let cursor = read_feed(&store, 0, 1).await[0].position;
+    assert_eq!(cursor, first as u64);
+
+    // X draws its commit number and stays open, holding the commit lock shared.
+    let mut x = pool.begin().await.unwrap();
+    let x_position: i64 = sqlx::query_scalar(INSERT)
+        .bind("x")
+        .fetch_one(&mut *x)
+        .await
+        .unwrap();
+    sqlx::query("SET CONSTRAINTS ALL IMMEDIATE")
+        .execute(&mut *x)
+        .await
+        .unwrap();
+    // Y commits after it, with the next number.
+    let y_position: i64 = sqlx::query_scalar(INSERT)
+        .bind("y")
+        .fetch_one(pool)
+        .await
+        .unwrap();
+    let seqs: Vec<i64> = sqlx::query_scalar(
+        "SELECT c.seq FROM events e JOIN feed_commits c ON c.batch = e.commit_batch
+          WHERE e.position = $1",
+    )
+    .bind(y_position)
+    .fetch_all(pool)
+    .await
+    .unwrap();
+    assert_eq!(seqs.len(), 1, "Y is committed");
+
+    let reader = {
+        let store = store.clone();
+        tokio::spawn(async move { store.read_all(cursor, 100).await })
+    };
+    // The read waits on the commit lock: a request for (3, 0) not granted.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let waiting: bool = sqlx::query_scalar(
+            "SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND NOT granted
+                              AND classid = 3 AND objid = 0 AND database =
+                                  (SELECT oid FROM pg_database WHERE datname = current_database()))",
+        )
+        .fetch_one(pool)
+        .await
+        .unwrap();
+        if waiting {
+            break;
+        }
+        assert!(!reader.is_finished(), "the read did not wait for X");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the read never asked for the lock"
+        );
+        tokio::task::yield_now().await;
+    }
+    assert!(!reader.is_finished());
+    x.commit().await.unwrap();
+    let read: Vec<i64> = reader
+        .await
+        .unwrap()
+        .unwrap()
+        .iter()
+        .map(|e| e.position as i64)
+        .collect();
+    assert_eq!(
+        read,
+        [x_position, y_position],
+        "X, then Y: nothing overtaken"
+    );
+}
