@@ -77,3 +77,44 @@ where
         .await?;
     result
 }
+
+/// A registry of `rows` KIM for `simpul import`, one per desa spread over all Indonesia, every
+/// column filled, stages 1–4 in turn (with the evidence each needs).
+pub fn registry_csv(regions: &simpul_regions::Regions, rows: usize) -> anyhow::Result<Vec<u8>> {
+    use std::fmt::Write as _;
+    let villages: Vec<_> = regions
+        .at_level(simpul_domain::RegionLevel::Village)
+        .collect();
+    anyhow::ensure!(rows <= villages.len(), "at most one KIM per desa");
+    let step = villages.len() / rows.max(1);
+    let mut numbers: std::collections::HashMap<String, u32> = Default::default();
+    let mut csv = String::from(
+        "source_id,nama_kim,kode_desa,tanggal_terbentuk,jumlah_anggota,ketua,sekretaris,\
+         bendahara,nomor_sk,tanggal_sk,nomor_induk,tahap,kegiatan_agen_pembangunan,kanal_media,\
+         e_bisnis,asal_kelompok\n",
+    );
+    for (i, village) in villages.iter().step_by(step.max(1)).take(rows).enumerate() {
+        let code = village.code.as_str();
+        let regency: String = code.chars().take(5).filter(|c| *c != '.').collect();
+        let number = numbers.entry(regency.clone()).or_default();
+        *number += 1;
+        let stage = i % 4 + 1;
+        let name = village.name.replace('"', "");
+        writeln!(
+            csv,
+            "BENCH-{i},\"KIM {name}\",{code},2019-03-{day:02},{members},Ketua {i},Sekretaris {i},\
+             Bendahara {i},{i}/KPTS/2020,2020-02-{day:02},{regency}/KIM/{number:04},KIM {stage},\
+             {activity},{channel},{business},Karang Taruna {i}",
+            day = i % 28 + 1,
+            members = 10 + i % 20,
+            activity = if stage >= 2 {
+                "Sosialisasi program desa"
+            } else {
+                ""
+            },
+            channel = if stage >= 3 { "Grup WhatsApp KIM" } else { "" },
+            business = if stage >= 4 { "Toko daring KIM" } else { "" },
+        )?;
+    }
+    Ok(csv.into_bytes())
+}

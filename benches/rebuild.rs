@@ -179,10 +179,13 @@ async fn bench(url: &str, communities: i64) -> anyhow::Result<()> {
             }
             let positions: Vec<i64> = waiting.iter().map(|(p, _, _)| *p).collect();
             let visible: Vec<i64> = sqlx::query_scalar(
-                "SELECT t.position FROM events t, projection_checkpoints c
+                "SELECT t.position FROM events t
+                   JOIN feed_commits tc ON tc.batch = t.commit_batch,
+                        projection_checkpoints c
                    JOIN events done ON done.position = c.position
+                   JOIN feed_commits dc ON dc.batch = done.commit_batch
                   WHERE c.name = 'community_summary' AND t.position = ANY($1)
-                    AND (t.txid, t.position) <= (done.txid, done.position)",
+                    AND (tc.seq, t.position) <= (dc.seq, done.position)",
             )
             .bind(&positions)
             .fetch_all(&observer_pool)

@@ -11,6 +11,9 @@
 //! - the **write lock** (transaction advisory lock in key space 1, `write_lock` in `runner.rs`):
 //!   serialises each live batch with a rebuild's swap.
 //!
+//! (Key space 3 is the feed's commit lock, `(3, 0)`, taken by the store's event writers and
+//! readers: migration `…80_feed_commits`.)
+//!
 //! Each rebuild or verify fills a scratch space of its own: a PostgreSQL schema
 //! `simpul_shadow_<name>_<purpose>_<random>` or an SQLite file
 //! `<database>.shadow-<name>-<purpose>-<random>`. One left by a killed process is removed by the

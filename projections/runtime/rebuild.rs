@@ -565,21 +565,14 @@ where
     })
 }
 
-/// Events a reader of the feed can see now: on PostgreSQL those below the oldest transaction in
-/// flight (what `read_all` returns), on SQLite all of them.
+/// Events a reader of the feed can see now: every committed one, on both backends (on PostgreSQL
+/// an event is in the feed from its commit on: `read_all.sql`). Counted without the feed's own
+/// join, so an event the feed could not give would make the rebuild fail, not shrink it.
 async fn readable_events(store: &EventStore) -> Result<u64, ProjectionError> {
-    let count: i64 =
-        match store.database() {
-            Database::Postgres(pool) => sqlx::query_scalar(
-                "SELECT count(*) FROM events WHERE txid < pg_snapshot_xmin(pg_current_snapshot())",
-            )
-            .fetch_one(pool)
-            .await?,
-            Database::Sqlite { readers, .. } => {
-                sqlx::query_scalar("SELECT count(*) FROM events")
-                    .fetch_one(readers)
-                    .await?
-            }
-        };
+    const SQL: &str = "SELECT count(*) FROM events";
+    let count: i64 = match store.database() {
+        Database::Postgres(pool) => sqlx::query_scalar(SQL).fetch_one(pool).await?,
+        Database::Sqlite { readers, .. } => sqlx::query_scalar(SQL).fetch_one(readers).await?,
+    };
     Ok(u64::try_from(count).unwrap_or(0))
 }

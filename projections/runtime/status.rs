@@ -146,8 +146,11 @@ pub async fn has_reached(
                 "SELECT EXISTS (
                      SELECT 1 FROM projection_checkpoints c
                        JOIN events done ON done.position = c.position
+                       JOIN feed_commits done_commit ON done_commit.batch = done.commit_batch
                        JOIN events target ON target.position = $2
-                      WHERE c.name = $1 AND (target.txid, target.position) <= (done.txid, done.position))",
+                       JOIN feed_commits target_commit ON target_commit.batch = target.commit_batch
+                      WHERE c.name = $1
+                        AND (target_commit.seq, target.position) <= (done_commit.seq, done.position))",
             )
             .bind(name)
             .bind(position)

@@ -272,7 +272,7 @@ async fn an_event_deleted_or_two_swapped_is_named() {
 }
 
 /// An event slipped into the middle of the commit order. On PostgreSQL the feed orders by the
-/// writing transaction: a row given an old transaction's id sorts among that transaction's
+/// writing transaction's commit: a row given an old commit's batch sorts among that commit's
 /// events. (SQLite's order is the position itself, which only ever grows: a row inserted there
 /// comes last, where it is a new event the ledger has not reached, as any other.)
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -285,9 +285,9 @@ async fn an_event_inserted_into_the_middle_of_the_log_is_named() {
     };
     sqlx::query(
         "INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type, event_version,
-                             payload, metadata, txid)
+                             payload, metadata, commit_batch)
          SELECT aggregate_type, aggregate_id, 6, event_type, event_version, payload, metadata,
-                (SELECT txid FROM events WHERE position = $2)
+                (SELECT commit_batch FROM events WHERE position = $2)
            FROM events WHERE position = $1",
     )
     .bind(copied.position as i64)

@@ -55,7 +55,8 @@ both_backends!(
 );
 
 /// A transaction takes its position, stays open while later ones commit, then commits: the
-/// reader must not return the later events before it (that would skip it) nor twice after.
+/// reader gives the later ones at once (an open transaction holds no reader back) and the late
+/// one after them once it commits — never skipped, never twice.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn postgres_late_commit_is_neither_skipped_nor_repeated() {
     let db = TestDb::new(simpul_store::Backend::Postgres).await;
@@ -103,26 +104,32 @@ async fn postgres_late_commit_is_neither_skipped_nor_repeated() {
         .collect();
     assert!(later_positions.iter().all(|p| *p > late_position as u64));
 
-    // While it is open, the reader holds back everything after it.
+    // While it is open, the reader gives what committed and nothing of it: it is not final.
     let cursor = before[0].position;
-    let during = store.read_all(cursor, 100).await.unwrap();
-    assert!(
-        during.is_empty(),
-        "the feed ran past an open transaction: {:?}",
-        during.iter().map(|e| e.position).collect::<Vec<_>>()
+    let during = read_feed(&store, cursor, 2).await;
+    let during: Vec<u64> = during.iter().map(|e| e.position).collect();
+    assert_eq!(
+        during, later_positions,
+        "the committed writers are not held back"
     );
 
+    // It commits: it comes after them, although its position is lower; nothing is repeated.
     late.commit().await.unwrap();
-    let after = read_feed(&store, cursor, 3).await;
+    let last_seen = during[during.len() - 1];
+    let after = read_feed(&store, last_seen, 1).await;
     let positions: Vec<u64> = after.iter().map(|e| e.position).collect();
-    assert_eq!(positions.len(), 3, "{positions:?}");
     assert_eq!(
-        positions[0], late_position as u64,
-        "late event must come first"
+        positions,
+        [late_position as u64],
+        "the late event comes once, after what was read before it committed"
     );
-    assert_eq!(&positions[1..], &later_positions[..]);
-    // Reading again from the end gives nothing: no repeats.
-    assert!(store.read_all(positions[2], 100).await.unwrap().is_empty());
+    assert!(store.read_all(positions[0], 100).await.unwrap().is_empty());
+    let whole: Vec<u64> = read_feed(&store, cursor, 3)
+        .await
+        .iter()
+        .map(|e| e.position)
+        .collect();
+    assert_eq!(whole, [later_positions.clone(), positions].concat());
 }
 
 /// SQLite has one writer: a writer that holds the write lock makes the others wait their turn
@@ -227,9 +234,7 @@ async fn postgres_a_lower_position_committed_later_is_neither_skipped_nor_reache
     assert!(a_position < b_position);
     assert!(a_txid.parse::<u64>().unwrap() > b_txid.parse::<u64>().unwrap());
 
-    // B is final (its transaction is below A's): the feed gives it; A is held back. (Other
-    // tests' transactions on the same cluster may hold B back for a moment too: read until it
-    // comes.)
+    // B committed: the feed gives it; A, still open, is not in the feed yet.
     let positions = |events: Vec<simpul_store::StoredEvent>| -> Vec<u64> {
         events.iter().map(|e| e.position).collect()
     };
@@ -276,4 +281,283 @@ async fn postgres_a_lower_position_committed_later_is_neither_skipped_nor_reache
         .await
         .unwrap()
         .is_empty());
+}
+
+/// Readers wait for no open transaction (issue 13): not one in another database of the cluster
+/// (PostgreSQL's xmin horizon is cluster-wide), not one holding a transaction id in this database
+/// without writing events (a rebuild's `CREATE INDEX`), not an open import that has written
+/// events. A command's event is in the feed, and a read model has reached it, as soon as it is
+/// committed — asked once, no waiting.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn postgres_open_transactions_anywhere_hold_no_reader_back() {
+    let db = TestDb::new(simpul_store::Backend::Postgres).await;
+    let elsewhere = TestDb::new(simpul_store::Backend::Postgres).await;
+    let (Database::Postgres(pool), Database::Postgres(other_pool)) =
+        (&db.database, &elsewhere.database)
+    else {
+        unreachable!()
+    };
+    let store = db.store();
+    let executor = db.executor();
+    let first = uuid::Uuid::new_v4().to_string();
+    executor
+        .execute(&first, form(SLEMAN_DESA, 10), &context(ActorRole::Regency))
+        .await
+        .unwrap();
+    let cursor = read_feed(&store, 0, 1).await[0].position;
+
+    // Another database's long transaction.
+    let mut other = other_pool.begin().await.unwrap();
+    sqlx::query("SELECT pg_current_xact_id()")
+        .execute(&mut *other)
+        .await
+        .unwrap();
+    // A transaction here that holds an id and builds an index, as a rebuild does.
+    let mut index_builder = pool.begin().await.unwrap();
+    for statement in [
+        "CREATE TABLE scratch_index_build (n int)",
+        "CREATE INDEX ON scratch_index_build (n)",
+    ] {
+        sqlx::query(statement)
+            .execute(&mut *index_builder)
+            .await
+            .unwrap();
+    }
+    // An import that has written its events and not committed.
+    let mut import = pool.begin().await.unwrap();
+    let imported: i64 = sqlx::query_scalar(
+        "INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type, event_version,
+                             payload, metadata)
+         SELECT aggregate_type, $2, 1, event_type, event_version, payload, metadata
+           FROM events WHERE aggregate_id = $1 AND sequence = 1
+         RETURNING position",
+    )
+    .bind(&first)
+    .bind(uuid::Uuid::new_v4().to_string())
+    .fetch_one(&mut *import)
+    .await
+    .unwrap();
+
+    let (_, command) = activity(ActivityKind::Networking);
+    let written = executor
+        .execute(&first, command, &context(ActorRole::Pegiat))
+        .await
+        .unwrap();
+    let feed: Vec<u64> = store
+        .read_all(cursor, 100)
+        .await
+        .unwrap()
+        .iter()
+        .map(|e| e.position)
+        .collect();
+    assert_eq!(
+        feed,
+        [written.position],
+        "the committed event is in the feed at once"
+    );
+    let runner = simpul_projections::Runner::new(store.clone());
+    let summary = simpul_projections::all(simpul_regions::bundled().unwrap())
+        .into_iter()
+        .find(|p| p.name() == "community_summary")
+        .unwrap();
+    runner.catch_up(summary.as_ref()).await.unwrap();
+    assert!(
+        simpul_projections::has_reached(&store, "community_summary", written.position)
+            .await
+            .unwrap(),
+        "read-your-writes answers at once"
+    );
+
+    // The import commits: its event comes after, once.
+    import.commit().await.unwrap();
+    let feed: Vec<u64> = store
+        .read_all(written.position, 100)
+        .await
+        .unwrap()
+        .iter()
+        .map(|e| e.position)
+        .collect();
+    assert_eq!(feed, [imported as u64]);
+    index_builder.rollback().await.unwrap();
+    other.rollback().await.unwrap();
+}
+
+/// A database from before the feed's commit order (migration `…80_feed_commits`): the migration
+/// keeps the order the feed served until then, (txid, position), so a checkpoint taken before
+/// it resumes at the same place — here a checkpoint at B, whose transaction began before A's
+/// but whose position is higher; A must still come next, once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn postgres_the_commit_order_migration_keeps_the_order_already_served() {
+    const FEED_COMMITS: i64 = 20261209000080;
+    let server = test_server_url();
+    let name = format!("simpul_test_{}", uuid::Uuid::new_v4().simple());
+    let admin = sqlx::PgPool::connect(&server).await.unwrap();
+    sqlx::query(&format!("CREATE DATABASE {name}"))
+        .execute(&admin)
+        .await
+        .unwrap();
+    let url = replace_database(&server, &name);
+    let pool = sqlx::PgPool::connect(&url).await.unwrap();
+    for migration in simpul_store::POSTGRES_MIGRATOR.iter() {
+        if migration.version < FEED_COMMITS {
+            sqlx::raw_sql(&migration.sql).execute(&pool).await.unwrap();
+        }
+    }
+    const INSERT: &str = "INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type,
+                                              event_version, payload, metadata)
+        VALUES ('Community', $1, 1, 'ActivityRecorded', '1.0', '{}', '{}') RETURNING position";
+    let insert = |id: &'static str| sqlx::query_scalar::<_, i64>(INSERT).bind(id);
+    let first = insert("first").fetch_one(&pool).await.unwrap();
+    let mut b = pool.begin().await.unwrap();
+    sqlx::query("SELECT pg_current_xact_id()")
+        .execute(&mut *b)
+        .await
+        .unwrap();
+    let mut a = pool.begin().await.unwrap();
+    let a_position = insert("a").fetch_one(&mut *a).await.unwrap();
+    let b_position = insert("b").fetch_one(&mut *b).await.unwrap();
+    b.commit().await.unwrap();
+    a.commit().await.unwrap();
+    let last = insert("last").fetch_one(&pool).await.unwrap();
+    let served_before: Vec<i64> =
+        sqlx::query_scalar("SELECT position FROM events ORDER BY txid, position")
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+    assert_eq!(served_before, [first, b_position, a_position, last]);
+
+    let migration = simpul_store::POSTGRES_MIGRATOR
+        .iter()
+        .find(|m| m.version == FEED_COMMITS)
+        .unwrap();
+    sqlx::raw_sql(&migration.sql).execute(&pool).await.unwrap();
+    pool.close().await;
+    let database = Database::connect(&simpul_store::DatabaseUrl::parse(&url).unwrap())
+        .await
+        .unwrap();
+    let store = simpul_store::EventStore::new(database.clone());
+    let feed: Vec<i64> = read_feed(&store, 0, 4)
+        .await
+        .iter()
+        .map(|e| e.position as i64)
+        .collect();
+    assert_eq!(feed, served_before, "the order served before the migration");
+    let resumed: Vec<i64> = read_feed(&store, b_position as u64, 2)
+        .await
+        .iter()
+        .map(|e| e.position as i64)
+        .collect();
+    assert_eq!(
+        resumed,
+        [a_position, last],
+        "a checkpoint at B resumes with A"
+    );
+    // New commits come after every migrated one.
+    let Database::Postgres(pool) = &database else {
+        unreachable!()
+    };
+    let new = insert("new").fetch_one(pool).await.unwrap();
+    let after: Vec<i64> = read_feed(&store, last as u64, 1)
+        .await
+        .iter()
+        .map(|e| e.position as i64)
+        .collect();
+    assert_eq!(after, [new]);
+    database.close().await;
+    sqlx::query(&format!("DROP DATABASE {name} WITH (FORCE)"))
+        .execute(&admin)
+        .await
+        .unwrap();
+    admin.close().await;
+}
+
+/// The reader's horizon (migration `…80_feed_commits`): a transaction that has drawn its commit
+/// number but is not visible yet (here its commit trigger fired early, `SET CONSTRAINTS ALL
+/// IMMEDIATE`, and it stays open) must not be overtaken by a later commit with a higher number.
+/// The read waits for it — on the feed's commit lock, seen in `pg_locks` — and then gives both,
+/// in commit-number order.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn postgres_a_reader_waits_for_a_commit_under_way_and_never_overtakes_it() {
+    let db = TestDb::new(simpul_store::Backend::Postgres).await;
+    let Database::Postgres(pool) = &db.database else {
+        unreachable!()
+    };
+    let store = db.store();
+    const INSERT: &str = "INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type,
+                                              event_version, payload, metadata)
+        VALUES ('Community', $1, 1, 'ActivityRecorded', '1.0', '{}', '{}') RETURNING position";
+    let first: i64 = sqlx::query_scalar(INSERT)
+        .bind("first")
+        .fetch_one(pool)
+        .await
+        .unwrap();
+    let cursor = read_feed(&store, 0, 1).await[0].position;
+    assert_eq!(cursor, first as u64);
+
+    // X draws its commit number and stays open, holding the commit lock shared.
+    let mut x = pool.begin().await.unwrap();
+    let x_position: i64 = sqlx::query_scalar(INSERT)
+        .bind("x")
+        .fetch_one(&mut *x)
+        .await
+        .unwrap();
+    sqlx::query("SET CONSTRAINTS ALL IMMEDIATE")
+        .execute(&mut *x)
+        .await
+        .unwrap();
+    // Y commits after it, with the next number.
+    let y_position: i64 = sqlx::query_scalar(INSERT)
+        .bind("y")
+        .fetch_one(pool)
+        .await
+        .unwrap();
+    let seqs: Vec<i64> = sqlx::query_scalar(
+        "SELECT c.seq FROM events e JOIN feed_commits c ON c.batch = e.commit_batch
+          WHERE e.position = $1",
+    )
+    .bind(y_position)
+    .fetch_all(pool)
+    .await
+    .unwrap();
+    assert_eq!(seqs.len(), 1, "Y is committed");
+
+    let reader = {
+        let store = store.clone();
+        tokio::spawn(async move { store.read_all(cursor, 100).await })
+    };
+    // The read waits on the commit lock: a request for (3, 0) not granted.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let waiting: bool = sqlx::query_scalar(
+            "SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND NOT granted
+                              AND classid = 3 AND objid = 0 AND database =
+                                  (SELECT oid FROM pg_database WHERE datname = current_database()))",
+        )
+        .fetch_one(pool)
+        .await
+        .unwrap();
+        if waiting {
+            break;
+        }
+        assert!(!reader.is_finished(), "the read did not wait for X");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the read never asked for the lock"
+        );
+        tokio::task::yield_now().await;
+    }
+    assert!(!reader.is_finished());
+    x.commit().await.unwrap();
+    let read: Vec<i64> = reader
+        .await
+        .unwrap()
+        .unwrap()
+        .iter()
+        .map(|e| e.position as i64)
+        .collect();
+    assert_eq!(
+        read,
+        [x_position, y_position],
+        "X, then Y: nothing overtaken"
+    );
 }

@@ -159,7 +159,7 @@ impl Drop for TestDb {
     }
 }
 
-fn replace_database(server: &str, name: &str) -> String {
+pub fn replace_database(server: &str, name: &str) -> String {
     let (base, query) = match server.split_once('?') {
         Some((base, query)) => (base, Some(query)),
         None => (server, None),

@@ -26,6 +26,7 @@ mod projections;
 mod property;
 mod queries;
 mod recovery;
+mod restore;
 mod rules;
 mod server;
 mod tokens;

@@ -3,8 +3,10 @@
 //! events were decided by the same aggregate as the API's; only the persistence differs: `COPY`
 //! on PostgreSQL, one large transaction of prepared inserts on SQLite.
 //!
-//! The caller bounds the size of each call (a long write transaction holds back the feed's
-//! watermark for every projection).
+//! The caller bounds the size of each call (memory, and on SQLite the single writer's turn). On
+//! PostgreSQL a long bulk transaction holds no reader back: the feed gives every other
+//! transaction's events as they commit, and this one's after them once it commits (migration
+//! `…80_feed_commits`).
 
 use crate::event_store::CLAIM_REGISTRATION_SQLITE;
 use chrono::{SecondsFormat, Utc};

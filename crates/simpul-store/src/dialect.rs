@@ -1,7 +1,7 @@
 //! The one strategy for the two SQL dialects, in the store and the read models alike: a statement
 //! both databases run the same way is written once, in PostgreSQL's dialect, and turned into
 //! SQLite's by [`sqlite_sql`]; only a statement that really differs (PostgreSQL's `UNNEST`
-//! arrays, `COPY`, `txid` ordering, `FOR UPDATE`; SQLite's one row at a time) is written per
+//! arrays, `COPY`, the feed's commit order, `FOR UPDATE`; SQLite's one row at a time) is written per
 //! dialect — in `src/sql/{postgres,sqlite}/` here, and in each read model's
 //! `Storage<PgConnection>` / `Storage<SqliteConnection>` impls in `simpul-projections`.
 

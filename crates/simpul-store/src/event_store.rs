@@ -361,20 +361,27 @@ impl EventStore {
     ///
     /// `after` is the position of the last event the reader has seen (0 to start). The feed never
     /// skips an event whose transaction committed late and never repeats one. On PostgreSQL the
-    /// order is the writers' transaction order; positions along it increase except where two
-    /// writers interleaved, so readers resume from the last position they were given, not from a
-    /// maximum.
+    /// order is the writers' commit order; positions along it increase except where two writers
+    /// interleaved, so readers resume from the last position they were given, not from a
+    /// maximum. It first asks for the feed's horizon (a statement of its own, which waits only
+    /// for the commits of event writers under way at that moment), then reads up to it.
     pub async fn read_all(&self, after: u64, limit: u32) -> Result<Vec<StoredEvent>, StoreError> {
         let after = to_i64(after)?;
         match &self.db {
-            Database::Postgres(pool) => sqlx::query(include_str!("sql/postgres/read_all.sql"))
-                .bind(after)
-                .bind(i64::from(limit))
-                .fetch_all(pool)
-                .await?
-                .iter()
-                .map(stored_event_pg)
-                .collect(),
+            Database::Postgres(pool) => {
+                let horizon: i64 = sqlx::query_scalar("SELECT simpul_feed_horizon()")
+                    .fetch_one(pool)
+                    .await?;
+                sqlx::query(include_str!("sql/postgres/read_all.sql"))
+                    .bind(after)
+                    .bind(i64::from(limit))
+                    .bind(horizon)
+                    .fetch_all(pool)
+                    .await?
+                    .iter()
+                    .map(stored_event_pg)
+                    .collect()
+            }
             Database::Sqlite { readers, .. } => {
                 sqlx::query(include_str!("sql/sqlite/read_all.sql"))
                     .bind(after)

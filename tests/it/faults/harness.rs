@@ -1069,6 +1069,12 @@ impl PgCluster {
         )
     }
 
+    /// A client program of the cluster's own version (`pg_dump`, `pg_restore`, `psql`), run as
+    /// the current user.
+    pub fn client(&self, program: &str) -> Command {
+        Command::new(self.ctl.bin.join(program))
+    }
+
     /// Creates a database and returns its URL.
     pub async fn create_database(&self, name: &str) -> String {
         let admin = sqlx::PgPool::connect(&self.url("postgres")).await.unwrap();

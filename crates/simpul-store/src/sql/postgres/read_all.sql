@@ -1,14 +1,27 @@
--- The global feed. Rows are returned only below the oldest transaction still in flight, so a
--- transaction that took its position early but commits late is never overtaken: every row whose
--- txid is below xmin is final, and every row not yet visible will have txid >= xmin. Ordering by
--- (txid, position) makes that order stable; `after` is resumed from the row at that position.
-SELECT position, aggregate_type, aggregate_id, sequence, event_type, event_version,
-       payload::text AS payload, metadata::text AS metadata
-  FROM events
- WHERE txid < pg_snapshot_xmin(pg_current_snapshot())
-   AND (txid, position) > (
-         COALESCE((SELECT txid FROM events WHERE position <= $1 ORDER BY position DESC LIMIT 1),
-                  '0'::xid8),
-         $1)
- ORDER BY txid, position
+-- The global feed: committed events in commit order, (feed_commits.seq, position), up to the
+-- horizon $3 that `SELECT simpul_feed_horizon()` returned in an earlier statement (migration
+-- `…80_feed_commits`): every seq up to it is visible or undone for good, so nothing returned
+-- here can be overtaken by an event still in flight, and no open transaction holds the reader
+-- back. `after` is resumed from the row at that position (0: from the start): the rest of its
+-- commit, then the commits after it, each by position (at most `limit` rows read from any one
+-- commit, so a big commit is read a page at a time).
+WITH resume AS (
+    SELECT COALESCE((SELECT c.seq
+                       FROM events e JOIN feed_commits c ON c.batch = e.commit_batch
+                      WHERE e.position <= $1
+                      ORDER BY e.position DESC
+                      LIMIT 1), 0) AS seq
+)
+SELECT e.position, e.aggregate_type, e.aggregate_id, e.sequence, e.event_type, e.event_version,
+       e.payload::text AS payload, e.metadata::text AS metadata
+  FROM resume,
+       LATERAL (SELECT seq, batch FROM feed_commits
+                 WHERE seq >= resume.seq AND seq <= $3 ORDER BY seq) c,
+       LATERAL (SELECT * FROM events
+                 WHERE commit_batch = c.batch
+                   AND (commit_batch, position)
+                       > (c.batch, CASE WHEN c.seq = resume.seq THEN $1 ELSE 0 END)
+                 ORDER BY commit_batch, position
+                 LIMIT $2) e
+ ORDER BY c.seq, e.position
  LIMIT $2
