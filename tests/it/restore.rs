@@ -7,7 +7,8 @@
 //! spare port and the dump restored into it (`pg_restore`, as `docs/operations.md` says). Then:
 //! the feed gives every restored event in the same order; events written after the restore come
 //! after them; a rebuild of every read model gives the very rows it had before; the ledger keeps
-//! its leaves and tree head, and numbers the new events after them. Skipped (with a message)
+//! its leaves and tree head, numbers the new events after them, and `audit verify` passes on the
+//! restored cluster against a checkpoint signed before the dump. Skipped (with a message)
 //! where the PostgreSQL server binaries are missing.
 
 use simpul_domain::events::ActivityKind;
@@ -97,6 +98,26 @@ async fn postgres_feed_order_ledger_and_read_models_survive_a_restore_into_a_new
     let head_before = simpul_projections::ledger::query::head(&source.database, ledger_size)
         .await
         .unwrap();
+    // A signed checkpoint before the dump, kept by an auditor.
+    let key = || simpul_ledger::LedgerKey::from_seed("simpul.test/ledger", &[4; 32]).unwrap();
+    let policy = simpul_app::ledger::CheckpointPolicy {
+        every: 1,
+        interval: std::time::Duration::from_secs(3600),
+    };
+    let mut checkpointer = simpul_app::ledger::Checkpointer::new(
+        source.database.clone(),
+        key(),
+        "simpul.test/ledger",
+        policy,
+    )
+    .await
+    .unwrap();
+    assert_eq!(checkpointer.cut().await.unwrap(), Some(ledger_size));
+    let kept = simpul_projections::ledger::query::latest_checkpoint(&source.database)
+        .await
+        .unwrap()
+        .unwrap()
+        .note;
 
     // pg_dump, a fresh cluster, pg_restore: the documented procedure.
     let dir = tempfile::tempdir().unwrap();
@@ -202,6 +223,25 @@ async fn postgres_feed_order_ledger_and_read_models_survive_a_restore_into_a_new
         head_before,
         "the tree head at the restored size is unchanged"
     );
+    // `audit verify` on the restored cluster, after a new checkpoint: every leaf, sub-log and
+    // signed checkpoint holds, and the log still extends the checkpoint kept before the dump.
+    let mut checkpointer =
+        simpul_app::ledger::Checkpointer::new(target.clone(), key(), "simpul.test/ledger", policy)
+            .await
+            .unwrap();
+    assert_eq!(checkpointer.cut().await.unwrap(), Some(size));
+    let report = simpul_app::ledger::verify::verify(
+        &target_store,
+        &simpul_app::ledger::verify::VerifyOptions {
+            verifier: key().verifier(),
+            checkpoint: Some(kept),
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(report.events, size);
+    assert_eq!(report.checkpoints, 2);
+    assert_eq!(report.given, Some(ledger_size));
     target.close().await;
     drop(cluster);
 }
