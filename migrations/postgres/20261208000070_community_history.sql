@@ -2,15 +2,16 @@
 -- ranges in recording time. A row starts at the event that changed the name, stage, status,
 -- legal standing, SK, nomor induk or member count (`valid_from`, that event's recorded_at) and
 -- ends where the next one starts (`valid_to`, NULL while current); `changed` names what changed.
--- The dashboard and the list "as of" a date read the rows valid then.
+-- The dashboard and the list "as of" a date read the rows valid then. The times are RFC 3339 in UTC
+-- with microseconds, so byte order is time order: COLLATE "C" compares them as bytes.
 CREATE TABLE community_states
 (
     community_id   text    NOT NULL,
     sequence       bigint  NOT NULL,
     position       bigint  NOT NULL,
     event_type     text    NOT NULL,
-    valid_from     text    NOT NULL,
-    valid_to       text,
+    valid_from     text    COLLATE "C" NOT NULL,
+    valid_to       text    COLLATE "C",
     name           text    NOT NULL,
     desa_code      text    NOT NULL,
     district_code  text    NOT NULL,

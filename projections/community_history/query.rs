@@ -31,35 +31,29 @@ fn child_column_of(code: Option<&str>) -> &'static str {
 /// The rows valid at `at` (RFC 3339, UTC, microseconds).
 const VALID: &str = "valid_from <= $1 AND (valid_to IS NULL OR valid_to > $1)";
 
-/// Dashboard cells as they stood at `at`: one set for `region` itself (or none for the whole
-/// country) and one per child region, counted from the states valid then.
+/// Dashboard cells as they stood at `at`, counted from the states valid then: one set per
+/// child region of `region` (the whole country: per province) — the region's own totals are
+/// their sum — or, for a kecamatan, which has no child rows on the dashboard, its own.
 pub async fn cells_at(
     db: &Database,
     region: Option<&str>,
     at: &str,
 ) -> Result<Vec<Cell>, ProjectionError> {
-    let mut sqls = Vec::new();
-    let child = child_column_of(region);
-    match region {
-        Some(code) => {
-            let own = column_of(code);
-            sqls.push(format!(
-                "SELECT {own} AS region_code, stage, status, legal, count(*) AS count
-                   FROM community_states WHERE {VALID} AND {own} = $2
-                  GROUP BY 1, 2, 3, 4"
-            ));
-            sqls.push(format!(
-                "SELECT {child} AS region_code, stage, status, legal, count(*) AS count
-                   FROM community_states WHERE {VALID} AND {own} = $2
-                  GROUP BY 1, 2, 3, 4"
-            ));
+    let (group, filter) = match region {
+        None => (child_column_of(None), "$2 = ''".to_owned()),
+        Some(code) if code.split('.').count() >= 3 => {
+            (column_of(code), format!("{} = $2", column_of(code)))
         }
-        None => sqls.push(format!(
-            "SELECT {child} AS region_code, stage, status, legal, count(*) AS count
-               FROM community_states WHERE {VALID} AND $2 = ''
-              GROUP BY 1, 2, 3, 4"
-        )),
-    }
+        Some(code) => (
+            child_column_of(Some(code)),
+            format!("{} = $2", column_of(code)),
+        ),
+    };
+    let sqls = [format!(
+        "SELECT {group} AS region_code, stage, status, legal, count(*) AS count
+           FROM community_states WHERE {VALID} AND {filter}
+          GROUP BY 1, 2, 3, 4"
+    )];
     let mut cells = Vec::new();
     for sql in sqls {
         macro_rules! read {

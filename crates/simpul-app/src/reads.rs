@@ -454,6 +454,16 @@ impl Reads {
             .map(|(code, name)| totals_of(&code, name))
             .collect();
         let region = match region {
+            // As of a date, a province's or kabupaten's own totals are its children's sum (one
+            // scan of the states valid then, not two).
+            Some(region) if at.is_some() && region.level() != RegionLevel::District => {
+                let mut totals = Totals::zero(
+                    Some(region.to_string()),
+                    self.regions.display_name(region).unwrap_or_default(),
+                );
+                children.iter().for_each(|child| totals.add(child));
+                totals
+            }
             Some(region) => totals_of(
                 region.as_str(),
                 self.regions.display_name(region).unwrap_or_default(),
