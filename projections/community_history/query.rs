@@ -279,29 +279,23 @@ pub async fn changes(
             }
         };
     }
+    macro_rules! bound {
+        ($query:expr) => {
+            $query
+                .bind(from)
+                .bind(to)
+                .bind(code)
+                .bind(after.0)
+                .bind(after.1)
+                .bind(i64::from(limit))
+        };
+    }
     match db {
-        Database::Postgres(pool) => read!(
-            sqlx::query(&sql)
-                .bind(from)
-                .bind(to)
-                .bind(code)
-                .bind(after.0)
-                .bind(after.1)
-                .bind(i64::from(limit))
-                .fetch_all(pool)
-                .await?
-        ),
-        Database::Sqlite { readers, .. } => read!(
-            sqlx::query(&sqlite_sql(&sql))
-                .bind(from)
-                .bind(to)
-                .bind(code)
-                .bind(after.0)
-                .bind(after.1)
-                .bind(i64::from(limit))
-                .fetch_all(readers)
-                .await?
-        ),
+        Database::Postgres(pool) => read!(bound!(sqlx::query(&sql)).fetch_all(pool).await?),
+        Database::Sqlite { readers, .. } => {
+            let sql = sqlite_sql(&sql);
+            read!(bound!(sqlx::query(&sql)).fetch_all(readers).await?)
+        }
     }
     Ok(found)
 }

@@ -245,25 +245,28 @@ pub async fn record_checkpoint(
         VALUES ($1, $2, $3, $4, $5) ON CONFLICT (tree_size) DO NOTHING";
     let size = to_i64(checkpoint.size);
     let root = simpul_ledger::to_hex(&checkpoint.root);
+    macro_rules! bound {
+        ($query:expr) => {
+            $query
+                .bind(size)
+                .bind(&root)
+                .bind(&checkpoint.note)
+                .bind(&checkpoint.signed_at)
+                .bind(&checkpoint.sublogs)
+        };
+    }
     let done = match db {
-        Database::Postgres(pool) => sqlx::query(SQL)
-            .bind(size)
-            .bind(&root)
-            .bind(&checkpoint.note)
-            .bind(&checkpoint.signed_at)
-            .bind(&checkpoint.sublogs)
+        Database::Postgres(pool) => bound!(sqlx::query(SQL))
             .execute(pool)
             .await?
             .rows_affected(),
-        Database::Sqlite { writer, .. } => sqlx::query(&sqlite_sql(SQL))
-            .bind(size)
-            .bind(&root)
-            .bind(&checkpoint.note)
-            .bind(&checkpoint.signed_at)
-            .bind(&checkpoint.sublogs)
-            .execute(writer)
-            .await?
-            .rows_affected(),
+        Database::Sqlite { writer, .. } => {
+            let sql = sqlite_sql(SQL);
+            bound!(sqlx::query(&sql))
+                .execute(writer)
+                .await?
+                .rows_affected()
+        }
     };
     Ok(done == 1)
 }
