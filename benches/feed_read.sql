@@ -43,9 +43,10 @@ BEGIN
         FROM resume,
              LATERAL (SELECT seq, batch FROM feed_commits
                        WHERE seq >= resume.seq AND seq <= h ORDER BY seq) c,
-             LATERAL (SELECT * FROM events WHERE commit_batch = c.batch
-                        AND (commit_batch, position)
-                            > (c.batch, CASE WHEN c.seq = resume.seq THEN cur ELSE 0 END)
+             LATERAL (SELECT * FROM events
+                       WHERE (commit_batch, position)
+                             > (c.batch, CASE WHEN c.seq = resume.seq THEN cur ELSE 0 END)
+                         AND (commit_batch, position) <= (c.batch, 9223372036854775807)
                       ORDER BY commit_batch, position LIMIT 1000) e
        ORDER BY c.seq, e.position LIMIT 1000) q;
     ELSE

@@ -561,3 +561,65 @@ async fn postgres_a_reader_waits_for_a_commit_under_way_and_never_overtakes_it()
         "X, then Y: nothing overtaken"
     );
 }
+
+/// Every page of a big commit (an import's) is read by an index range from where the last page
+/// stopped: no page walks the log from its start and filters by commit. The feed's query
+/// bounded a commit's rows by `commit_batch = …`, and the planner answered with a scan of the
+/// position index from the first event, throwing away every row of the commits before — each
+/// page of a 30,000-event commit re-read the log (`docs/benchmarks.md`, the ledger build).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn postgres_a_page_of_a_big_commit_reads_only_its_own_rows() {
+    let db = TestDb::new(simpul_store::Backend::Postgres).await;
+    let Database::Postgres(pool) = &db.database else {
+        unreachable!()
+    };
+    let insert = |first: i64, count: i64| {
+        sqlx::query(
+            "INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type, event_version, payload, metadata)
+             SELECT 'Community', 'bulk-' || c, 1, 'ActivityRecorded', '1.0', '{}', '{\"actor_id\":\"bulk\"}'
+               FROM generate_series($1::bigint, $1::bigint + $2::bigint - 1) AS c",
+        )
+        .bind(first)
+        .bind(count)
+    };
+    insert(0, 20_000).execute(pool).await.unwrap();
+    insert(20_000, 30_000).execute(pool).await.unwrap();
+    sqlx::query("ANALYZE events").execute(pool).await.unwrap();
+    let horizon: i64 = sqlx::query_scalar("SELECT simpul_feed_horizon()")
+        .fetch_one(pool)
+        .await
+        .unwrap();
+    let positions: Vec<i64> = sqlx::query_scalar("SELECT position FROM events ORDER BY position")
+        .fetch_all(pool)
+        .await
+        .unwrap();
+    let sql = include_str!("../../crates/simpul-store/src/sql/postgres/read_all.sql");
+    // Resume in the first commit, at the start of the second and in the middle of it.
+    for after in [positions[10_000], positions[19_999], positions[35_000]] {
+        let explain = format!("EXPLAIN (ANALYZE, FORMAT JSON) {sql}");
+        let plan: serde_json::Value = sqlx::query_scalar(&explain)
+            .bind(after)
+            .bind(1000_i64)
+            .bind(horizon)
+            .fetch_one(pool)
+            .await
+            .unwrap();
+        let mut removed = 0;
+        let mut nodes = vec![&plan[0]["Plan"]];
+        while let Some(node) = nodes.pop() {
+            removed += node["Rows Removed by Filter"].as_i64().unwrap_or(0);
+            nodes.extend(node["Plans"].as_array().into_iter().flatten());
+        }
+        assert_eq!(
+            removed, 0,
+            "a page after position {after} threw away {removed} rows: {plan:#}"
+        );
+        let page = db
+            .store()
+            .read_all(u64::try_from(after).unwrap(), 1000)
+            .await
+            .unwrap();
+        assert_eq!(page.len(), 1000);
+        assert_eq!(page[0].position, u64::try_from(after).unwrap() + 1);
+    }
+}

@@ -117,23 +117,25 @@ pub async fn verify(
         provinces: HashMap::new(),
         sizes: HashMap::new(),
     };
+    // The log is read a page ahead (events and their stored leaves) while the page before is
+    // hashed and checked: the database's work and the decoding overlap the hashing.
+    let (pages, mut next) = tokio::sync::mpsc::channel(2);
+    let reader = tokio::spawn(read_ahead(store.clone(), size, pages));
     let mut pending = 0u64;
-    let mut after = 0u64;
-    loop {
-        let page = store.read_all(after, PAGE).await?;
-        let Some(last) = page.last() else { break };
-        after = last.position;
-        let from = walk.heads.size();
-        let leaves = if from < size {
-            query::leaves(db, from, size.min(from + page.len() as u64)).await?
-        } else {
-            Vec::new()
-        };
-        for (i, event) in page.iter().enumerate() {
+    while let Some(page) = next.recv().await {
+        let (events, leaves) = page?;
+        for (i, event) in events.iter().enumerate() {
             match leaves.get(i) {
                 Some(leaf) => walk.event(leaf, event)?,
                 None => pending += 1,
             }
+        }
+    }
+    // The reader ends when the log does or when a page failed (sent above): nothing to wait for,
+    // but a panic in it is not swallowed.
+    if let Err(error) = reader.await {
+        if error.is_panic() {
+            std::panic::resume_unwind(error.into_panic());
         }
     }
     let checked = walk.heads.size();
@@ -180,6 +182,56 @@ pub async fn verify(
         provinces: walk.sizes.len(),
         given: given.map(|given| given.size),
     })
+}
+
+/// A page of the log in commit order and the stored leaves of the same ledger indexes.
+type Page = (Vec<StoredEvent>, Vec<Leaf>);
+
+/// Reads the log a page at a time, each page with the stored leaves at its ledger indexes (the
+/// ledger holds `size`), until the log ends, a read fails or the walk stops listening.
+async fn read_ahead(
+    store: EventStore,
+    size: u64,
+    pages: tokio::sync::mpsc::Sender<Result<Page, VerifyError>>,
+) {
+    let (mut after, mut from) = (0u64, 0u64);
+    loop {
+        // The events and the leaves they should have, read at once (a full page has `PAGE`
+        // events; a shorter one, the log's end, keeps only as many leaves).
+        let page = async {
+            let (events, mut leaves) = tokio::try_join!(
+                async { Ok::<_, VerifyError>(store.read_all(after, PAGE).await?) },
+                async {
+                    Ok(if from < size {
+                        query::leaves(store.database(), from, size.min(from + u64::from(PAGE)))
+                            .await?
+                    } else {
+                        Vec::new()
+                    })
+                },
+            )?;
+            leaves.truncate(events.len());
+            Ok::<_, VerifyError>((events, leaves))
+        }
+        .await;
+        let done = match &page {
+            Ok((events, _)) => match events.last() {
+                Some(last) => {
+                    after = last.position;
+                    from += events.len() as u64;
+                    false
+                }
+                None => true,
+            },
+            Err(_) => true,
+        };
+        if (page.is_err() || !done) && pages.send(page).await.is_err() {
+            return;
+        }
+        if done {
+            return;
+        }
+    }
 }
 
 async fn all_checkpoints(store: &EventStore) -> Result<Vec<StoredCheckpoint>, VerifyError> {
