@@ -37,6 +37,14 @@ pub struct ServeArgs {
     #[arg(long, env = "SIMPUL_CHECKPOINT_SECONDS", default_value_t = 60,
           value_parser = clap::value_parser!(u64).range(1..=86_400))]
     pub checkpoint_seconds: u64,
+    /// Minutes a web session (signed in at /masuk) may stay idle before it must sign in again.
+    #[arg(long, env = "SIMPUL_WEB_SESSION_IDLE", default_value_t = 30,
+          value_parser = clap::value_parser!(u64).range(1..=1440))]
+    pub web_session_idle: u64,
+    /// Mark the web application's cookies `Secure` on every response (behind a TLS proxy that
+    /// does not send `X-Forwarded-Proto: https`).
+    #[arg(long, env = "SIMPUL_WEB_SECURE_COOKIES", default_value_t = false)]
+    pub web_secure_cookies: bool,
 }
 
 pub async fn run(
@@ -89,13 +97,22 @@ pub async fn run(
         .local_addr()
         .context("reading the listening address")?;
     tracing::info!(address = %local, backend = ?database.backend(), "simpul serving");
-    eprintln!("simpul: serving http://{local}/api/v1 (docs: http://{local}/api/docs)");
+    eprintln!(
+        "simpul: serving http://{local}/api/v1 (docs: http://{local}/api/docs; web application: http://{local}/)"
+    );
     let limits = simpul_http::Limits {
         max_connections: args.max_connections as usize,
         header_timeout: std::time::Duration::from_secs(args.header_timeout),
         body_timeout: std::time::Duration::from_secs(args.body_timeout),
     };
-    let app = simpul_http::app(state, &limits);
+    let web = simpul_web::WebSettings {
+        sessions: simpul_store::SessionLimits {
+            idle: std::time::Duration::from_secs(args.web_session_idle * 60),
+            ..simpul_store::SessionLimits::default()
+        },
+        secure_cookies: args.web_secure_cookies,
+    };
+    let app = simpul_http::app_with_pages(state, &limits, simpul_web::pages(web));
     simpul_http::serve_with_limits(listener, app, limits, shutdown_signal())
         .await
         .context("serving HTTP")?;

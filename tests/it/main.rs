@@ -30,3 +30,4 @@ mod restore;
 mod rules;
 mod server;
 mod tokens;
+mod web;

@@ -48,7 +48,19 @@ impl TestServer {
         });
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
-        tokio::spawn(simpul_http::serve(listener, state, std::future::pending()));
+        // The API and the web application, as `simpul serve` serves them.
+        let limits = simpul_http::Limits::default();
+        let app = simpul_http::app_with_pages(
+            state,
+            &limits,
+            simpul_web::pages(simpul_web::WebSettings::default()),
+        );
+        tokio::spawn(simpul_http::serve_with_limits(
+            listener,
+            app,
+            limits,
+            std::future::pending(),
+        ));
         Self {
             base,
             store,
@@ -57,6 +69,11 @@ impl TestServer {
             _db: db,
             client: reqwest::Client::new(),
         }
+    }
+
+    /// The server's database URL (for the `simpul` binary on the same database).
+    pub fn url(&self) -> &str {
+        &self._db.url
     }
 
     /// The server's database.

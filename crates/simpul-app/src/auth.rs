@@ -9,8 +9,10 @@
 //! | pegiat | one community id | read its own KIM; officers, members, activities, media channels, e-business |
 //! | auditor | `national` or a region code of any level | read everything in scope, including full history |
 //!
-//! Only admin and auditor read a KIM's full history ([`Action::ReadHistory`]); the other roles
-//! read its current state. Looking up region codes ([`Action::ReadRegion`]) is open to every
+//! Every role that reads a KIM reads its timeline ([`Action::ReadTimeline`]: its events with
+//! who, when, why and request id; officers' names opened only for the roles that may); only admin
+//! and auditor read the history across KIM — the audit trail and the events export
+//! ([`Action::ReadHistory`]). Looking up region codes ([`Action::ReadRegion`]) is open to every
 //! principal everywhere: it is the published Kemendagri list.
 //!
 //! Two answers for "no", chosen so that ids cannot be probed: a community that does not exist or
@@ -263,8 +265,12 @@ impl Serialize for Scope {
 pub enum Action {
     /// Read a community's current state; with a region, list communities or a dashboard.
     ReadCommunity,
-    /// Read a community's full event history (auditors, admin).
+    /// Read a community's full event history across communities: the audit trail and the
+    /// events export (auditors, admin).
     ReadHistory,
+    /// Read one community's timeline: its events with who, when, why and request id, personal
+    /// data opened only for the roles that may (every role that reads the community).
+    ReadTimeline,
     /// Record a KIM's formation (on the community's behalf, for government roles).
     FormCommunity,
     /// Appoint an officer.
@@ -313,9 +319,10 @@ pub enum Action {
 
 impl Action {
     /// Every action, in declaration order.
-    pub const ALL: [Action; 24] = [
+    pub const ALL: [Action; 25] = [
         Action::ReadCommunity,
         Action::ReadHistory,
+        Action::ReadTimeline,
         Action::FormCommunity,
         Action::AppointOfficer,
         Action::DismissOfficer,
@@ -369,7 +376,8 @@ impl Action {
     pub fn describe(self) -> &'static str {
         match self {
             Action::ReadCommunity => "read communities",
-            Action::ReadHistory => "read a community's full history",
+            Action::ReadHistory => "read the audit trail and the events export",
+            Action::ReadTimeline => "read a community's timeline",
             Action::FormCommunity => "record a community's formation",
             Action::AppointOfficer => "appoint officers",
             Action::DismissOfficer => "dismiss officers",
@@ -407,11 +415,15 @@ fn role_may(role: ActorRole, action: Action) -> bool {
     use Action::*;
     match role {
         ActorRole::Admin | ActorRole::System => true,
-        ActorRole::National => matches!(action, ReadCommunity | ReadRegion),
-        ActorRole::Province => matches!(action, ReadCommunity | ReadRegion | RecordBimtek),
+        ActorRole::National => matches!(action, ReadCommunity | ReadTimeline | ReadRegion),
+        ActorRole::Province => matches!(
+            action,
+            ReadCommunity | ReadTimeline | ReadRegion | RecordBimtek
+        ),
         ActorRole::Regency => matches!(
             action,
             ReadCommunity
+                | ReadTimeline
                 | ReadRegion
                 | FormCommunity
                 | IssueSk
@@ -427,6 +439,7 @@ fn role_may(role: ActorRole, action: Action) -> bool {
         ActorRole::Pegiat => matches!(
             action,
             ReadCommunity
+                | ReadTimeline
                 | ReadRegion
                 | AppointOfficer
                 | DismissOfficer
@@ -439,7 +452,7 @@ fn role_may(role: ActorRole, action: Action) -> bool {
         ),
         ActorRole::Auditor => matches!(
             action,
-            ReadCommunity | ReadHistory | ReadRegion | ReadStatus | ReadLedger
+            ReadCommunity | ReadHistory | ReadTimeline | ReadRegion | ReadStatus | ReadLedger
         ),
     }
 }

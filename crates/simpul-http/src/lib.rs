@@ -11,7 +11,7 @@ mod openapi;
 mod routes;
 mod serve;
 mod state;
-mod views;
+pub mod views;
 
 use std::future::Future;
 
@@ -88,6 +88,13 @@ pub fn openapi_document() -> serde_json::Value {
 /// The whole server: API, docs, health, request ids, tracing, the body size limit and the
 /// body-read timeout of `limits`.
 pub fn app(state: AppState, limits: &Limits) -> Router {
+    app_with_pages(state, limits, Router::new())
+}
+
+/// [`app`] with `pages` (the web application, `simpul-web`) served beside the API, under the
+/// same request ids, tracing, limits and headers; the pages set their own content security
+/// policy.
+pub fn app_with_pages(state: AppState, limits: &Limits, pages: Router<AppState>) -> Router {
     let (v1, document) = api();
     // Serialised once and shared: the router's handlers are cloned for every connection, and a
     // captured `OpenApi` value made each idle connection cost about 2 MB.
@@ -123,6 +130,7 @@ pub fn app(state: AppState, limits: &Limits) -> Router {
         .route("/api/docs/init.js", get(openapi::docs_init))
         .route("/api/docs/swagger-ui-bundle.js", get(openapi::swagger_bundle))
         .route("/api/docs/swagger-ui.css", get(openapi::swagger_css))
+        .merge(pages)
         .fallback(|| async { ApiError::NotFound })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .with_state(state)

@@ -12,6 +12,7 @@ mod fingerprint;
 mod idempotency;
 mod keys;
 mod metadata;
+mod sessions;
 mod tokens;
 
 pub use bulk::{BulkBatch, BulkMessage, BulkOutcome, CopyCsv, WrappedKey};
@@ -33,4 +34,5 @@ pub use keys::{
     Unsealed, IMPORT_IDS_LABEL,
 };
 pub use metadata::EventMetadata;
-pub use tokens::{token_hash, StoredToken, TokenStore, TOKEN_PREFIX};
+pub use sessions::{OpenedSession, Session, SessionLimits, SessionStore};
+pub use tokens::{random_base64url, token_hash, StoredToken, TokenStore, TOKEN_PREFIX};

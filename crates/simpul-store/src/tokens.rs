@@ -64,9 +64,15 @@ const HEX: &[u8; 16] = b"0123456789abcdef";
 
 /// A fresh secret: the prefix and 32 bytes from the operating system's generator.
 fn generate_secret() -> String {
+    format!("{TOKEN_PREFIX}{}", random_base64url())
+}
+
+/// 32 bytes from the operating system's generator in unpadded base64url (43 characters): a
+/// secret no one can guess (tokens, sessions, anti-forgery values).
+pub fn random_base64url() -> String {
     let mut bytes = [0u8; SECRET_BYTES];
     OsRng.fill_bytes(&mut bytes);
-    format!("{TOKEN_PREFIX}{}", BASE64URL.encode(bytes))
+    BASE64URL.encode(bytes)
 }
 
 /// The `api_tokens` table.
@@ -222,7 +228,7 @@ impl TokenStore {
     }
 }
 
-fn postgres_row(row: &sqlx::postgres::PgRow) -> Result<StoredToken, StoreError> {
+pub(crate) fn postgres_row(row: &sqlx::postgres::PgRow) -> Result<StoredToken, StoreError> {
     Ok(StoredToken {
         id: row.try_get("id")?,
         name: row.try_get("name")?,
@@ -233,7 +239,7 @@ fn postgres_row(row: &sqlx::postgres::PgRow) -> Result<StoredToken, StoreError> 
     })
 }
 
-fn sqlite_row(row: &sqlx::sqlite::SqliteRow) -> Result<StoredToken, StoreError> {
+pub(crate) fn sqlite_row(row: &sqlx::sqlite::SqliteRow) -> Result<StoredToken, StoreError> {
     let id: String = row.try_get("id")?;
     let revoked_at: Option<String> = row.try_get("revoked_at")?;
     Ok(StoredToken {
@@ -248,11 +254,11 @@ fn sqlite_row(row: &sqlx::sqlite::SqliteRow) -> Result<StoredToken, StoreError> 
 }
 
 /// SQLite keeps times as RFC 3339 text in UTC with microseconds (text order is time order).
-fn sqlite_time(time: DateTime<Utc>) -> String {
+pub(crate) fn sqlite_time(time: DateTime<Utc>) -> String {
     time.to_rfc3339_opts(SecondsFormat::Micros, true)
 }
 
-fn parse_sqlite_time(text: &str) -> Result<DateTime<Utc>, StoreError> {
+pub(crate) fn parse_sqlite_time(text: &str) -> Result<DateTime<Utc>, StoreError> {
     DateTime::parse_from_rfc3339(text)
         .map(|time| time.with_timezone(&Utc))
         .map_err(|e| StoreError::Corrupt(format!("api_tokens time `{text}`: {e}")))

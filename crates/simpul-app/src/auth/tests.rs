@@ -83,9 +83,10 @@ fn region(code: &str) -> RegionCode {
 
 /// The table, one row per action; columns: admin national province regency pegiat
 /// auditor. `x` = may (inside the scope), `.` = may not.
-const MATRIX: [(Action, &str); 24] = [
+const MATRIX: [(Action, &str); 25] = [
     (Action::ReadCommunity, "xxxxxx"),
     (Action::ReadHistory, "x....x"),
+    (Action::ReadTimeline, "xxxxxx"),
     (Action::FormCommunity, "x..x.."),
     (Action::AppointOfficer, "x...x."),
     (Action::DismissOfficer, "x...x."),

@@ -193,13 +193,13 @@ pub async fn events(
     let read = match params.moment()? {
         Some(moment) => {
             reads
-                .community_as_of(&principal, Action::ReadHistory, &id, moment)
+                .community_as_of(&principal, Action::ReadTimeline, &id, moment)
                 .await?
                 .0
         }
         None => {
             reads
-                .community(&principal, Action::ReadHistory, &id)
+                .community(&principal, Action::ReadTimeline, &id)
                 .await?
         }
     };

@@ -1,0 +1,300 @@
+//! Beranda `/` and Wilayah `/wilayah[/{code}]`: a region's KIM by stage, legal standing and
+//! status, and each child region's stage bars with counts that link to the filtered list — down
+//! from the country to provinces, kabupaten/kota, kecamatan and desa. Zero rows are shown.
+
+use std::collections::BTreeMap;
+
+use axum::extract::{Path, State};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use maud::{html, Markup};
+use simpul_app::{CommunityQuery, Scope, Totals, MAX_PAGE};
+use simpul_domain::{RegionCode, RegionLevel};
+use simpul_http::AppState;
+
+use crate::error::WebError;
+use crate::i18n::{stage_label, status_label, Lang};
+use crate::layout::{self, number, trusted};
+use crate::session::Visitor;
+use crate::svg::{stacked_bar, STAGE_COLOURS};
+
+const STAGES: [&str; 4] = ["kim1", "kim2", "kim3", "kim4"];
+
+/// `GET /`: the visitor's scope at a glance (a KIM's own token: its KIM).
+pub async fn home(State(state): State<AppState>, visitor: Visitor) -> Result<Response, WebError> {
+    let region = match &visitor.principal.scope {
+        Scope::Community(id) => return Ok(Redirect::to(&format!("/kim/{id}")).into_response()),
+        Scope::Region(code) => Some(code.clone()),
+        Scope::National => None,
+    };
+    let title = visitor.lang.tr("Beranda", "Home").to_owned();
+    region_page(&state, &visitor, region, title).await
+}
+
+/// `GET /wilayah`: the country's provinces.
+pub async fn country(
+    State(state): State<AppState>,
+    visitor: Visitor,
+) -> Result<Response, WebError> {
+    if visitor.principal.scope != Scope::National {
+        return Err(WebError::not_found());
+    }
+    let title = "Indonesia".to_owned();
+    region_page(&state, &visitor, None, title).await
+}
+
+/// `GET /wilayah/{code}`: a region inside the visitor's scope (404 otherwise, like the API's
+/// KIM outside a scope).
+pub async fn region(
+    State(state): State<AppState>,
+    visitor: Visitor,
+    Path(code): Path<String>,
+) -> Result<Response, WebError> {
+    let code = RegionCode::parse(&code).map_err(|_| WebError::not_found())?;
+    let name = state
+        .regions
+        .display_name(&code)
+        .ok_or_else(WebError::not_found)?;
+    if !visitor.principal.scope.covers_region(&code) {
+        return Err(WebError::not_found());
+    }
+    region_page(&state, &visitor, Some(code), name).await
+}
+
+async fn region_page(
+    state: &AppState,
+    visitor: &Visitor,
+    region: Option<RegionCode>,
+    title: String,
+) -> Result<Response, WebError> {
+    let lang = visitor.lang;
+    let level = region.as_ref().map(RegionCode::level);
+    let (totals, children) = match level {
+        Some(RegionLevel::District) => district(state, visitor, region.as_ref()).await?,
+        Some(RegionLevel::Village) => {
+            let code = region.as_ref().map(ToString::to_string).unwrap_or_default();
+            return Ok(Redirect::to(&format!("/kim?region={code}")).into_response());
+        }
+        _ => {
+            let dashboard = state
+                .reads
+                .dashboard(&visitor.principal, region.as_ref())
+                .await?;
+            (dashboard.region, dashboard.children)
+        }
+    };
+    let child_heading = match level {
+        None => lang.tr("Provinsi", "Province"),
+        Some(RegionLevel::Province) => lang.tr("Kabupaten/kota", "Regency/city"),
+        Some(RegionLevel::Regency) => lang.tr("Kecamatan", "District (kecamatan)"),
+        _ => lang.tr("Desa/kelurahan", "Village (desa/kelurahan)"),
+    };
+    let crumbs = breadcrumbs(state, visitor, region.as_ref());
+    let body = html! {
+        (crumbs)
+        (cards(lang, &totals, region.as_ref()))
+        h2 { (child_heading) }
+        (legend(lang))
+        (children_table(lang, child_heading, &children))
+    };
+    Ok(Html(layout::page(visitor, &title, body).into_string()).into_response())
+}
+
+/// A kecamatan's totals and its desa (the dashboard stops at the kecamatan; its desa are counted
+/// from the list of its KIM, which is small).
+async fn district(
+    state: &AppState,
+    visitor: &Visitor,
+    region: Option<&RegionCode>,
+) -> Result<(Totals, Vec<Totals>), WebError> {
+    let Some(code) = region else {
+        return Err(WebError::not_found());
+    };
+    let dashboard = state
+        .reads
+        .dashboard(&visitor.principal, Some(code))
+        .await?;
+    let mut by_desa: BTreeMap<String, Totals> = state
+        .regions
+        .children(code)
+        .into_iter()
+        .map(|desa| {
+            let code = desa.code.to_string();
+            let totals = Totals {
+                code: Some(code.clone()),
+                name: desa.display_name(),
+                ..Totals::default()
+            };
+            (code, totals)
+        })
+        .collect();
+    let mut after = None;
+    loop {
+        let page = state
+            .reads
+            .communities(
+                &visitor.principal,
+                CommunityQuery {
+                    region: Some(code.clone()),
+                    after: after.take(),
+                    limit: MAX_PAGE,
+                    ..CommunityQuery::default()
+                },
+            )
+            .await?;
+        for row in &page.items {
+            if let Some(totals) = by_desa.get_mut(&row.desa_code) {
+                totals.total += 1;
+                *totals.by_stage.entry(row.stage.clone()).or_default() += 1;
+                *totals.by_status.entry(row.status.clone()).or_default() += 1;
+                let legal = if row.legal { "legal" } else { "not_legal" };
+                *totals.by_legal.entry(legal.to_owned()).or_default() += 1;
+            }
+        }
+        match page.next_cursor {
+            Some(cursor) => after = Some(cursor),
+            None => break,
+        }
+    }
+    Ok((dashboard.region, by_desa.into_values().collect()))
+}
+
+fn breadcrumbs(state: &AppState, visitor: &Visitor, region: Option<&RegionCode>) -> Markup {
+    let lang = visitor.lang;
+    let national = visitor.principal.scope == Scope::National;
+    let ancestors = region
+        .map(|code| state.regions.ancestors(code))
+        .unwrap_or_default();
+    html! {
+        nav.crumbs aria-label=(lang.tr("Jejak wilayah", "Breadcrumbs")) {
+            ol {
+                @if national {
+                    li { a href="/wilayah" { "Indonesia" } }
+                }
+                @for ancestor in &ancestors {
+                    @if visitor.principal.scope.covers_region(&ancestor.code) {
+                        li { a href={ "/wilayah/" (ancestor.code) } { (ancestor.display_name()) } }
+                    } @else {
+                        li { (ancestor.display_name()) }
+                    }
+                }
+                @if let Some(code) = region {
+                    li aria-current="page" { (state.regions.display_name(code).unwrap_or_default()) }
+                }
+            }
+        }
+    }
+}
+
+fn count(totals: &BTreeMap<String, i64>, key: &str) -> i64 {
+    totals.get(key).copied().unwrap_or(0)
+}
+
+/// The list of KIM behind a count.
+fn list_href(region: Option<&str>, filter: &str) -> String {
+    let mut pairs: Vec<(&str, &str)> = Vec::new();
+    if let Some(region) = region {
+        pairs.push(("region", region));
+    }
+    if let Some((key, value)) = filter.split_once('=') {
+        pairs.push((key, value));
+    }
+    let query = serde_urlencoded::to_string(&pairs).unwrap_or_default();
+    if query.is_empty() {
+        "/kim".to_owned()
+    } else {
+        format!("/kim?{query}")
+    }
+}
+
+fn cards(lang: Lang, totals: &Totals, region: Option<&RegionCode>) -> Markup {
+    let code = region.map(RegionCode::as_str);
+    let card = |label: &str, value: i64, filter: &str| {
+        html! {
+            li {
+                a href=(list_href(code, filter)) {
+                    span.n { (number(lang, value)) }
+                    span.k { (label) }
+                }
+            }
+        }
+    };
+    html! {
+        ul.cards aria-label=(lang.tr("Ringkasan", "Summary")) {
+            (card(lang.tr("KIM seluruhnya", "KIM in all"), totals.total, ""))
+            @for stage in STAGES {
+                (card(&stage_label(stage), count(&totals.by_stage, stage), &format!("stage={stage}")))
+            }
+            (card(lang.tr("Berbadan legal (SK + nomor induk)", "Legal (SK + nomor induk)"),
+                count(&totals.by_legal, "legal"), "legal=true"))
+            @for status in ["active", "suspended", "dissolved"] {
+                (card(status_label(lang, status), count(&totals.by_status, status), &format!("status={status}")))
+            }
+        }
+    }
+}
+
+fn legend(lang: Lang) -> Markup {
+    html! {
+        ul.legend aria-label=(lang.tr("Keterangan warna", "Colour key")) {
+            @for (i, stage) in STAGES.iter().enumerate() {
+                li {
+                    // A swatch as SVG: the policy allows no inline style.
+                    (trusted(format!(
+                        r#"<svg class="sw" width="12" height="12" aria-hidden="true"><rect width="12" height="12" fill="{}"/></svg>"#,
+                        STAGE_COLOURS[i]
+                    )))
+                    (stage_label(stage))
+                }
+            }
+        }
+    }
+}
+
+fn children_table(lang: Lang, heading: &str, children: &[Totals]) -> Markup {
+    let max = children.iter().map(|child| child.total).max().unwrap_or(0);
+    html! {
+        div.table-wrap {
+            table {
+                caption.hide-narrow { (heading) ": " (lang.tr("KIM per tahap", "KIM by stage")) }
+                thead {
+                    tr {
+                        th scope="col" { (heading) }
+                        th.num scope="col" { (lang.tr("Jumlah", "Total")) }
+                        @for stage in STAGES { th.num scope="col" { (stage_label(stage)) } }
+                        th.num scope="col" { (lang.tr("Legal", "Legal")) }
+                        th.hide-narrow scope="col" { (lang.tr("Sebaran tahap", "Stages")) }
+                    }
+                }
+                tbody {
+                    @for child in children {
+                        @let code = child.code.as_deref();
+                        tr class=[(child.total == 0).then_some("zero")] {
+                            th scope="row" {
+                                @if let Some(code) = code {
+                                    a href={ "/wilayah/" (code) } { (child.name) }
+                                } @else { (child.name) }
+                            }
+                            td.num { a href=(list_href(code, "")) { (number(lang, child.total)) } }
+                            @for stage in STAGES {
+                                td.num { a href=(list_href(code, &format!("stage={stage}"))) {
+                                    (number(lang, count(&child.by_stage, stage))) } }
+                            }
+                            td.num { a href=(list_href(code, "legal=true")) {
+                                (number(lang, count(&child.by_legal, "legal"))) } }
+                            td.hide-narrow {
+                                (trusted(stacked_bar(
+                                    &STAGES.iter().enumerate().map(|(i, stage)| {
+                                        (count(&child.by_stage, stage), STAGE_COLOURS[i], stage_label(stage))
+                                    }).collect::<Vec<_>>(),
+                                    max,
+                                    220,
+                                    &format!("{}: {} KIM", child.name, child.total),
+                                )))
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}

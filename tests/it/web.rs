@@ -1,0 +1,528 @@
+//! The web application (issue 14): sessions from tokens, CSRF, scopes answered with 404, the
+//! language — over HTTP on both backends; and the supervisor's path through the pages in headless
+//! Chromium on a `demo seed --scale 1 --region 34` database, with screenshots of each page at
+//! 1366 and 390 px wide written to `$CARGO_TARGET_TMPDIR/screenshots/` (not committed).
+
+use reqwest::header::{HeaderMap, LOCATION, SET_COOKIE};
+use reqwest::redirect::Policy;
+use reqwest::StatusCode;
+use simpul_store::Backend;
+
+use crate::helpers::simpul_binary_async;
+use crate::server::TestServer;
+
+/// A browser-like client that follows no redirect, so each answer can be checked.
+fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(Policy::none())
+        .build()
+        .unwrap()
+}
+
+/// The value of cookie `name` set by a response, with its attributes.
+fn set_cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers
+        .get_all(SET_COOKIE)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .find(|value| value.starts_with(&format!("{name}=")))
+}
+
+fn cookie_value(set_cookie: &str) -> &str {
+    set_cookie
+        .split(';')
+        .next()
+        .and_then(|pair| pair.split_once('='))
+        .map(|(_, value)| value)
+        .unwrap_or_default()
+}
+
+/// The hidden `csrf` field of a page's first form.
+fn csrf_of(html: &str) -> String {
+    let at = html.find(r#"name="csrf" value=""#).expect("a csrf field");
+    let rest = &html[at + r#"name="csrf" value=""#.len()..];
+    rest[..rest.find('"').unwrap()].to_owned()
+}
+
+struct Signed {
+    session: String,
+    csrf: String,
+}
+
+/// Signs in with `token` the way the form does; the session cookie and the pages' CSRF value.
+async fn sign_in(server: &TestServer, token: &str) -> Signed {
+    let http = client();
+    let form = http
+        .get(format!("{}/masuk?next=/kim", server.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(form.status(), StatusCode::OK);
+    let login = cookie_value(set_cookie(form.headers(), "simpul_masuk").unwrap()).to_owned();
+    let html = form.text().await.unwrap();
+    let csrf = csrf_of(&html);
+    assert_eq!(csrf, login, "the form's value is the cookie's");
+    let reply = http
+        .post(format!("{}/masuk", server.base))
+        .header("cookie", format!("simpul_masuk={login}"))
+        .form(&[("token", token), ("csrf", &csrf), ("next", "/kim")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(reply.status(), StatusCode::SEE_OTHER);
+    assert_eq!(reply.headers()[LOCATION], "/kim");
+    let session = set_cookie(reply.headers(), "simpul_sesi").expect("a session cookie");
+    assert!(session.contains("HttpOnly"), "{session}");
+    assert!(session.contains("SameSite=Strict"), "{session}");
+    assert!(!session.contains("Secure"), "plain HTTP: {session}");
+    let session = cookie_value(session).to_owned();
+    let page = get(server, "/", &session).await;
+    assert_eq!(page.0, StatusCode::OK);
+    Signed {
+        session,
+        csrf: csrf_of(&page.1),
+    }
+}
+
+async fn get(server: &TestServer, path: &str, session: &str) -> (StatusCode, String, HeaderMap) {
+    let reply = client()
+        .get(format!("{}{path}", server.base))
+        .header("cookie", format!("simpul_sesi={session}"))
+        .send()
+        .await
+        .unwrap();
+    let (status, headers) = (reply.status(), reply.headers().clone());
+    (status, reply.text().await.unwrap(), headers)
+}
+
+async fn sessions_csrf_and_scopes(server: TestServer) {
+    let sleman = server.token("regency", "34.04").await;
+    let bantul = server.token("regency", "34.02").await;
+    let in_sleman = server.form(&sleman, "34.04.01.2001").await;
+    let in_bantul = server.form(&bantul, "34.02.01.2001").await;
+    let http = client();
+
+    // Without a session every page sends the visitor to sign in, keeping where it was going.
+    let reply = http
+        .get(format!("{}/kim?stage=kim1", server.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(reply.status(), StatusCode::SEE_OTHER);
+    assert_eq!(
+        reply.headers()[LOCATION],
+        "/masuk?next=%2Fkim%3Fstage%3Dkim1"
+    );
+
+    // The sign-in form speaks Indonesian, English on request (remembered), and refuses a post
+    // without its anti-forgery value, or with another one.
+    let form = http
+        .get(format!("{}/masuk", server.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        form.headers()["content-security-policy"],
+        simpul_web::PAGE_CSP
+    );
+    assert_eq!(form.headers()["cache-control"], "no-store");
+    assert!(form.text().await.unwrap().contains(r#"<html lang="id">"#));
+    let english = http
+        .get(format!("{}/masuk?lang=en", server.base))
+        .send()
+        .await
+        .unwrap();
+    assert!(set_cookie(english.headers(), "simpul_bahasa")
+        .unwrap()
+        .starts_with("simpul_bahasa=en;"));
+    assert!(english.text().await.unwrap().contains("API token"));
+    let forged = http
+        .post(format!("{}/masuk", server.base))
+        .header("cookie", "simpul_masuk=one")
+        .form(&[("token", sleman.as_str()), ("csrf", "another")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(forged.status(), StatusCode::FORBIDDEN);
+    assert!(forged.text().await.unwrap().contains("Formulir ditolak"));
+
+    // An unknown token: the form again, 401, no session.
+    let login = http
+        .get(format!("{}/masuk", server.base))
+        .send()
+        .await
+        .unwrap();
+    let value = cookie_value(set_cookie(login.headers(), "simpul_masuk").unwrap()).to_owned();
+    let wrong = http
+        .post(format!("{}/masuk", server.base))
+        .header("cookie", format!("simpul_masuk={value}"))
+        .form(&[("token", "simpul_nope"), ("csrf", value.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(wrong.status(), StatusCode::UNAUTHORIZED);
+    assert!(set_cookie(wrong.headers(), "simpul_sesi").is_none());
+
+    // Behind a TLS proxy the session cookie is Secure.
+    let login = http
+        .get(format!("{}/masuk", server.base))
+        .header("x-forwarded-proto", "https")
+        .send()
+        .await
+        .unwrap();
+    let value = cookie_value(set_cookie(login.headers(), "simpul_masuk").unwrap()).to_owned();
+    let secure = http
+        .post(format!("{}/masuk", server.base))
+        .header("cookie", format!("simpul_masuk={value}"))
+        .header("x-forwarded-proto", "https")
+        .form(&[("token", sleman.as_str()), ("csrf", value.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert!(set_cookie(secure.headers(), "simpul_sesi")
+        .unwrap()
+        .contains("; Secure"));
+
+    // Signed in as Sleman: its own pages answer; Bantul's region and KIM are 404, as the API's.
+    let signed = sign_in(&server, &sleman).await;
+    let (status, html, _) = get(&server, &format!("/kim/{in_sleman}"), &signed.session).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("KIM dibentuk"), "the timeline: {html}");
+    assert_eq!(
+        get(&server, "/wilayah/34.04", &signed.session).await.0,
+        StatusCode::OK
+    );
+    for path in [
+        "/wilayah/34.02".to_owned(),
+        "/wilayah/34".to_owned(),
+        "/wilayah".to_owned(),
+        format!("/kim/{in_bantul}"),
+        "/kim?region=34.02".to_owned(),
+        "/wilayah/99.99".to_owned(),
+    ] {
+        let (status, html, _) = get(&server, &path, &signed.session).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{path}");
+        assert!(html.contains("Halaman tidak ditemukan"), "{path}: {html}");
+    }
+    // A bad filter names its field.
+    let (status, html, _) = get(&server, "/kim?stage=kim9", &signed.session).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(html.contains("stage"), "{html}");
+
+    // Signing out needs the session's CSRF value; then the session is gone.
+    let no_csrf = http
+        .post(format!("{}/keluar", server.base))
+        .header("cookie", format!("simpul_sesi={}", signed.session))
+        .form(&[("csrf", "guess")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(no_csrf.status(), StatusCode::FORBIDDEN);
+    assert_eq!(get(&server, "/", &signed.session).await.0, StatusCode::OK);
+    let out = http
+        .post(format!("{}/keluar", server.base))
+        .header("cookie", format!("simpul_sesi={}", signed.session))
+        .form(&[("csrf", signed.csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(out.status(), StatusCode::SEE_OTHER);
+    assert!(set_cookie(out.headers(), "simpul_sesi")
+        .unwrap()
+        .contains("Max-Age=0"));
+    assert_eq!(
+        get(&server, "/", &signed.session).await.0,
+        StatusCode::SEE_OTHER
+    );
+
+    // A revoked token's sessions end with it.
+    let signed = sign_in(&server, &bantul).await;
+    let tokens = simpul_store::TokenStore::new(server.database());
+    let id = tokens
+        .list()
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|token| token.scope == "34.02")
+        .unwrap()
+        .id;
+    assert!(tokens.revoke(id).await.unwrap());
+    assert_eq!(
+        get(&server, "/", &signed.session).await.0,
+        StatusCode::SEE_OTHER
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn web_sessions_csrf_and_scopes_on_postgres() {
+    sessions_csrf_and_scopes(TestServer::spawn(Backend::Postgres).await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn web_sessions_csrf_and_scopes_on_sqlite() {
+    sessions_csrf_and_scopes(TestServer::spawn(Backend::Sqlite).await).await;
+}
+
+mod browser {
+    use std::io::{BufRead as _, BufReader};
+    use std::process::{Child, Command, Stdio};
+
+    use fantoccini::{Client, ClientBuilder, Locator};
+    use serde_json::json;
+
+    use super::*;
+
+    /// chromedriver on a free port, stopped when dropped.
+    struct Driver {
+        child: Child,
+        url: String,
+    }
+
+    impl Drop for Driver {
+        fn drop(&mut self) {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+
+    fn start_driver() -> Driver {
+        let binary =
+            std::env::var("SIMPUL_CHROMEDRIVER").unwrap_or_else(|_| "/usr/bin/chromedriver".into());
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let mut child = Command::new(&binary)
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|error| {
+                panic!(
+                    "the browser tests need Chromium and ChromeDriver ({binary}: {error}); \
+                     on Debian: apt-get install chromium chromium-driver (.ci/run does)"
+                )
+            });
+        // It says when it listens.
+        let mut out = BufReader::new(child.stdout.take().unwrap());
+        let mut line = String::new();
+        while out.read_line(&mut line).unwrap() > 0 {
+            if line.contains("started successfully") {
+                break;
+            }
+            line.clear();
+        }
+        Driver {
+            child,
+            url: format!("http://127.0.0.1:{port}"),
+        }
+    }
+
+    async fn browser(driver: &Driver) -> Client {
+        let mut capabilities = serde_json::Map::new();
+        capabilities.insert(
+            "goog:chromeOptions".to_owned(),
+            json!({
+                "binary": std::env::var("SIMPUL_CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into()),
+                "args": ["--headless=new", "--no-sandbox", "--disable-dev-shm-usage",
+                         "--disable-gpu", "--window-size=1366,768", "--lang=id"],
+                // An Indonesian browser: its Accept-Language chooses the pages' language.
+                "prefs": {"intl.accept_languages": "id-ID,id"},
+            }),
+        );
+        ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+            .capabilities(capabilities)
+            .connect(&driver.url)
+            .await
+            .expect("a Chromium session")
+    }
+
+    /// Screenshots of the page at 1366×768 and 390×844, as test artefacts.
+    async fn screenshots(browser: &Client, name: &str) {
+        let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("screenshots");
+        std::fs::create_dir_all(&dir).unwrap();
+        for (width, height) in [(1366, 768), (390, 844)] {
+            browser.set_window_size(width, height).await.unwrap();
+            let png = browser.screenshot().await.unwrap();
+            assert!(png.starts_with(b"\x89PNG"), "a PNG");
+            std::fs::write(dir.join(format!("{name}-{width}.png")), png).unwrap();
+        }
+        browser.set_window_size(1366, 768).await.unwrap();
+    }
+
+    async fn text(browser: &Client, css: &str) -> String {
+        browser
+            .wait()
+            .for_element(Locator::Css(css))
+            .await
+            .unwrap_or_else(|error| panic!("{css}: {error}"))
+            .text()
+            .await
+            .unwrap()
+    }
+
+    /// Waits for the page whose heading is `title` (a click's navigation may still be under
+    /// way when the click returns); fails after fantoccini's default wait.
+    async fn page_titled(browser: &Client, title: &str) {
+        browser
+            .wait()
+            .for_element(Locator::XPath(&format!(
+                "//main/h1[normalize-space()='{title}']"
+            )))
+            .await
+            .unwrap_or_else(|error| panic!("a page titled {title}: {error}"));
+    }
+
+    /// The total in the row of the child region named `name`.
+    async fn row_total(browser: &Client, name: &str) -> String {
+        let row = browser
+            .find(Locator::XPath(&format!(
+                "//tbody/tr[th/a[text()='{name}']]"
+            )))
+            .await
+            .unwrap_or_else(|error| panic!("a row for {name}: {error}"));
+        row.find(Locator::Css("td.num"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    }
+
+    async fn sign_in_as(browser: &Client, base: &str, token: &str) {
+        browser.goto(&format!("{base}/masuk")).await.unwrap();
+        browser
+            .find(Locator::Id("token"))
+            .await
+            .unwrap()
+            .send_keys(token)
+            .await
+            .unwrap();
+        browser
+            .find(Locator::Css("form button[type=submit]"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn a_province_supervisor_drills_down_to_a_kim_in_chromium() {
+        let server = TestServer::spawn(Backend::Postgres).await;
+        let data = tempfile::tempdir().unwrap();
+        let seeded = simpul_binary_async(
+            &[
+                "demo", "seed", "--scale", "1", "--seed", "1", "--region", "34",
+            ],
+            &[
+                ("DATABASE_URL", server.url()),
+                ("SIMPUL_DATA_DIR", data.path().to_str().unwrap()),
+            ],
+        )
+        .await;
+        assert!(
+            seeded.status.success(),
+            "{}",
+            String::from_utf8_lossy(&seeded.stderr)
+        );
+        let province = server.token("province", "34").await;
+        let regency = server.token("regency", "34.03").await;
+        // Every read model has the seed before the pages are looked at.
+        let settled = server.get("/dashboard/stages?region=34", &province).await;
+        assert_eq!(settled.status, 200);
+
+        let driver = start_driver();
+        let browser = browser(&driver).await;
+        let base = server.base.clone();
+        let run = async {
+            sign_in_as(&browser, &base, &province).await;
+            page_titled(&browser, "Beranda").await;
+            assert_eq!(row_total(&browser, "Kabupaten Gunungkidul").await, "142");
+            assert_eq!(row_total(&browser, "Kota Yogyakarta").await, "0");
+            screenshots(&browser, "beranda").await;
+
+            // Down to Gunungkidul, then its first kecamatan, whose desa are listed.
+            browser
+                .find(Locator::LinkText("Kabupaten Gunungkidul"))
+                .await
+                .unwrap()
+                .click()
+                .await
+                .unwrap();
+            page_titled(&browser, "Kabupaten Gunungkidul").await;
+            assert_eq!(text(&browser, "main h2").await, "Kecamatan");
+            screenshots(&browser, "wilayah-kabupaten").await;
+            let kecamatan = browser.find(Locator::Css("tbody tr th a")).await.unwrap();
+            let name = kecamatan.text().await.unwrap();
+            kecamatan.click().await.unwrap();
+            page_titled(&browser, &name).await;
+            assert_eq!(text(&browser, "main h2").await, "Desa/kelurahan");
+            screenshots(&browser, "wilayah-kecamatan").await;
+
+            // The list of Gunungkidul's KIM, then one KIM and its timeline.
+            browser
+                .goto(&format!("{base}/kim?region=34.03"))
+                .await
+                .unwrap();
+            screenshots(&browser, "daftar-kim").await;
+            browser
+                .find(Locator::Css("tbody tr th a"))
+                .await
+                .unwrap()
+                .click()
+                .await
+                .unwrap();
+            browser
+                .wait()
+                .for_element(Locator::Css("ol.timeline"))
+                .await
+                .unwrap();
+            let timeline = browser
+                .find_all(Locator::Css("ol.timeline > li"))
+                .await
+                .unwrap();
+            assert!(!timeline.is_empty(), "a timeline");
+            assert!(text(&browser, "ol.timeline > li")
+                .await
+                .contains("KIM dibentuk"));
+            screenshots(&browser, "kim").await;
+
+            // English on request.
+            browser.goto(&format!("{base}/?lang=en")).await.unwrap();
+            page_titled(&browser, "Home").await;
+            browser.goto(&format!("{base}/?lang=id")).await.unwrap();
+            page_titled(&browser, "Beranda").await;
+
+            // A form stripped of its CSRF value is refused.
+            browser
+                .execute(
+                    "document.querySelector('form.inline input[name=csrf]').remove();",
+                    vec![],
+                )
+                .await
+                .unwrap();
+            browser
+                .find(Locator::Css("form.inline button"))
+                .await
+                .unwrap()
+                .click()
+                .await
+                .unwrap();
+            page_titled(&browser, "Formulir ditolak").await;
+
+            // A regency's token: another regency's page is "not found".
+            browser.delete_all_cookies().await.unwrap();
+            sign_in_as(&browser, &base, &regency).await;
+            page_titled(&browser, "Beranda").await;
+            browser
+                .goto(&format!("{base}/wilayah/34.04"))
+                .await
+                .unwrap();
+            page_titled(&browser, "Halaman tidak ditemukan").await;
+        };
+        run.await;
+        browser.close().await.unwrap();
+    }
+}
