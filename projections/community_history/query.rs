@@ -49,39 +49,37 @@ pub async fn cells_at(
             format!("{} = $2", column_of(code)),
         ),
     };
-    let sqls = [format!(
+    let sql = format!(
         "SELECT {group} AS region_code, stage, status, legal, count(*) AS count
            FROM community_states WHERE {VALID} AND {filter}
           GROUP BY 1, 2, 3, 4"
-    )];
+    );
     let mut cells = Vec::new();
-    for sql in sqls {
-        macro_rules! read {
-            ($rows:expr) => {
-                for row in &$rows {
-                    cells.push(Cell::read(row)?);
-                }
-            };
-        }
-        let code = region.unwrap_or_default();
-        match db {
-            Database::Postgres(pool) => {
-                read!(
-                    sqlx::query(&sql)
-                        .bind(at)
-                        .bind(code)
-                        .fetch_all(pool)
-                        .await?
-                )
+    macro_rules! read {
+        ($rows:expr) => {
+            for row in &$rows {
+                cells.push(Cell::read(row)?);
             }
-            Database::Sqlite { readers, .. } => read!(
-                sqlx::query(&sqlite_sql(&sql))
+        };
+    }
+    let code = region.unwrap_or_default();
+    match db {
+        Database::Postgres(pool) => {
+            read!(
+                sqlx::query(&sql)
                     .bind(at)
                     .bind(code)
-                    .fetch_all(readers)
+                    .fetch_all(pool)
                     .await?
-            ),
+            )
         }
+        Database::Sqlite { readers, .. } => read!(
+            sqlx::query(&sqlite_sql(&sql))
+                .bind(at)
+                .bind(code)
+                .fetch_all(readers)
+                .await?
+        ),
     }
     Ok(cells)
 }

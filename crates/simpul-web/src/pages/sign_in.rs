@@ -74,6 +74,17 @@ fn secure_options(
     }
 }
 
+/// A fresh anti-forgery value for the sign-in form, and the cookie that carries it (an hour).
+fn sign_in_value(settings: &WebSettings, headers: &HeaderMap) -> (String, String) {
+    let csrf = simpul_store::random_base64url();
+    let cookie = cookies::set(
+        SIGN_IN_COOKIE,
+        &csrf,
+        secure_options(settings, headers, Some(3600)),
+    );
+    (csrf, cookie)
+}
+
 /// `GET /masuk`: the form, with a fresh anti-forgery value in a cookie and in the form.
 pub async fn show(
     Extension(settings): Extension<WebSettings>,
@@ -81,12 +92,7 @@ pub async fn show(
     headers: HeaderMap,
     Query(next): Query<Next>,
 ) -> Response {
-    let csrf = simpul_store::random_base64url();
-    let cookie = cookies::set(
-        SIGN_IN_COOKIE,
-        &csrf,
-        secure_options(&settings, &headers, Some(3600)),
-    );
+    let (csrf, cookie) = sign_in_value(&settings, &headers);
     let page = form(lang, &csrf, &local(next.next.as_deref()), None);
     ([(header::SET_COOKIE, cookie)], Html(page.into_string())).into_response()
 }
@@ -113,12 +119,7 @@ pub async fn submit(
     }
     let next = local(form_data.next.as_deref());
     let refused = |text: &str| {
-        let csrf = simpul_store::random_base64url();
-        let cookie = cookies::set(
-            SIGN_IN_COOKIE,
-            &csrf,
-            secure_options(&settings, &headers, Some(3600)),
-        );
+        let (csrf, cookie) = sign_in_value(&settings, &headers);
         (
             axum::http::StatusCode::UNAUTHORIZED,
             [(header::SET_COOKIE, cookie)],
