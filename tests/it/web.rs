@@ -208,6 +208,9 @@ async fn sessions_csrf_and_scopes(server: TestServer) {
     let (status, html, _) = get(&server, "/kim?stage=kim9", &signed.session).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert!(html.contains("stage"), "{html}");
+    let (status, html, _) = get(&server, "/?peta=warna", &signed.session).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(html.contains("peta"), "{html}");
 
     // Signing out needs the session's CSRF value; then the session is gone.
     let no_csrf = http
@@ -441,7 +444,24 @@ mod browser {
             page_titled(&browser, "Beranda").await;
             assert_eq!(row_total(&browser, "Kabupaten Gunungkidul").await, "142");
             assert_eq!(row_total(&browser, "Kota Yogyakarta").await, "0");
+            // The province's map: its five kabupaten/kota, each a link with its figure.
+            let regions = browser.find_all(Locator::Css("svg.map a")).await.unwrap();
+            assert_eq!(regions.len(), 5);
+            let gunungkidul = browser
+                .find(Locator::Css("svg.map a[href='/wilayah/34.03'] title"))
+                .await
+                .unwrap();
+            assert_eq!(
+                gunungkidul.prop("textContent").await.unwrap().as_deref(),
+                Some("Kabupaten Gunungkidul: 142 KIM")
+            );
             screenshots(&browser, "beranda").await;
+            browser.goto(&format!("{base}/?peta=kim3")).await.unwrap();
+            page_titled(&browser, "Beranda").await;
+            assert!(text(&browser, "section.map-section h2")
+                .await
+                .contains("tahap 3 atau 4"));
+            screenshots(&browser, "beranda-peta-kim3").await;
 
             // Down to Gunungkidul, then its first kecamatan, whose desa are listed.
             browser

@@ -11,6 +11,7 @@ mod cookies;
 mod error;
 pub mod i18n;
 mod layout;
+mod map;
 mod pages;
 mod session;
 mod svg;

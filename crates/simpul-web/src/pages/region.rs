@@ -4,9 +4,10 @@
 
 use std::collections::BTreeMap;
 
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use maud::{html, Markup};
+use serde::Deserialize;
 use simpul_app::{CommunityQuery, Scope, Totals, MAX_PAGE};
 use simpul_domain::{RegionCode, RegionLevel};
 use simpul_http::AppState;
@@ -14,32 +15,64 @@ use simpul_http::AppState;
 use crate::error::WebError;
 use crate::i18n::{stage_label, status_label, Lang};
 use crate::layout::{self, number, trusted};
+use crate::map;
 use crate::session::Visitor;
 use crate::svg::{stacked_bar, STAGE_COLOURS};
 
 const STAGES: [&str; 4] = ["kim1", "kim2", "kim3", "kim4"];
 
+/// What the map colours: `?peta=jumlah` (default) the KIM count, `?peta=kim3` the share at KIM 3
+/// or 4.
+#[derive(Deserialize, Default)]
+pub struct MapParams {
+    #[serde(default)]
+    peta: String,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Metric {
+    Count,
+    Kim3Share,
+}
+
+impl MapParams {
+    fn metric(&self) -> Result<Metric, WebError> {
+        match self.peta.as_str() {
+            "" | "jumlah" => Ok(Metric::Count),
+            "kim3" => Ok(Metric::Kim3Share),
+            other => Err(WebError::bad_request(format!(
+                "peta: `{other}` is neither jumlah nor kim3"
+            ))),
+        }
+    }
+}
+
 /// `GET /`: the visitor's scope at a glance (a KIM's own token: its KIM).
-pub async fn home(State(state): State<AppState>, visitor: Visitor) -> Result<Response, WebError> {
+pub async fn home(
+    State(state): State<AppState>,
+    visitor: Visitor,
+    Query(params): Query<MapParams>,
+) -> Result<Response, WebError> {
     let region = match &visitor.principal.scope {
         Scope::Community(id) => return Ok(Redirect::to(&format!("/kim/{id}")).into_response()),
         Scope::Region(code) => Some(code.clone()),
         Scope::National => None,
     };
     let title = visitor.lang.tr("Beranda", "Home").to_owned();
-    region_page(&state, &visitor, region, title).await
+    region_page(&state, &visitor, region, title, params.metric()?).await
 }
 
 /// `GET /wilayah`: the country's provinces.
 pub async fn country(
     State(state): State<AppState>,
     visitor: Visitor,
+    Query(params): Query<MapParams>,
 ) -> Result<Response, WebError> {
     if visitor.principal.scope != Scope::National {
         return Err(WebError::not_found());
     }
     let title = "Indonesia".to_owned();
-    region_page(&state, &visitor, None, title).await
+    region_page(&state, &visitor, None, title, params.metric()?).await
 }
 
 /// `GET /wilayah/{code}`: a region inside the visitor's scope (404 otherwise, like the API's
@@ -48,6 +81,7 @@ pub async fn region(
     State(state): State<AppState>,
     visitor: Visitor,
     Path(code): Path<String>,
+    Query(params): Query<MapParams>,
 ) -> Result<Response, WebError> {
     let code = RegionCode::parse(&code).map_err(|_| WebError::not_found())?;
     let name = state
@@ -57,7 +91,7 @@ pub async fn region(
     if !visitor.principal.scope.covers_region(&code) {
         return Err(WebError::not_found());
     }
-    region_page(&state, &visitor, Some(code), name).await
+    region_page(&state, &visitor, Some(code), name, params.metric()?).await
 }
 
 async fn region_page(
@@ -65,6 +99,7 @@ async fn region_page(
     visitor: &Visitor,
     region: Option<RegionCode>,
     title: String,
+    metric: Metric,
 ) -> Result<Response, WebError> {
     let lang = visitor.lang;
     let level = region.as_ref().map(RegionCode::level);
@@ -92,6 +127,9 @@ async fn region_page(
     let body = html! {
         (crumbs)
         (cards(lang, &totals, region.as_ref()))
+        @if let Some(map) = map_section(visitor, region.as_ref(), &children, metric) {
+            (map)
+        }
         h2 { (child_heading) }
         (legend(lang))
         (children_table(lang, child_heading, &children))
@@ -233,18 +271,96 @@ fn cards(lang: Lang, totals: &Totals, region: Option<&RegionCode>) -> Markup {
     }
 }
 
+/// The map of the country's provinces or a province's kabupaten/kota, coloured by `metric`, each
+/// region a link to its page; none below the province (there are no finer boundaries).
+fn map_section(
+    visitor: &Visitor,
+    region: Option<&RegionCode>,
+    children: &[Totals],
+    metric: Metric,
+) -> Option<Markup> {
+    let lang = visitor.lang;
+    let projected = match region {
+        None => map::projected(None)?,
+        Some(code) if code.level() == RegionLevel::Province => map::projected(Some(code.as_str()))?,
+        Some(_) => return None,
+    };
+    let value = |child: &Totals| match metric {
+        Metric::Count => child.total as f64,
+        Metric::Kim3Share if child.total > 0 => {
+            (count(&child.by_stage, "kim3") + count(&child.by_stage, "kim4")) as f64
+                / child.total as f64
+        }
+        Metric::Kim3Share => 0.0,
+    };
+    let max = match metric {
+        Metric::Count => children.iter().map(value).fold(0.0, f64::max),
+        Metric::Kim3Share => 1.0,
+    };
+    let figure = |child: &Totals| match metric {
+        Metric::Count => format!("{} KIM", number(lang, child.total)),
+        Metric::Kim3Share => format!("{:.0} % KIM 3+", value(child) * 100.0),
+    };
+    let by_code: BTreeMap<&str, &Totals> = children
+        .iter()
+        .filter_map(|child| Some((child.code.as_deref()?, child)))
+        .collect();
+    let (caption, scale_label) = match metric {
+        Metric::Count => (
+            lang.tr("Peta: jumlah KIM", "Map: number of KIM"),
+            format!("0 – {}", number(lang, max as i64)),
+        ),
+        Metric::Kim3Share => (
+            lang.tr(
+                "Peta: bagian KIM pada tahap 3 atau 4",
+                "Map: share of KIM at stage 3 or 4",
+            ),
+            "0 – 100 %".to_owned(),
+        ),
+    };
+    let drawn = map::svg(&projected, caption, |code| {
+        let child = by_code.get(code)?;
+        Some(map::Shade {
+            fill: map::colour(value(child), max),
+            href: format!("/wilayah/{code}"),
+            title: format!("{}: {}", child.name, figure(child)),
+        })
+    });
+    let base = visitor.path.split('?').next().unwrap_or("/");
+    Some(html! {
+        section.map-section {
+            h2 { (caption) }
+            p.no-print {
+                @if metric == Metric::Count {
+                    strong { (lang.tr("Jumlah KIM", "Number of KIM")) }
+                    " · " a href={ (base) "?peta=kim3" } { (lang.tr("Bagian KIM 3+", "Share at KIM 3+")) }
+                } @else {
+                    a href={ (base) "?peta=jumlah" } { (lang.tr("Jumlah KIM", "Number of KIM")) }
+                    " · " strong { (lang.tr("Bagian KIM 3+", "Share at KIM 3+")) }
+                }
+            }
+            div.map-wrap { (trusted(drawn)) }
+            ul.legend aria-label=(lang.tr("Skala warna", "Colour scale")) {
+                li { (trusted(swatch(map::NONE))) (lang.tr("tidak ada KIM", "no KIM")) }
+                @for colour in map::PALETTE { li { (trusted(swatch(colour))) } }
+                li { (scale_label) }
+            }
+        }
+    })
+}
+
+/// A colour swatch as SVG: the policy allows no inline style.
+fn swatch(colour: &str) -> String {
+    format!(
+        r#"<svg class="sw" width="12" height="12" aria-hidden="true"><rect width="12" height="12" fill="{colour}"/></svg>"#
+    )
+}
+
 fn legend(lang: Lang) -> Markup {
     html! {
         ul.legend aria-label=(lang.tr("Keterangan warna", "Colour key")) {
             @for (i, stage) in STAGES.iter().enumerate() {
-                li {
-                    // A swatch as SVG: the policy allows no inline style.
-                    (trusted(format!(
-                        r#"<svg class="sw" width="12" height="12" aria-hidden="true"><rect width="12" height="12" fill="{}"/></svg>"#,
-                        STAGE_COLOURS[i]
-                    )))
-                    (stage_label(stage))
-                }
+                li { (trusted(swatch(STAGE_COLOURS[i]))) (stage_label(stage)) }
             }
         }
     }
