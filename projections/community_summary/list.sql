@@ -7,5 +7,7 @@ SELECT community_id, name, desa_code, desa_name, kecamatan_code, kecamatan_name,
        CAST(bimtek_count AS bigint) AS bimtek_count,
        CAST(last_bimtek_on AS text) AS last_bimtek_on, CAST(media_channels AS bigint) AS media_channels,
        CAST(e_businesses AS bigint) AS e_businesses,
-       CAST(formed_on AS text) AS formed_on, last_event_at, version
+       CAST(formed_on AS text) AS formed_on, last_event_at, version,
+       CAST(stage_since AS text) AS stage_since, CAST(last_activity_on AS text) AS last_activity_on,
+       CAST(vacant_posts AS bigint) AS vacant_posts
   FROM community_summary

@@ -11,7 +11,7 @@ pub mod query;
 use async_trait::async_trait;
 use chrono::NaiveDate;
 use simpul_domain::events::CommunityEvent;
-use simpul_domain::{Community, RegionLevel};
+use simpul_domain::{Community, OfficerRole, RegionLevel};
 use simpul_regions::Regions;
 use simpul_store::StoredEvent;
 use sqlx::Row as _;
@@ -31,6 +31,10 @@ pub struct Entry {
     community: Community,
     last_bimtek_on: Option<NaiveDate>,
     last_event_at: String,
+    /// The formation date, then the `assessed_on` of the last stage change.
+    stage_since: Option<NaiveDate>,
+    /// The latest `held_on` of an activity or a bimtek.
+    last_activity_on: Option<NaiveDate>,
 }
 
 /// The values of one row, in the order of `upsert.sql`.
@@ -54,6 +58,9 @@ pub struct SummaryRow {
     last_event_at: String,
     version: i64,
     state: String,
+    stage_since: String,
+    last_activity_on: Option<String>,
+    vacant_posts: i64,
 }
 
 impl CommunitySummary {
@@ -73,9 +80,27 @@ impl CommunitySummary {
                 community: Community::default(),
                 last_bimtek_on: None,
                 last_event_at: String::new(),
+                stage_since: None,
+                last_activity_on: None,
             });
-            if let CommunityEvent::BimtekAttended(bimtek) = &event {
-                entry.last_bimtek_on = entry.last_bimtek_on.max(Some(bimtek.held_on));
+            match &event {
+                CommunityEvent::BimtekAttended(bimtek) => {
+                    entry.last_bimtek_on = entry.last_bimtek_on.max(Some(bimtek.held_on));
+                    entry.last_activity_on = entry.last_activity_on.max(Some(bimtek.held_on));
+                }
+                CommunityEvent::ActivityRecorded(activity) => {
+                    entry.last_activity_on = entry.last_activity_on.max(Some(activity.held_on));
+                }
+                CommunityEvent::CommunityFormed(formed) => {
+                    entry.stage_since = Some(formed.formed_on)
+                }
+                CommunityEvent::StageAdvanced(advanced) => {
+                    entry.stage_since = Some(advanced.assessed_on);
+                }
+                CommunityEvent::StageLowered(lowered) => {
+                    entry.stage_since = Some(lowered.assessed_on)
+                }
+                _ => {}
             }
             fold::apply(&mut entry.community, event);
             entry.last_event_at = stored
@@ -139,6 +164,14 @@ impl CommunitySummary {
                 last_event_at: entry.last_event_at.clone(),
                 version: i64::try_from(community.version()).unwrap_or(i64::MAX),
                 state,
+                stage_since: entry.stage_since.unwrap_or(formed_on).to_string(),
+                last_activity_on: entry.last_activity_on.map(|d| d.to_string()),
+                vacant_posts: count(
+                    OfficerRole::CORE
+                        .iter()
+                        .filter(|post| !community.active_officers().any(|(_, role)| role == **post))
+                        .count(),
+                ),
             }
         }))
     }
@@ -158,11 +191,16 @@ fn loaded(
     state: &str,
     last_bimtek_on: Option<String>,
     last_event_at: String,
+    stage_since: Option<String>,
+    last_activity_on: Option<String>,
 ) -> Result<Entry, ProjectionError> {
+    let date = |d: Option<String>| d.and_then(|d| d.parse().ok());
     Ok(Entry {
         community: fold::load_state(state)?,
-        last_bimtek_on: last_bimtek_on.and_then(|d| d.parse().ok()),
+        last_bimtek_on: date(last_bimtek_on),
         last_event_at,
+        stage_since: date(stage_since),
+        last_activity_on: date(last_activity_on),
     })
 }
 
@@ -197,6 +235,9 @@ macro_rules! bind_row {
             .bind(&row.last_event_at)
             .bind(row.version)
             .bind(&row.state)
+            .bind(&row.stage_since)
+            .bind(&row.last_activity_on)
+            .bind(row.vacant_posts)
     }};
 }
 
@@ -237,6 +278,8 @@ macro_rules! entry_of {
             &row.try_get::<String, _>("state")?,
             row.try_get("last_bimtek_on")?,
             row.try_get("last_event_at")?,
+            row.try_get("stage_since")?,
+            row.try_get("last_activity_on")?,
         )?
     }};
 }
@@ -249,7 +292,9 @@ impl Storage<sqlx::PgConnection> for CommunitySummary {
         ids: &[String],
     ) -> Result<Loaded<Self>, ProjectionError> {
         const SQL: &str = "SELECT community_id, state, last_bimtek_on::text AS last_bimtek_on,
-            last_event_at FROM community_summary WHERE community_id = ANY($1)";
+            last_event_at, stage_since::text AS stage_since,
+            last_activity_on::text AS last_activity_on
+            FROM community_summary WHERE community_id = ANY($1)";
         load_any(tx, SQL, ids, |row| Ok(entry_of!(row))).await
     }
 
@@ -295,6 +340,9 @@ impl Storage<sqlx::PgConnection> for CommunitySummary {
             .bind(column!(|r: &SummaryRow| r.last_event_at.clone()))
             .bind(column!(|r: &SummaryRow| r.version))
             .bind(column!(|r: &SummaryRow| r.state.clone()))
+            .bind(column!(|r: &SummaryRow| r.stage_since.clone()))
+            .bind(column!(|r: &SummaryRow| r.last_activity_on.clone()))
+            .bind(column!(|r: &SummaryRow| r.vacant_posts))
             .execute(&mut *tx)
             .await?;
         Ok(())
@@ -308,8 +356,8 @@ impl Storage<sqlx::SqliteConnection> for CommunitySummary {
         tx: &mut sqlx::SqliteConnection,
         ids: &[String],
     ) -> Result<Loaded<Self>, ProjectionError> {
-        const SQL: &str = "SELECT state, last_bimtek_on, last_event_at FROM community_summary
-            WHERE community_id = ?1";
+        const SQL: &str = "SELECT state, last_bimtek_on, last_event_at, stage_since,
+            last_activity_on FROM community_summary WHERE community_id = ?1";
         load_each(tx, SQL, ids, |row| Ok(entry_of!(row))).await
     }
 

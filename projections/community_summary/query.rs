@@ -24,6 +24,18 @@ pub struct ListFilter {
     pub q: Option<String>,
     /// Only this community (a pegiat's scope).
     pub community: Option<String>,
+    /// Without an active SK (`true`) or with one (`false`).
+    pub missing_sk: Option<bool>,
+    /// Without a nomor induk (`true`) or with one (`false`).
+    pub missing_nomor_induk: Option<bool>,
+    /// Never at a bimtek (`true`) or at one at least (`false`).
+    pub no_bimtek: Option<bool>,
+    /// In the same stage since before this date (`YYYY-MM-DD`), and not at KIM 4.
+    pub stalled_before: Option<String>,
+    /// No activity or bimtek held on or after this date (`YYYY-MM-DD`), and formed before it.
+    pub inactive_before: Option<String>,
+    /// At least one core post (ketua, sekretaris, bendahara) vacant (`true`) or none (`false`).
+    pub vacant_post: Option<bool>,
     /// The last id of the previous page.
     pub after: Option<String>,
     /// Page size.
@@ -86,6 +98,12 @@ pub struct SummaryRow {
     pub last_event_at: String,
     /// Its version.
     pub version: i64,
+    /// Since when in its stage: the formation date, then the last stage change's `assessed_on`.
+    pub stage_since: String,
+    /// The latest `held_on` of an activity or a bimtek (`null`: none yet).
+    pub last_activity_on: Option<String>,
+    /// How many of the core posts (ketua, sekretaris, bendahara) are vacant, 0–3.
+    pub vacant_posts: i64,
 }
 
 /// A value bound by a list's `WHERE` clause.
@@ -129,6 +147,39 @@ fn where_clause(filter: &ListFilter) -> (String, Vec<Bind>) {
     }
     if let Some(community) = given(&filter.community) {
         page.filter("community_id = ?", Bind::Text(community));
+    }
+    let either = |flag: bool, yes: &'static str, no: &'static str| if flag { yes } else { no };
+    if let Some(missing) = filter.missing_sk {
+        page.filter_sql(either(
+            missing,
+            "sk_number IS NULL",
+            "sk_number IS NOT NULL",
+        ));
+    }
+    if let Some(missing) = filter.missing_nomor_induk {
+        page.filter_sql(either(
+            missing,
+            "nomor_induk IS NULL",
+            "nomor_induk IS NOT NULL",
+        ));
+    }
+    if let Some(none) = filter.no_bimtek {
+        page.filter_sql(either(none, "bimtek_count = 0", "bimtek_count > 0"));
+    }
+    if let Some(vacant) = filter.vacant_post {
+        page.filter_sql(either(vacant, "vacant_posts > 0", "vacant_posts = 0"));
+    }
+    if let Some(before) = given(&filter.stalled_before) {
+        page.filter(
+            "(stage <> 'kim4' AND stage_since < CAST(? AS date))",
+            Bind::Text(before),
+        );
+    }
+    if let Some(before) = given(&filter.inactive_before) {
+        page.filter(
+            "(formed_on < CAST(? AS date) AND (last_activity_on IS NULL OR last_activity_on < CAST(? AS date)))",
+            Bind::Text(before),
+        );
     }
     (
         page.sql(include_str!("list.sql"), "community_id"),
@@ -181,6 +232,9 @@ pub async fn list(db: &Database, filter: &ListFilter) -> Result<Vec<SummaryRow>,
                 formed_on: row.try_get("formed_on")?,
                 last_event_at: row.try_get("last_event_at")?,
                 version: row.try_get("version")?,
+                stage_since: row.try_get("stage_since")?,
+                last_activity_on: row.try_get("last_activity_on")?,
+                vacant_posts: row.try_get("vacant_posts")?,
             }
         }};
     }

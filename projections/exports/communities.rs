@@ -72,7 +72,7 @@ const fn column(header: &'static str, width: f64) -> Column {
 }
 
 /// The columns, in order.
-pub const COLUMNS: [Column; 24] = [
+pub const COLUMNS: [Column; 27] = [
     column("id", 38.0),
     column("nama_kim", 34.0),
     column("kode_desa", 15.0),
@@ -97,6 +97,9 @@ pub const COLUMNS: [Column; 24] = [
     column("e_bisnis", 10.0),
     column("tanggal_terbentuk", 19.0),
     column("versi", 8.0),
+    column("tahap_sejak", 13.0),
+    column("kegiatan_terakhir", 18.0),
+    column("pengurus_inti_kosong", 21.0),
 ];
 
 /// One cell's value, typed for XLSX; CSV writes its text.
@@ -129,7 +132,7 @@ impl Cell<'_> {
 }
 
 /// The cells of one row, in the order of [`COLUMNS`].
-pub fn cells(row: &SummaryRow) -> [Cell<'_>; 24] {
+pub fn cells(row: &SummaryRow) -> [Cell<'_>; 27] {
     fn date(value: &Option<String>) -> Cell<'_> {
         match value.as_deref() {
             Some(text) if !text.is_empty() => Cell::Date(text),
@@ -167,6 +170,9 @@ pub fn cells(row: &SummaryRow) -> [Cell<'_>; 24] {
         Cell::Integer(row.e_businesses),
         Cell::Date(&row.formed_on),
         Cell::Integer(row.version),
+        Cell::Date(&row.stage_since),
+        date(&row.last_activity_on),
+        Cell::Integer(row.vacant_posts),
     ]
 }
 

@@ -37,6 +37,11 @@ impl<V> Page<V> {
             .push(condition.replace('?', &format!("${}", self.values.len())));
     }
 
+    /// Adds `condition`, which takes no value.
+    pub(crate) fn filter_sql(&mut self, condition: &str) {
+        self.conditions.push(condition.to_owned());
+    }
+
     /// `select` (a `SELECT … FROM …` without `WHERE`) with the conditions and the keyset.
     pub(crate) fn sql(&self, select: &str, key: &str) -> String {
         let n = self.values.len();

@@ -509,3 +509,165 @@ async fn every_read_over_many_kim_is_authorised_by_one_rule() {
         assert_eq!(reply.status, expected, "{role} ({scope}) /exports/events");
     }
 }
+
+/// The attention filters of the list (issue 14) and the columns behind them, from the events'
+/// own dates: a KIM only formed (A), one with its officers and SK (B), one also with a nomor
+/// induk and an old activity (C), one formed with an activity held today (D).
+async fn attention_filters(server: TestServer) {
+    use chrono::Datelike as _;
+    use simpul_domain::events::ActivityKind;
+
+    use crate::helpers::{activity, assign_number, legal_ready};
+
+    let executor = server.executor();
+    let keys = server.keys();
+    let regency = context(ActorRole::Regency);
+    let pegiat = context(ActorRole::Pegiat);
+    let a = uuid::Uuid::now_v7().to_string();
+    executor
+        .execute(&a, form("34.04.01.2001", 10), &regency)
+        .await
+        .unwrap();
+    let b = legal_ready(&executor, &keys, "34.04.01.2002").await;
+    let c = legal_ready(&executor, &keys, "34.04.01.2003").await;
+    executor
+        .execute(&c, assign_number("KIM-3404-0001", "34.04"), &regency)
+        .await
+        .unwrap();
+    executor
+        .execute(&c, activity(ActivityKind::Dissemination).1, &pegiat)
+        .await
+        .unwrap();
+    let d = uuid::Uuid::now_v7().to_string();
+    executor
+        .execute(&d, form("34.04.01.2004", 10), &regency)
+        .await
+        .unwrap();
+    let today = chrono::Utc::now().date_naive();
+    let (_, mut recent) = activity(ActivityKind::Dissemination);
+    if let simpul_domain::CommunityCommand::RecordActivity(recorded) = &mut recent {
+        recorded.held_on = today;
+    }
+    let position = executor
+        .execute(&d, recent, &pegiat)
+        .await
+        .unwrap()
+        .position;
+    let token = server.token("regency", "34.04").await;
+    let ids = |query: &str| {
+        let server = &server;
+        let token = token.clone();
+        let query = query.to_owned();
+        async move {
+            let reply = server
+                .get(
+                    &format!("/communities?region=34.04&min_position={position}&{query}"),
+                    &token,
+                )
+                .await;
+            assert_eq!(reply.status, 200, "{query}: {:?}", reply.body);
+            let mut ids: Vec<String> = reply.body["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|row| row["community_id"].as_str().unwrap().to_owned())
+                .collect();
+            ids.sort();
+            (ids, reply.body)
+        }
+    };
+    let set = |members: &[&String]| {
+        let mut ids: Vec<String> = members.iter().map(|id| (*id).clone()).collect();
+        ids.sort();
+        ids
+    };
+
+    // The columns.
+    let (_, all) = ids("").await;
+    let row = |id: &str| {
+        all["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|row| row["community_id"] == id)
+            .unwrap()
+            .clone()
+    };
+    assert_eq!(row(&a)["stage_since"], "2025-01-10");
+    assert_eq!(row(&a)["last_activity_on"], serde_json::Value::Null);
+    assert_eq!(row(&a)["vacant_posts"], 3);
+    assert_eq!(row(&b)["vacant_posts"], 0);
+    assert_eq!(row(&c)["last_activity_on"], "2025-04-01");
+    assert_eq!(row(&d)["last_activity_on"], today.to_string());
+
+    // Each filter, both ways.
+    assert_eq!(ids("missing_sk=true").await.0, set(&[&a, &d]));
+    assert_eq!(ids("missing_sk=false").await.0, set(&[&b, &c]));
+    assert_eq!(ids("missing_nomor_induk=true").await.0, set(&[&a, &b, &d]));
+    assert_eq!(ids("missing_nomor_induk=false").await.0, set(&[&c]));
+    assert_eq!(ids("no_bimtek=true").await.0, set(&[&a, &b, &c, &d]));
+    assert_eq!(ids("no_bimtek=false").await.0, set(&[]));
+    assert_eq!(ids("vacant_post=true").await.0, set(&[&a, &d]));
+    assert_eq!(ids("vacant_post=false").await.0, set(&[&b, &c]));
+    // All formed 2025-01-10 at KIM 1: stalled for more than a month; not for more than the
+    // months since (the cut-off then falls before their formation).
+    let since_formation = (today.year() * 12 + today.month0() as i32) - (2025 * 12);
+    let before_formation = since_formation + 1;
+    assert_eq!(ids("stalled_months=1").await.0, set(&[&a, &b, &c, &d]));
+    assert_eq!(
+        ids(&format!("stalled_months={before_formation}")).await.0,
+        set(&[])
+    );
+    // D was active today; C's activity is old; A and B never had one.
+    assert_eq!(ids("no_activity_months=1").await.0, set(&[&a, &b, &c]));
+    assert_eq!(
+        ids(&format!("no_activity_months={before_formation}"))
+            .await
+            .0,
+        set(&[])
+    );
+    assert_eq!(
+        ids("missing_sk=true&no_activity_months=1").await.0,
+        set(&[&a])
+    );
+
+    // Out of range, not a flag, or as of a date: 400 naming the field.
+    for (query, field) in [
+        ("stalled_months=0", "stalled_months"),
+        ("no_activity_months=121", "no_activity_months"),
+        ("missing_sk=maybe", "missing_sk"),
+        ("vacant_post=true&as_of=2025-06-30", "vacant_post"),
+    ] {
+        let reply = server.get(&format!("/communities?{query}"), &token).await;
+        assert_eq!(reply.status, 400, "{query}");
+        assert_eq!(reply.body["field"], field, "{query}: {:?}", reply.body);
+    }
+
+    // The CSV of a filtered page carries the new columns.
+    let csv = server
+        .call(
+            Method::GET,
+            &format!("/api/v1/communities?region=34.04&vacant_post=true&min_position={position}"),
+            Some(&token),
+            None,
+            &[("accept", "text/csv")],
+        )
+        .await;
+    let text = csv.body.as_str().unwrap();
+    let header = text.lines().next().unwrap();
+    assert!(
+        header.ends_with("versi,tahap_sejak,kegiatan_terakhir,pengurus_inti_kosong"),
+        "{header}"
+    );
+    assert_eq!(text.lines().count(), 3, "a header and A and D");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn attention_filters_on_postgres() {
+    attention_filters(TestServer::spawn(simpul_store::Backend::Postgres).await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn attention_filters_on_sqlite() {
+    attention_filters(TestServer::spawn(simpul_store::Backend::Sqlite).await).await;
+}

@@ -71,6 +71,11 @@ impl TestServer {
         }
     }
 
+    /// The server's key store (to seal officers' names as the server does).
+    pub fn keys(&self) -> KeyStore {
+        self.keys.clone()
+    }
+
     /// The server's database URL (for the `simpul` binary on the same database).
     pub fn url(&self) -> &str {
         &self._db.url

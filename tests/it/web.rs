@@ -188,6 +188,18 @@ async fn sessions_csrf_and_scopes(server: TestServer) {
     let (status, html, _) = get(&server, &format!("/kim/{in_sleman}"), &signed.session).await;
     assert_eq!(status, StatusCode::OK);
     assert!(html.contains("KIM dibentuk"), "the timeline: {html}");
+    // Langkah berikutnya: a KIM only formed needs its three officers, an SK and a nomor induk.
+    for step in [
+        "Butuh ketua",
+        "Butuh sekretaris",
+        "Butuh bendahara",
+        "Butuh SK kepala desa/lurah",
+        "Butuh nomor induk dari Dinas kabupaten/kota",
+        "Harus berbadan legal untuk naik ke KIM 2",
+        "Butuh 1 kegiatan agen pembangunan untuk KIM 2",
+    ] {
+        assert!(html.contains(step), "{step}: {html}");
+    }
     assert_eq!(
         get(&server, "/wilayah/34.04", &signed.session).await.0,
         StatusCode::OK
@@ -208,6 +220,51 @@ async fn sessions_csrf_and_scopes(server: TestServer) {
     let (status, html, _) = get(&server, "/kim?stage=kim9", &signed.session).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert!(html.contains("stage"), "{html}");
+    // The attention filters, and the list's downloads with the same filter.
+    let (status, html, _) = get(&server, "/kim?missing_sk=true", &signed.session).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains(&in_sleman), "a KIM without an SK: {html}");
+    let (_, html, _) = get(&server, "/kim?missing_sk=false", &signed.session).await;
+    assert!(!html.contains(&in_sleman), "{html}");
+    let (status, csv, headers) = get(
+        &server,
+        "/kim/unduh?format=csv&region=34.04&missing_sk=true",
+        &signed.session,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        headers["content-disposition"],
+        "attachment; filename=\"kim-34.04.csv\""
+    );
+    assert!(csv.starts_with("id,nama_kim,"), "{csv}");
+    assert_eq!(csv.lines().count(), 2, "a header and the one KIM: {csv}");
+    assert!(csv.contains(&in_sleman));
+    let xlsx = client()
+        .get(format!("{}/kim/unduh?format=xlsx", server.base))
+        .header("cookie", format!("simpul_sesi={}", signed.session))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(xlsx.status(), StatusCode::OK);
+    assert!(
+        xlsx.bytes().await.unwrap().starts_with(b"PK"),
+        "a zip (XLSX)"
+    );
+    for (path, field) in [
+        ("/kim/unduh?format=pdf", "format"),
+        ("/kim?stalled_months=nol", "stalled_months"),
+        ("/kim?stalled_months=0", "stalled_months"),
+        ("/kim/unduh?format=csv&region=34.02", ""),
+    ] {
+        let (status, html, _) = get(&server, path, &signed.session).await;
+        if field.is_empty() {
+            assert_eq!(status, StatusCode::NOT_FOUND, "{path}");
+        } else {
+            assert_eq!(status, StatusCode::BAD_REQUEST, "{path}");
+            assert!(html.contains(field), "{path}: {html}");
+        }
+    }
     let (status, html, _) = get(&server, "/?peta=warna", &signed.session).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert!(html.contains("peta"), "{html}");
@@ -487,6 +544,46 @@ mod browser {
                 .await
                 .unwrap();
             screenshots(&browser, "daftar-kim").await;
+            // Gunungkidul's KIM without an SK, by ticking the filter: the page that answers links
+            // its downloads with the filter.
+            let all_rows = browser
+                .find_all(Locator::Css("tbody tr"))
+                .await
+                .unwrap()
+                .len();
+            browser
+                .find(Locator::Css("input[name=missing_sk]"))
+                .await
+                .unwrap()
+                .click()
+                .await
+                .unwrap();
+            browser
+                .find(Locator::Css("form.filters button[type=submit]"))
+                .await
+                .unwrap()
+                .click()
+                .await
+                .unwrap();
+            browser
+                .wait()
+                .for_element(Locator::Css("p.downloads a[href*='missing_sk=true']"))
+                .await
+                .unwrap();
+            let without_sk = browser
+                .find_all(Locator::Css("tbody tr"))
+                .await
+                .unwrap()
+                .len();
+            assert!(
+                0 < without_sk && without_sk < all_rows,
+                "{without_sk} of {all_rows}"
+            );
+            screenshots(&browser, "daftar-kim-tanpa-sk").await;
+            browser
+                .goto(&format!("{base}/kim?region=34.03"))
+                .await
+                .unwrap();
             browser
                 .find(Locator::Css("tbody tr th a"))
                 .await

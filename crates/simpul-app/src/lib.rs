@@ -20,8 +20,8 @@ pub use auth::{
 pub use error::AppError;
 pub use executor::{append_request, CommandContext, CommandExecutor, Outcome};
 pub use reads::{
-    known_id, AsOf, AsOfStamp, AuditQuery, ChangesQuery, CommunityQuery, CommunityRead,
+    known_id, AsOf, AsOfStamp, Attention, AuditQuery, ChangesQuery, CommunityQuery, CommunityRead,
     ConsistencyProof, InclusionProof, Page, ReadError, Reads, ScopedEvents, StageDashboard, Totals,
-    TransitionQuery, Tree, MAX_CHECKPOINTS, MAX_PAGE,
+    TransitionQuery, Tree, MAX_CHECKPOINTS, MAX_MONTHS, MAX_PAGE,
 };
 pub use writes::{Appointment, IdempotencyKey, Request, WriteError, WriteOptions, Writes, Written};

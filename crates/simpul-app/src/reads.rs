@@ -145,6 +145,68 @@ pub struct CommunityQuery {
     pub after: Option<String>,
     /// Page size, 1–[`MAX_PAGE`].
     pub limit: u32,
+    /// The filters that find the KIM needing attention.
+    pub attention: Attention,
+}
+
+/// The list's filters for the KIM that need attention; `None` means "any". Months count back from
+/// today; the dates they are compared with are the events' own (`stage_since`,
+/// `last_activity_on`).
+#[derive(Clone, Debug, Default)]
+pub struct Attention {
+    /// Without an active SK (`true`) or with one (`false`).
+    pub missing_sk: Option<bool>,
+    /// Without a nomor induk (`true`) or with one (`false`).
+    pub missing_nomor_induk: Option<bool>,
+    /// Never at a bimtek (`true`) or at one at least (`false`).
+    pub no_bimtek: Option<bool>,
+    /// In the same stage for more than this many months (KIM 4 is never stalled).
+    pub stalled_months: Option<u32>,
+    /// No activity or bimtek held for more than this many months (counted from the formation for
+    /// a KIM with none yet).
+    pub no_activity_months: Option<u32>,
+    /// A core post (ketua, sekretaris, bendahara) vacant (`true`) or all filled (`false`).
+    pub vacant_post: Option<bool>,
+}
+
+/// The longest look-back of `stalled_months` and `no_activity_months` (ten years).
+pub const MAX_MONTHS: u32 = 120;
+
+impl Attention {
+    /// The first filter given, by its parameter name.
+    pub fn first_given(&self) -> Option<&'static str> {
+        [
+            ("missing_sk", self.missing_sk.is_some()),
+            ("missing_nomor_induk", self.missing_nomor_induk.is_some()),
+            ("no_bimtek", self.no_bimtek.is_some()),
+            ("stalled_months", self.stalled_months.is_some()),
+            ("no_activity_months", self.no_activity_months.is_some()),
+            ("vacant_post", self.vacant_post.is_some()),
+        ]
+        .into_iter()
+        .find_map(|(name, given)| given.then_some(name))
+    }
+}
+
+/// The date `months` before `today`, as `YYYY-MM-DD`; a 400 naming `field` outside 1–[`MAX_MONTHS`].
+fn months_before(
+    field: &'static str,
+    months: Option<u32>,
+    today: NaiveDate,
+) -> Result<Option<String>, ReadError> {
+    let Some(months) = months else {
+        return Ok(None);
+    };
+    if !(1..=MAX_MONTHS).contains(&months) {
+        return Err(ReadError::invalid(
+            field,
+            format!("must be 1–{MAX_MONTHS} months"),
+        ));
+    }
+    today
+        .checked_sub_months(chrono::Months::new(months))
+        .map(|date| Some(date.to_string()))
+        .ok_or_else(|| ReadError::invalid(field, "reaches before the calendar's start"))
 }
 
 /// Filters of the audit trail; `None` means "any".
@@ -369,6 +431,8 @@ impl Reads {
         query: CommunityQuery,
     ) -> Result<Page<SummaryRow, String>, ReadError> {
         let limit = page_size(query.limit)?;
+        let today = Utc::now().date_naive();
+        let attention = &query.attention;
         let mut filter = ListFilter {
             stage: query.stage,
             status: query.status,
@@ -376,6 +440,16 @@ impl Reads {
             q: query.q.filter(|q| !q.trim().is_empty()),
             after: query.after,
             limit: limit + 1,
+            missing_sk: attention.missing_sk,
+            missing_nomor_induk: attention.missing_nomor_induk,
+            no_bimtek: attention.no_bimtek,
+            stalled_before: months_before("stalled_months", attention.stalled_months, today)?,
+            inactive_before: months_before(
+                "no_activity_months",
+                attention.no_activity_months,
+                today,
+            )?,
+            vacant_post: attention.vacant_post,
             ..ListFilter::default()
         };
         (filter.region, filter.community) = list_scope(principal, query.region.as_ref())?;

@@ -47,6 +47,7 @@ pub fn pages(settings: WebSettings) -> Router<AppState> {
         .route("/wilayah", get(pages::region::country))
         .route("/wilayah/{code}", get(pages::region::region))
         .route("/kim", get(pages::kim::list))
+        .route("/kim/unduh", get(pages::kim::download))
         .route("/kim/{id}", get(pages::kim::show))
         .route(assets::CSS_PATH, get(assets::css))
         .route(assets::ICON_PATH, get(assets::icon))

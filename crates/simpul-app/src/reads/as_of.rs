@@ -81,6 +81,12 @@ impl Reads {
                 "a name search is not available as of a date",
             ));
         }
+        if let Some(field) = query.attention.first_given() {
+            return Err(ReadError::invalid(
+                field,
+                "the attention filters are not available as of a date",
+            ));
+        }
         let mut filter = AtFilter {
             stage: query.stage.map(|stage| stage.as_str().to_owned()),
             status: query.status.map(|status| status.as_str().to_owned()),

@@ -80,6 +80,22 @@ pub struct ListParams {
     /// Page size, 1–500 (default 50).
     #[param(minimum = 1, maximum = 500)]
     limit: Option<u32>,
+    /// `true`: without an active SK; `false`: with one.
+    missing_sk: Option<bool>,
+    /// `true`: without a nomor induk; `false`: with one.
+    missing_nomor_induk: Option<bool>,
+    /// `true`: never at a bimtek; `false`: at one at least.
+    no_bimtek: Option<bool>,
+    /// In the same stage for more than this many months (since `stage_since`, the events' own
+    /// dates); KIM 4 is never stalled.
+    #[param(minimum = 1, maximum = 120)]
+    stalled_months: Option<u32>,
+    /// No activity or bimtek held for more than this many months (`last_activity_on`; a KIM with
+    /// none yet counts from its formation).
+    #[param(minimum = 1, maximum = 120)]
+    no_activity_months: Option<u32>,
+    /// `true`: a core post (ketua, sekretaris, bendahara) is vacant; `false`: all are filled.
+    vacant_post: Option<bool>,
     /// The KIM as they stood then (a date, to the end of that day UTC, or an RFC 3339 time),
     /// from `community_history`: the items are `StateAt` rows; `q` and CSV are not available.
     #[param(example = "2024-12-31")]
@@ -152,6 +168,14 @@ pub async fn list(
         q: params.q,
         after: params.cursor,
         limit: params.limit.unwrap_or(50),
+        attention: simpul_app::Attention {
+            missing_sk: params.missing_sk,
+            missing_nomor_induk: params.missing_nomor_induk,
+            no_bimtek: params.no_bimtek,
+            stalled_months: params.stalled_months,
+            no_activity_months: params.no_activity_months,
+            vacant_post: params.vacant_post,
+        },
     };
     if let Some(text) = params.as_of.as_deref() {
         let at = as_of("as_of", text)?;
