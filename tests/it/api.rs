@@ -798,6 +798,7 @@ async fn every_route_is_in_the_openapi_document_and_the_docs_are_served_locally(
         ("post", "/communities/{id}/sk/revoke"),
         ("post", "/communities/{id}/registration"),
         ("post", "/communities/{id}/bimtek"),
+        ("post", "/bimtek-sessions"),
         ("post", "/communities/{id}/activities"),
         ("post", "/communities/{id}/media-channels"),
         ("post", "/communities/{id}/media-channels/{cid}/deactivate"),

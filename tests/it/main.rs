@@ -8,6 +8,7 @@ mod api;
 mod architecture;
 mod as_of;
 mod audit;
+mod bimtek;
 mod cli;
 mod commands;
 mod contract;

@@ -670,7 +670,10 @@ impl Principal {
         }
     }
 
-    fn permitted(&self, action: Action) -> Result<(), AuthError> {
+    /// May the role perform `action` at all (scope aside)? [`AuthError::Forbidden`] otherwise.
+    /// Only for a request whose answer names nothing in or out of the scope (a command over
+    /// many KIM asks it before looking at any of them).
+    pub(crate) fn permitted(&self, action: Action) -> Result<(), AuthError> {
         if self.can(action) {
             Ok(())
         } else {

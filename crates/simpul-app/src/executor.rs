@@ -20,7 +20,7 @@ use crate::error::AppError;
 
 /// How many times a command is decided again after losing a race, when the caller sent no
 /// expected version.
-const MAX_ATTEMPTS: u32 = 8;
+pub(crate) const MAX_ATTEMPTS: u32 = 8;
 /// Communities kept in the aggregate cache before it is cleared.
 const CACHE_CAPACITY: usize = 50_000;
 
@@ -81,6 +81,13 @@ impl Turn {
             slot,
         }
     }
+}
+
+/// A turn held on one community among many ([`CommandExecutor::take_turns`]). The guard goes
+/// first (fields drop in order), so the turn finds its slot free when it tidies the map.
+pub(crate) struct HeldTurn {
+    _guard: tokio::sync::OwnedMutexGuard<()>,
+    _turn: Turn,
 }
 
 impl Drop for Turn {
@@ -215,6 +222,76 @@ impl CommandExecutor {
         })
     }
 
+    /// The turns of every community in `ids` (sorted and without repeats here), taken one by one
+    /// in id order and held until the returned turns are dropped: a command over many KIM waits
+    /// for the commands of this process on any of them, and two such commands never wait for
+    /// each other in a cycle (a single command holds one turn only).
+    pub(crate) async fn take_turns(&self, ids: &[String]) -> Vec<HeldTurn> {
+        let mut ordered: Vec<&String> = ids.iter().collect();
+        ordered.sort();
+        ordered.dedup();
+        let mut held = Vec::with_capacity(ordered.len());
+        for id in ordered {
+            let turn = Turn::new(&self.turns, id);
+            let guard = turn.slot.clone().lock_owned().await;
+            held.push(HeldTurn {
+                _guard: guard,
+                _turn: turn,
+            });
+        }
+        held
+    }
+
+    /// Many communities at once, each with its version, in the order of `ids`: from the cache
+    /// when `trust_cache` (what it lacks read in one query), otherwise all from the log; what
+    /// was read is cached. A community with no events is `Community::default()` at version 0.
+    pub(crate) async fn states(
+        &self,
+        ids: &[String],
+        trust_cache: bool,
+    ) -> Result<Vec<(Community, u64)>, AppError> {
+        let mut found: HashMap<&str, (Community, u64)> = HashMap::new();
+        if trust_cache {
+            for id in ids {
+                if let Some(hit) = self.cached(id) {
+                    found.insert(id, hit);
+                }
+            }
+        }
+        let missing: Vec<String> = ids
+            .iter()
+            .filter(|id| !found.contains_key(id.as_str()))
+            .cloned()
+            .collect();
+        if !missing.is_empty() {
+            let mut streams = self.store.streams(&missing).await?;
+            for id in ids {
+                let Some(stream) = streams.remove(id) else {
+                    continue;
+                };
+                let mut community = Community::default();
+                let mut version = 0;
+                for stored in stream {
+                    let event: CommunityEvent =
+                        serde_json::from_value(stored.payload).map_err(|e| {
+                            AppError::Store(simpul_store::StoreError::Corrupt(format!(
+                                "event {} of {id}: {e}",
+                                stored.sequence
+                            )))
+                        })?;
+                    community.apply(event);
+                    version = stored.sequence;
+                }
+                self.store_in_cache(id, community.clone(), version);
+                found.insert(id, (community, version));
+            }
+        }
+        Ok(ids
+            .iter()
+            .map(|id| found.remove(id.as_str()).unwrap_or_default())
+            .collect())
+    }
+
     /// The community as this executor last saw it (its cache, else the log), for checks such as
     /// authorization that must not cost a replay on every request. Writes still decide on a
     /// version the store confirms.
@@ -279,7 +356,8 @@ impl CommandExecutor {
             .and_then(|cache| cache.get(community_id).cloned())
     }
 
-    fn remember(
+    /// Caches `community` after `events` were appended, at `version`.
+    pub(crate) fn remember(
         &self,
         community_id: &str,
         mut community: Community,

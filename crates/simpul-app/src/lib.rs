@@ -24,4 +24,8 @@ pub use reads::{
     ConsistencyProof, InclusionProof, Page, ReadError, Reads, ScopedEvents, StageDashboard, Totals,
     TransitionQuery, Tree, MAX_CHECKPOINTS, MAX_MONTHS, MAX_PAGE,
 };
-pub use writes::{Appointment, IdempotencyKey, Request, WriteError, WriteOptions, Writes, Written};
+pub use writes::{
+    Appointment, Attendance, AttendanceError, AttendanceFailure, BimtekSession, IdempotencyKey,
+    Request, SessionError, SessionEvent, SessionRecorded, SessionWritten, WriteError, WriteOptions,
+    Writes, Written, MAX_SESSION_COMMUNITIES,
+};

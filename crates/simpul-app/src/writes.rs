@@ -1,7 +1,16 @@
 //! The write path every command takes, whoever sends it: authorise the principal for the
 //! command (`Action::for_command`), claim its Idempotency-Key, seal an appointment's personal
 //! texts, run it, and record the key's outcome in the transaction that appends the events.
-//! The HTTP handlers only extract, call and respond.
+//! The HTTP handlers only extract, call and respond. A bimtek session over many KIM
+//! ([`Writes::record_bimtek_session`], `bimtek.rs`) takes the same steps for every KIM it names
+//! and writes them in one transaction.
+
+mod bimtek;
+
+pub use bimtek::{
+    Attendance, AttendanceError, AttendanceFailure, BimtekSession, SessionError, SessionEvent,
+    SessionRecorded, SessionWritten, MAX_SESSION_COMMUNITIES,
+};
 
 use std::sync::Arc;
 

@@ -187,6 +187,48 @@ pub struct BimtekBody {
     pub participants: u32,
 }
 
+/// Body of `POST /bimtek-sessions`: one session attended by many KIM, recorded for each of them
+/// (one `BimtekAttended` per KIM, one `session_id` for all), all or nothing.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({
+    "kind": "bimtek",
+    "title": "Bimtek Pengelolaan Media Sosial KIM",
+    "held_on": "2025-09-10",
+    "organizer_region": "34.03",
+    "communities": [
+        {"id": "0199a8f2-7c1e-7d3a-9b1e-3f5c2a8d4e61", "participants": 3},
+        {"id": "0199a8f2-7c1e-7d3a-9b1e-3f5c2a8d4e62", "participants": 2}
+    ]
+}))]
+pub struct BimtekSessionBody {
+    /// The kind of session.
+    pub kind: BimtekKind,
+    /// Its title.
+    #[schema(value_type = String, min_length = 1, max_length = 300, pattern = r"^[^\u0000-\u0009\u000b-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f][^\u0000-\u0009\u000b-\u001f\u007f-\u009f]*$",
+             example = "Bimtek Pengelolaan Media Sosial KIM")]
+    pub title: Title,
+    /// Date held.
+    pub held_on: NaiveDate,
+    /// The organising province or kabupaten/kota; every KIM's desa/kelurahan lies inside it.
+    #[schema(value_type = String, pattern = r"^[0-9]{2}(\.[0-9]{2})?$", example = "34.03")]
+    pub organizer_region: RegionCode,
+    /// Every KIM that attended, each once: 1–500.
+    #[schema(min_items = 1, max_items = 500)]
+    pub communities: Vec<SessionCommunityBody>,
+}
+
+/// One KIM at a bimtek session.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SessionCommunityBody {
+    /// The community.
+    pub id: Uuid,
+    /// Its participants, 1–10,000.
+    #[schema(minimum = 1, maximum = 10000)]
+    pub participants: u32,
+}
+
 /// Body of `POST /communities/{id}/activities`.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]

@@ -5,7 +5,7 @@
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
-use simpul_app::{AppError, AuthError, ReadError, WriteError};
+use simpul_app::{AppError, AttendanceError, AuthError, ReadError, SessionError, WriteError};
 use simpul_domain::{DomainError, ErrorKind};
 use simpul_store::StoreError;
 use utoipa::ToSchema;
@@ -28,6 +28,35 @@ pub struct Problem {
     /// The request field at fault (a dotted path), where one applies.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub field: Option<String>,
+    /// A request over many KIM (`POST /bimtek-sessions`) refused for some of them: one entry
+    /// per failing KIM, each what the single-KIM route would have answered for it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub errors: Option<Vec<CommunityProblem>>,
+}
+
+/// Why one KIM of a request over many KIM was refused: its place in the list and id, and the
+/// problem the single-KIM route would answer for it (status, type, rule, field).
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct CommunityProblem {
+    /// Its place in the request's `communities`, from 0.
+    pub index: usize,
+    /// The KIM's id.
+    #[schema(format = Uuid)]
+    pub id: String,
+    /// The status the single-KIM route answers for it: 404 (no such KIM, or outside the
+    /// token's scope), 409 (dissolved or suspended), 422 (a rule or an invalid field).
+    pub status: u16,
+    /// The problem type the single-KIM route answers for it.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// The domain rule broken (`R1` … `R11`), where one applies.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rule: Option<String>,
+    /// The request field at fault: `communities[<index>].id` or `….participants` for the
+    /// entry's own, the session's field (`held_on`, `organizer_region`) or `status`.
+    pub field: String,
+    /// What is wrong, for humans.
+    pub message: String,
 }
 
 /// Everything a handler can answer instead of success.
@@ -91,6 +120,14 @@ pub enum ApiError {
     /// 422: a domain rule (or an idempotency key reused with another body).
     #[error("{0}")]
     Unprocessable(Box<DomainError>),
+    /// 422: a request over many KIM that some of them refuse; one entry per failing KIM.
+    #[error("{detail}")]
+    Rejected {
+        /// How many failed, of how many.
+        detail: String,
+        /// Every failing KIM.
+        errors: Vec<CommunityProblem>,
+    },
     /// 422: an `Idempotency-Key` sent again with a different body.
     #[error("this Idempotency-Key was used with a different request body")]
     IdempotencyMismatch,
@@ -118,9 +155,9 @@ impl ApiError {
             ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::UnreadableBody(status, _) => *status,
-            ApiError::Unprocessable(_) | ApiError::IdempotencyMismatch => {
-                StatusCode::UNPROCESSABLE_ENTITY
-            }
+            ApiError::Unprocessable(_)
+            | ApiError::Rejected { .. }
+            | ApiError::IdempotencyMismatch => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -146,6 +183,7 @@ impl ApiError {
             ApiError::UnreadableBody(_, _) => "unsupported-media-type",
             ApiError::Unprocessable(error) if error.kind == ErrorKind::Rule => "rule-violated",
             ApiError::Unprocessable(_) => "invalid-field",
+            ApiError::Rejected { .. } => "communities-rejected",
             ApiError::IdempotencyMismatch => "idempotency-key-reused",
             ApiError::Unavailable => "unavailable",
             ApiError::Internal(_) => "internal",
@@ -163,7 +201,12 @@ impl ApiError {
             ApiError::Unprocessable(error) => {
                 (error.rule.map(|r| r.to_string()), Some(error.field.clone()))
             }
+            ApiError::Rejected { .. } => (None, Some("communities".to_owned())),
             _ => (None, None),
+        };
+        let errors = match self {
+            ApiError::Rejected { errors, .. } => Some(errors.clone()),
+            _ => None,
         };
         Problem {
             kind: format!("https://simpul.id/problems/{}", self.slug()),
@@ -172,6 +215,7 @@ impl ApiError {
             detail: self.to_string(),
             rule,
             field,
+            errors,
         }
     }
 }
@@ -300,6 +344,48 @@ impl From<WriteError> for ApiError {
                 rule: None,
                 field: Some("person_id".to_owned()),
             },
+        }
+    }
+}
+
+impl From<SessionError> for ApiError {
+    fn from(error: SessionError) -> Self {
+        let detail = error.to_string();
+        match error {
+            SessionError::Invalid { field, .. } => ApiError::Malformed {
+                detail,
+                field: Some(field.to_owned()),
+            },
+            SessionError::Rejected { failures, .. } => {
+                let errors = failures
+                    .into_iter()
+                    .map(|failure| {
+                        let field = failure.field();
+                        let single = match failure.error {
+                            AttendanceError::NotFound => ApiError::NotFound,
+                            AttendanceError::Refused(error) => AppError::Domain(error).into(),
+                        };
+                        let problem = single.problem();
+                        let message = match single {
+                            ApiError::NotFound => {
+                                "no such KIM, or one outside this token's scope".to_owned()
+                            }
+                            _ => problem.detail,
+                        };
+                        CommunityProblem {
+                            index: failure.index,
+                            id: failure.community_id,
+                            status: problem.status,
+                            kind: problem.kind,
+                            rule: problem.rule,
+                            field,
+                            message,
+                        }
+                    })
+                    .collect();
+                ApiError::Rejected { detail, errors }
+            }
+            SessionError::Write(error) => error.into(),
         }
     }
 }

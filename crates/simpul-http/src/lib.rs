@@ -31,6 +31,9 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 pub use error::{ApiError, Problem};
+/// The parameter checks the API's reads use, for other front ends of the same reads (the web
+/// application).
+pub use routes::queries::{check_time, event_type};
 pub use serve::{serve_with_limits, Limits};
 pub use state::AppState;
 
@@ -39,7 +42,7 @@ pub const BODY_LIMIT: usize = 1024 * 1024;
 
 /// The API router and its OpenAPI document.
 pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
-    use routes::{communities, exports, health, imports, ledger, queries, regions};
+    use routes::{bimtek, communities, exports, health, imports, ledger, queries, regions};
     let (v1, document) = OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
         .routes(routes!(communities::form))
         .routes(routes!(communities::show))
@@ -51,6 +54,7 @@ pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(communities::revoke_sk))
         .routes(routes!(communities::registration))
         .routes(routes!(communities::bimtek))
+        .routes(routes!(bimtek::create))
         .routes(routes!(communities::activity))
         .routes(routes!(communities::media_channel))
         .routes(routes!(communities::deactivate_media_channel))

@@ -73,10 +73,15 @@ pub fn document(declared: utoipa::openapi::OpenApi) -> Value {
         };
         for (method, operation) in item.iter_mut() {
             let write = method == "post" || method == "put";
+            // A command on one KIM takes an Idempotency-Key and If-Match and answers its version
+            // (`ETag`); a bimtek session over many KIM takes an Idempotency-Key only.
             let command = write && path.starts_with("/communities");
+            let idempotent = command || (write && path == "/bimtek-sessions");
             let mut parameters = vec![json!({"$ref": "#/components/parameters/RequestId"})];
-            if command {
+            if idempotent {
                 parameters.push(json!({"$ref": "#/components/parameters/IdempotencyKey"}));
+            }
+            if command {
                 parameters.push(json!({"$ref": "#/components/parameters/IfMatch"}));
             }
             match operation["parameters"].as_array_mut() {
@@ -96,9 +101,11 @@ pub fn document(declared: utoipa::openapi::OpenApi) -> Value {
                 match status.as_str() {
                     "401" => shared("WWW-Authenticate", "WWWAuthenticate"),
                     "503" => shared("Retry-After", "RetryAfter"),
-                    "409" if command => shared("Retry-After", "RetryAfter"),
-                    "200" | "201" if command => {
-                        shared("ETag", "ETag");
+                    "409" if idempotent => shared("Retry-After", "RetryAfter"),
+                    "200" | "201" if idempotent => {
+                        if command {
+                            shared("ETag", "ETag");
+                        }
                         shared("Idempotent-Replayed", "IdempotentReplayed");
                     }
                     "200" if path == "/communities/{id}" => shared("ETag", "ETag"),

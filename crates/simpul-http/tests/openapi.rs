@@ -194,6 +194,31 @@ fn writes_document_their_headers_and_forming_links_to_the_kim() {
             }
         }
     }
+    // A bimtek session spans many KIM: an Idempotency-Key, but no one version to match.
+    let session = &document["paths"]["/bimtek-sessions"]["post"];
+    let names: BTreeSet<String> = session["parameters"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|p| {
+            resolve(&document, p)["name"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned()
+        })
+        .collect();
+    assert!(names.contains("Idempotency-Key"), "{names:?}");
+    assert!(!names.contains("If-Match"), "{names:?}");
+    let created = session["responses"]["201"]["headers"]
+        .as_object()
+        .expect("headers");
+    assert!(created.contains_key("Idempotent-Replayed"));
+    assert!(!created.contains_key("ETag"));
+    let problem = &document["components"]["schemas"]["Problem"]["properties"]["errors"];
+    assert_eq!(
+        problem["items"]["$ref"],
+        "#/components/schemas/CommunityProblem"
+    );
     // Every operation on `/communities/{id}…` is reachable from a formed KIM.
     let on_a_kim = operations(&document)
         .iter()
@@ -212,10 +237,19 @@ fn bounds_are_the_domain_s_own() {
         assert_eq!(count["minimum"], policy.member_min, "{body}");
         assert_eq!(count["maximum"], policy.member_max, "{body}");
     }
-    assert_eq!(
-        schema("BimtekBody")["participants"]["maximum"],
-        simpul_domain::rules::MAX_PARTICIPANTS
-    );
+    for (body, field) in [
+        ("BimtekBody", "participants"),
+        ("SessionCommunityBody", "participants"),
+    ] {
+        assert_eq!(
+            schema(body)[field]["maximum"],
+            simpul_domain::rules::MAX_PARTICIPANTS,
+            "{body}.{field}"
+        );
+    }
+    let communities = &schema("BimtekSessionBody")["communities"];
+    assert_eq!(communities["minItems"], 1);
+    assert_eq!(communities["maxItems"], simpul_app::MAX_SESSION_COMMUNITIES);
     use simpul_domain::text::{CommunityName, Reason, RegistrationNumber, SkNumber, Title};
     let lengths = [
         ("FormCommunityBody", "name", CommunityName::MAX),
@@ -224,6 +258,7 @@ fn bounds_are_the_domain_s_own() {
         ("SkBody", "subject", Title::MAX),
         ("RegistrationBody", "number", RegistrationNumber::MAX),
         ("BimtekBody", "title", Title::MAX),
+        ("BimtekSessionBody", "title", Title::MAX),
         (
             "AppointOfficerBody",
             "name",

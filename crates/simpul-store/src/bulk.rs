@@ -15,6 +15,9 @@ use uuid::Uuid;
 use crate::db::{Backend, Database};
 use crate::error::StoreError;
 use crate::event_store::{Append, EventStore, RegistrationClaim, AGGREGATE_TYPE};
+use crate::idempotency::{
+    complete_with_body_in_postgres, complete_with_body_in_sqlite, Completion,
+};
 
 /// A person's data key, wrapped by the master key, ready to be stored.
 #[derive(Clone, Debug)]
@@ -36,6 +39,47 @@ pub struct BulkOutcome {
     pub claims: u64,
     /// Person keys stored.
     pub keys: u64,
+}
+
+/// Where one event of a bulk write landed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BulkAppended {
+    /// The community.
+    pub community_id: String,
+    /// Its sequence within the community.
+    pub sequence: u64,
+    /// Its global position.
+    pub position: u64,
+}
+
+/// The outcome an idempotent request over many communities records in the transaction of its
+/// bulk write ([`EventStore::append_bulk_completing`]): a crash leaves both or neither.
+pub struct BulkCompletion<'a> {
+    /// The request's claim on its `Idempotency-Key`.
+    pub completion: &'a Completion,
+    /// The response body to record, made from where the events landed (given in the order of
+    /// the appends, each append's events in sequence order).
+    pub body: &'a (dyn Fn(&[BulkAppended]) -> Result<String, StoreError> + Send + Sync),
+}
+
+/// Why a bulk write that answers a request wrote nothing.
+enum BulkFailure {
+    Sql(sqlx::Error),
+    Store(StoreError),
+    /// The idempotent request's claim on its key is not its own any more.
+    ClaimLost,
+}
+
+impl From<sqlx::Error> for BulkFailure {
+    fn from(error: sqlx::Error) -> Self {
+        BulkFailure::Sql(error)
+    }
+}
+
+impl From<StoreError> for BulkFailure {
+    fn from(error: StoreError) -> Self {
+        BulkFailure::Store(error)
+    }
 }
 
 /// One event row as stored (SQLite: bound as parameters).
@@ -173,6 +217,54 @@ impl EventStore {
         }
         batch.push_keys(keys.iter().cloned());
         self.write_bulk(&batch).await
+    }
+
+    /// [`append_bulk`](Self::append_bulk) for a request that answers where its events landed:
+    /// returns every event's sequence and global position (in the order of `appends`) and, for
+    /// an idempotent request (`completes`), records its response in the same transaction. All or
+    /// nothing as `append_bulk`: a stream that moved meanwhile fails the whole call
+    /// ([`StoreError::BulkConflict`]); a claim on the key taken over meanwhile too
+    /// ([`StoreError::IdempotencyClaimLost`]). Appends without events write (and record) nothing.
+    pub async fn append_bulk_completing(
+        &self,
+        appends: &[Append],
+        completes: Option<BulkCompletion<'_>>,
+    ) -> Result<Vec<BulkAppended>, StoreError> {
+        let mut batch = self.bulk_batch();
+        let mut wanted = Vec::new();
+        for append in appends {
+            batch.push(append)?;
+            for sequence in (append.after_sequence + 1..).take(append.events.len()) {
+                let sequence = i64::try_from(sequence)
+                    .map_err(|_| StoreError::Config(format!("sequence {sequence} is too large")))?;
+                wanted.push((append.community_id.as_str(), sequence));
+            }
+        }
+        if batch.is_empty() {
+            return Ok(Vec::new());
+        }
+        let written = match self.database() {
+            Database::Postgres(pool) => {
+                placed_postgres(pool, &batch, &wanted, completes.as_ref()).await
+            }
+            Database::Sqlite { writer, .. } => {
+                placed_sqlite(writer, &batch, &wanted, completes.as_ref()).await
+            }
+        };
+        let placed = match written {
+            Ok(placed) => placed,
+            Err(BulkFailure::Sql(error)) => return Err(classify(error)),
+            Err(BulkFailure::Store(error)) => return Err(error),
+            Err(BulkFailure::ClaimLost) => {
+                return Err(StoreError::IdempotencyClaimLost(
+                    completes
+                        .map(|c| c.completion.key.clone())
+                        .unwrap_or_default(),
+                ))
+            }
+        };
+        self.appended().notify_waiters();
+        Ok(placed)
     }
 
     /// One transaction fed while its rows are still being decided: batches are streamed into the
@@ -330,7 +422,13 @@ async fn insert_keys_and_claims(
 
 async fn bulk_postgres(pool: &sqlx::PgPool, batch: &BulkBatch) -> Result<(), sqlx::Error> {
     let mut tx = pool.begin().await?;
-    insert_keys_and_claims(&mut tx, batch).await?;
+    write_postgres(&mut tx, batch).await?;
+    tx.commit().await
+}
+
+/// A batch's keys, claims and rows, inside the caller's PostgreSQL transaction.
+async fn write_postgres(tx: &mut sqlx::PgConnection, batch: &BulkBatch) -> Result<(), sqlx::Error> {
+    insert_keys_and_claims(&mut *tx, batch).await?;
     if !batch.csv.buffer.is_empty() {
         let mut copy = tx.copy_in_raw(COPY_EVENTS).await?;
         // COPY data may be cut anywhere; a row spanning two messages is fine.
@@ -339,7 +437,114 @@ async fn bulk_postgres(pool: &sqlx::PgPool, batch: &BulkBatch) -> Result<(), sql
         }
         copy.finish().await?;
     }
-    tx.commit().await
+    Ok(())
+}
+
+/// [`EventStore::append_bulk_completing`] on PostgreSQL: the batch, then (same transaction)
+/// where its events landed and the request's outcome.
+async fn placed_postgres(
+    pool: &sqlx::PgPool,
+    batch: &BulkBatch,
+    wanted: &[(&str, i64)],
+    completes: Option<&BulkCompletion<'_>>,
+) -> Result<Vec<BulkAppended>, BulkFailure> {
+    let mut tx = pool.begin().await?;
+    write_postgres(&mut tx, batch).await?;
+    let rows: Vec<(String, i64, i64)> = sqlx::query_as(
+        "SELECT e.aggregate_id, e.sequence, e.position
+           FROM events e
+           JOIN UNNEST($2::text[], $3::bigint[]) AS w(aggregate_id, sequence)
+             ON e.aggregate_id = w.aggregate_id AND e.sequence = w.sequence
+          WHERE e.aggregate_type = $1",
+    )
+    .bind(AGGREGATE_TYPE)
+    .bind(wanted.iter().map(|(id, _)| *id).collect::<Vec<_>>())
+    .bind(
+        wanted
+            .iter()
+            .map(|(_, sequence)| *sequence)
+            .collect::<Vec<_>>(),
+    )
+    .fetch_all(&mut *tx)
+    .await?;
+    let placed = in_order(wanted, rows)?;
+    if let Some(completes) = completes {
+        let body = (completes.body)(&placed)?;
+        let last = placed.iter().map(|p| p.position).max().unwrap_or(0);
+        if !complete_with_body_in_postgres(&mut tx, completes.completion, &body, last).await? {
+            return Err(BulkFailure::ClaimLost);
+        }
+    }
+    tx.commit().await?;
+    Ok(placed)
+}
+
+/// [`EventStore::append_bulk_completing`] on SQLite (the single writer's transaction).
+async fn placed_sqlite(
+    writer: &sqlx::SqlitePool,
+    batch: &BulkBatch,
+    wanted: &[(&str, i64)],
+    completes: Option<&BulkCompletion<'_>>,
+) -> Result<Vec<BulkAppended>, BulkFailure> {
+    let mut tx = writer.begin().await?;
+    insert_sqlite(&mut tx, batch).await?;
+    let mut rows = Vec::with_capacity(wanted.len());
+    for (community_id, sequence) in wanted {
+        let position: Option<i64> = sqlx::query_scalar(
+            "SELECT position FROM events
+              WHERE aggregate_type = ?1 AND aggregate_id = ?2 AND sequence = ?3",
+        )
+        .bind(AGGREGATE_TYPE)
+        .bind(*community_id)
+        .bind(*sequence)
+        .fetch_optional(&mut *tx)
+        .await?;
+        if let Some(position) = position {
+            rows.push(((*community_id).to_owned(), *sequence, position));
+        }
+    }
+    let placed = in_order(wanted, rows)?;
+    if let Some(completes) = completes {
+        let body = (completes.body)(&placed)?;
+        let last = placed.iter().map(|p| p.position).max().unwrap_or(0);
+        if !complete_with_body_in_sqlite(&mut tx, completes.completion, &body, last).await? {
+            return Err(BulkFailure::ClaimLost);
+        }
+    }
+    tx.commit().await?;
+    Ok(placed)
+}
+
+/// The rows `(community, sequence, position)` read back, in the order `wanted` names them; one
+/// missing means the write did not store what it was given.
+fn in_order(
+    wanted: &[(&str, i64)],
+    rows: Vec<(String, i64, i64)>,
+) -> Result<Vec<BulkAppended>, StoreError> {
+    let found: std::collections::HashMap<(String, i64), i64> = rows
+        .into_iter()
+        .map(|(id, sequence, position)| ((id, sequence), position))
+        .collect();
+    wanted
+        .iter()
+        .map(|(id, sequence)| {
+            let position = found
+                .get(&((*id).to_owned(), *sequence))
+                .copied()
+                .ok_or_else(|| {
+                    StoreError::Corrupt(format!(
+                        "event {sequence} of {id} was written but does not read back"
+                    ))
+                })?;
+            Ok(BulkAppended {
+                community_id: (*id).to_owned(),
+                sequence: u64::try_from(*sequence)
+                    .map_err(|_| StoreError::Corrupt(format!("sequence {sequence}")))?,
+                position: u64::try_from(position)
+                    .map_err(|_| StoreError::Corrupt(format!("position {position}")))?,
+            })
+        })
+        .collect()
 }
 
 /// Bytes per `CopyData` message.
@@ -511,9 +716,14 @@ async fn insert_sqlite(
     Ok(())
 }
 
-/// Unique violations mean a stream moved, a nomor induk is taken, or a key exists.
+/// Unique violations mean a stream moved, a nomor induk is taken, or a key exists. A deadlock
+/// (PostgreSQL `40P01`: two bulk writes waiting for each other's rows, each about to conflict
+/// with the other) is the same race, and was rolled back as well.
 fn classify(error: sqlx::Error) -> StoreError {
     if let sqlx::Error::Database(db_error) = &error {
+        if db_error.code().as_deref() == Some("40P01") {
+            return StoreError::BulkConflict(db_error.message().to_owned());
+        }
         if db_error.is_unique_violation() {
             let detail = db_error
                 .try_downcast_ref::<sqlx::postgres::PgDatabaseError>()

@@ -57,7 +57,9 @@ pub struct Completion {
 pub struct Recorded {
     /// HTTP status of the first response.
     pub status: u16,
-    /// The first response's body, for keys recorded before outcomes were (rebuilt otherwise).
+    /// The first response's body: a request over many communities records it
+    /// ([`EventStore::append_bulk_completing`](crate::EventStore::append_bulk_completing)), and
+    /// keys recorded before outcomes were have it; otherwise it is rebuilt from the outcome.
     pub body: Option<String>,
     /// The community's version after the request.
     pub version: Option<u64>,
@@ -410,6 +412,52 @@ pub(crate) async fn complete_in_sqlite(
         .bind(i64::try_from(outcome.version).unwrap_or(i64::MAX))
         .bind(i64::try_from(outcome.position).unwrap_or(i64::MAX))
         .bind(outcome.community_id)
+        .execute(tx)
+        .await?;
+    Ok(updated.rows_affected() == 1)
+}
+
+/// The statement that records the outcome of an idempotent request over many communities (a
+/// bulk write): the response body as sent and the position of its last event; no one
+/// community's version (PostgreSQL placeholders).
+const COMPLETE_WITH_BODY: &str =
+    "UPDATE idempotency_keys SET status = $4, body = $5, position = $6, claim = NULL
+                         WHERE principal = $1 AND key = $2 AND claim = $3 AND status IS NULL";
+
+/// Records `completion`'s response `body` and last `position` inside the PostgreSQL transaction
+/// of a bulk write. `false`: the claim is not this request's any more — the caller rolls back.
+pub(crate) async fn complete_with_body_in_postgres(
+    tx: &mut sqlx::PgConnection,
+    completion: &Completion,
+    body: &str,
+    position: u64,
+) -> Result<bool, sqlx::Error> {
+    let updated = sqlx::query(COMPLETE_WITH_BODY)
+        .bind(&completion.principal)
+        .bind(&completion.key)
+        .bind(&completion.claim)
+        .bind(i32::from(completion.status))
+        .bind(body)
+        .bind(i64::try_from(position).unwrap_or(i64::MAX))
+        .execute(tx)
+        .await?;
+    Ok(updated.rows_affected() == 1)
+}
+
+/// [`complete_with_body_in_postgres`] for SQLite.
+pub(crate) async fn complete_with_body_in_sqlite(
+    tx: &mut sqlx::SqliteConnection,
+    completion: &Completion,
+    body: &str,
+    position: u64,
+) -> Result<bool, sqlx::Error> {
+    let updated = sqlx::query(&COMPLETE_WITH_BODY.replace('$', "?"))
+        .bind(&completion.principal)
+        .bind(&completion.key)
+        .bind(&completion.claim)
+        .bind(i32::from(completion.status))
+        .bind(body)
+        .bind(i64::try_from(position).unwrap_or(i64::MAX))
         .execute(tx)
         .await?;
     Ok(updated.rows_affected() == 1)

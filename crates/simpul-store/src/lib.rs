@@ -15,7 +15,9 @@ mod metadata;
 mod sessions;
 mod tokens;
 
-pub use bulk::{BulkBatch, BulkMessage, BulkOutcome, CopyCsv, WrappedKey};
+pub use bulk::{
+    BulkAppended, BulkBatch, BulkCompletion, BulkMessage, BulkOutcome, CopyCsv, WrappedKey,
+};
 pub use db::{narrow_to_owner, Backend, Database, DatabaseUrl, POSTGRES_MIGRATOR, SQLITE_MIGRATOR};
 pub use dialect::sqlite_sql;
 pub use error::StoreError;

@@ -548,7 +548,9 @@ pub async fn changes(
     }))
 }
 
-fn check_time(field: &str, text: &str) -> Result<chrono::DateTime<chrono::Utc>, ApiError> {
+/// A time filter: `YYYY-MM-DD` (the start of that day, UTC) or an RFC 3339 time; a 400 naming
+/// `field` otherwise.
+pub fn check_time(field: &str, text: &str) -> Result<chrono::DateTime<chrono::Utc>, ApiError> {
     if let Ok(date) = chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d") {
         return Ok(date.and_time(chrono::NaiveTime::MIN).and_utc());
     }
@@ -557,8 +559,8 @@ fn check_time(field: &str, text: &str) -> Result<chrono::DateTime<chrono::Utc>, 
         .map_err(|_| invalid(field, "must be YYYY-MM-DD or an RFC 3339 time"))
 }
 
-/// One of the stored event names.
-fn event_type(field: &str, name: &str) -> Result<&'static str, ApiError> {
+/// One of the stored event names; a 400 naming `field` otherwise.
+pub fn event_type(field: &str, name: &str) -> Result<&'static str, ApiError> {
     CommunityEvent::NAMES
         .into_iter()
         .find(|known| *known == name)
