@@ -10,6 +10,7 @@ pub mod community_summary;
 pub mod exports;
 mod fold;
 pub mod ledger;
+pub mod monthly;
 pub mod runtime;
 pub mod stage_dashboard;
 pub mod stage_transitions;

@@ -62,6 +62,55 @@ pub struct AuditRow {
     pub summary: String,
 }
 
+/// The audit trail's CSV columns (Indonesian names, as the other exports').
+pub const CSV_HEADER: [&str; 14] = [
+    "posisi",
+    "indeks_ledger",
+    "waktu",
+    "id_kim",
+    "urutan",
+    "kode_desa",
+    "kode_kabupaten_kota",
+    "kode_provinsi",
+    "peristiwa",
+    "pelaku",
+    "peran",
+    "id_permintaan",
+    "alasan",
+    "ringkasan",
+];
+
+impl AuditRow {
+    /// Appends this row as a CSV record (free text guarded against formulas, like every export).
+    pub fn push_csv(&self, out: &mut String) {
+        use crate::exports::communities::Cell;
+        let cells = [
+            Cell::Integer(self.position),
+            self.ledger_index.map_or(Cell::Empty, Cell::Integer),
+            Cell::Text(&self.recorded_at),
+            Cell::Text(&self.community_id),
+            Cell::Integer(self.sequence),
+            Cell::Text(&self.desa_code),
+            Cell::Text(&self.regency_code),
+            Cell::Text(&self.province_code),
+            Cell::Text(&self.event_type),
+            Cell::Text(&self.actor),
+            Cell::Text(&self.role),
+            Cell::Text(&self.request_id),
+            self.reason.as_deref().map_or(Cell::Empty, Cell::Text),
+            Cell::Text(&self.summary),
+        ];
+        crate::exports::push_csv_record(out, &cells);
+    }
+
+    /// The CSV header record.
+    pub fn push_csv_header(out: &mut String) {
+        use crate::exports::communities::Cell;
+        let cells = CSV_HEADER.map(Cell::Text);
+        crate::exports::push_csv_record(out, &cells);
+    }
+}
+
 /// A filter value, unless absent or empty.
 fn given(value: &Option<String>) -> Option<&str> {
     value.as_deref().filter(|v| !v.is_empty())

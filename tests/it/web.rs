@@ -100,6 +100,27 @@ async fn sessions_csrf_and_scopes(server: TestServer) {
     let bantul = server.token("regency", "34.02").await;
     let in_sleman = server.form(&sleman, "34.04.01.2001").await;
     let in_bantul = server.form(&bantul, "34.02.01.2001").await;
+    // One more in Sleman, formed today: Beranda's chart of the last 12 months counts it.
+    let today = chrono::Utc::now().date_naive();
+    let mut formed_today = crate::helpers::form("34.04.01.2005", 10);
+    if let simpul_domain::CommunityCommand::FormCommunity(form) = &mut formed_today {
+        form.formed_on = today;
+    }
+    let position = server
+        .executor()
+        .execute(
+            &uuid::Uuid::now_v7().to_string(),
+            formed_today,
+            &crate::helpers::context(simpul_domain::ActorRole::Regency),
+        )
+        .await
+        .unwrap()
+        .position;
+    // The pages read the read models as they are: wait until they hold every KIM above.
+    let settled = server
+        .get(&format!("/communities?min_position={position}"), &sleman)
+        .await;
+    assert_eq!(settled.status, 200);
     let http = client();
 
     // Without a session every page sends the visitor to sign in, keeping where it was going.
@@ -185,6 +206,19 @@ async fn sessions_csrf_and_scopes(server: TestServer) {
 
     // Signed in as Sleman: its own pages answer; Bantul's region and KIM are 404, as the API's.
     let signed = sign_in(&server, &sleman).await;
+    let (_, home, _) = get(&server, "/", &signed.session).await;
+    let month = [
+        "Jan", "Feb", "Mar", "Apr", "Mei", "Jun", "Jul", "Agu", "Sep", "Okt", "Nov", "Des",
+    ][usize::try_from(chrono::Datelike::month0(&today)).unwrap()];
+    let this_month = format!(
+        r#"<th scope="row">{month} {:02}</th><td class="num">1</td><td class="num">0</td>"#,
+        chrono::Datelike::year(&today) % 100
+    );
+    assert!(home.contains(&this_month), "{this_month}: {home}");
+    assert!(
+        home.matches("<th scope=\"row\">").count() >= 12,
+        "twelve months"
+    );
     let (status, html, _) = get(&server, &format!("/kim/{in_sleman}"), &signed.session).await;
     assert_eq!(status, StatusCode::OK);
     assert!(html.contains("KIM dibentuk"), "the timeline: {html}");
@@ -238,7 +272,11 @@ async fn sessions_csrf_and_scopes(server: TestServer) {
         "attachment; filename=\"kim-34.04.csv\""
     );
     assert!(csv.starts_with("id,nama_kim,"), "{csv}");
-    assert_eq!(csv.lines().count(), 2, "a header and the one KIM: {csv}");
+    assert_eq!(
+        csv.lines().count(),
+        3,
+        "a header and Sleman's two KIM: {csv}"
+    );
     assert!(csv.contains(&in_sleman));
     let xlsx = client()
         .get(format!("{}/kim/unduh?format=xlsx", server.base))
@@ -268,6 +306,114 @@ async fn sessions_csrf_and_scopes(server: TestServer) {
     let (status, html, _) = get(&server, "/?peta=warna", &signed.session).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert!(html.contains("peta"), "{html}");
+
+    // Bimtek: one session for many KIM, all or nothing, with the session's CSRF value.
+    let (status, html, _) = get(&server, "/bimtek", &signed.session).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        html.contains(&format!(r#"value="{in_sleman}""#)),
+        "Sleman's KIM listed: {html}"
+    );
+    let post = |fields: Vec<(String, String)>| {
+        let http = http.clone();
+        let url = format!("{}/bimtek", server.base);
+        let cookie = format!("simpul_sesi={}", signed.session);
+        async move {
+            let reply = http
+                .post(url)
+                .header("cookie", cookie)
+                .form(&fields)
+                .send()
+                .await
+                .unwrap();
+            let status = reply.status();
+            let location = reply
+                .headers()
+                .get(LOCATION)
+                .map(|l| l.to_str().unwrap().to_owned());
+            (status, location, reply.text().await.unwrap())
+        }
+    };
+    let session_fields = |csrf: &str, kim: &[&str]| {
+        let mut fields: Vec<(String, String)> = [
+            ("csrf", csrf),
+            ("region", "34.04"),
+            ("kind", "bimtek"),
+            ("title", "Bimtek pengelolaan media sosial"),
+            ("held_on", "2025-08-27"),
+            ("organizer_region", "34.04"),
+        ]
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect();
+        for id in kim {
+            fields.push(("kim".to_owned(), (*id).to_owned()));
+            fields.push((format!("peserta_{id}"), "5".to_owned()));
+        }
+        fields
+    };
+    let (status, _, _) = post(session_fields("guess", &[&in_sleman])).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "no CSRF value, no session");
+    // A KIM of another regency in the list: nothing is recorded, and the form says which.
+    let (status, _, html) = post(session_fields(&signed.csrf, &[&in_sleman, &in_bantul])).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{html}");
+    assert!(
+        html.contains("1 dari 2 KIM tidak dapat mencatat sesi ini"),
+        "{html}"
+    );
+    assert!(html.contains("tidak ditemukan"), "{html}");
+    let (_, kim_page, _) = get(&server, &format!("/kim/{in_sleman}"), &signed.session).await;
+    assert!(!kim_page.contains("Mengikuti bimtek"), "nothing recorded");
+    let (status, location, _) = post(session_fields(&signed.csrf, &[&in_sleman])).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert!(location.unwrap().contains("jumlah=1"));
+    let (_, kim_page, _) = get(&server, &format!("/kim/{in_sleman}"), &signed.session).await;
+    assert_eq!(
+        kim_page.matches("Mengikuti bimtek").count(),
+        1,
+        "{kim_page}"
+    );
+
+    // Audit and Status are for admin and auditor: a regency is refused (403), an auditor reads
+    // the trail in its scope, filters it, downloads it, and reads the read models' state.
+    for path in ["/audit", "/status", "/audit/unduh"] {
+        let (status, html, _) = get(&server, path, &signed.session).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{path}");
+        assert!(html.contains("Tidak diizinkan"), "{path}: {html}");
+    }
+    let auditor = server.token("auditor", "34.04").await;
+    let audit = sign_in(&server, &auditor).await;
+    let (status, html, _) = get(&server, "/audit", &audit.session).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        html.contains(&format!("/kim/{in_sleman}")),
+        "Sleman's KIM: {html}"
+    );
+    assert!(!html.contains(&in_bantul), "Bantul is outside: {html}");
+    assert!(html.contains("Checkpoint ledger terakhir"), "{html}");
+    let (status, csv, headers) = get(
+        &server,
+        &format!("/audit/unduh?type=CommunityFormed&community={in_sleman}"),
+        &audit.session,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(headers["content-type"], "text/csv; charset=utf-8");
+    let lines: Vec<&str> = csv.lines().collect();
+    assert!(
+        lines[0].starts_with("posisi,indeks_ledger,waktu,id_kim,"),
+        "{csv}"
+    );
+    assert_eq!(lines.len(), 2, "a header and the formation: {csv}");
+    assert!(lines[1].contains(&in_sleman) && lines[1].contains("CommunityFormed"));
+    let (status, html, _) = get(&server, "/audit?type=Nothing", &audit.session).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(html.contains("type"), "{html}");
+    let (status, html, _) = get(&server, "/status", &audit.session).await;
+    assert_eq!(status, StatusCode::OK);
+    for model in simpul_projections::READ_MODELS {
+        assert!(html.contains(model), "{model}: {html}");
+    }
 
     // Signing out needs the session's CSRF value; then the session is gone.
     let no_csrf = http

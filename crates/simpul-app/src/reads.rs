@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
+use chrono::{DateTime, Datelike as _, NaiveDate, SecondsFormat, Utc};
 use cqrs_es::Aggregate as _;
 use serde::Serialize;
 use simpul_domain::{Community, CommunityEvent, CommunityStatus, RegionCode, RegionLevel, Stage};
@@ -552,6 +552,34 @@ impl Reads {
             }
         };
         Ok(StageDashboard { region, children })
+    }
+
+    /// KIM formed and stage changes per month in the region (default: the token's scope), for
+    /// the `months` months up to and including the current one (by the events' own dates).
+    pub async fn monthly(
+        &self,
+        principal: &Principal,
+        region: Option<&RegionCode>,
+        months: u32,
+    ) -> Result<Vec<simpul_projections::monthly::Month>, ReadError> {
+        let region = principal
+            .read_scope(Action::ReadCommunity, region, WithoutRegion::OwnScope)?
+            .regions_only()?
+            .map(|region| region.to_string())
+            .unwrap_or_default();
+        let today = Utc::now().date_naive();
+        let first = today
+            .with_day(1)
+            .and_then(|start| {
+                start.checked_sub_months(chrono::Months::new(months.saturating_sub(1)))
+            })
+            .ok_or_else(|| ReadError::invalid("months", "reaches before the calendar's start"))?;
+        let names: Vec<String> = (0..months)
+            .filter_map(|n| first.checked_add_months(chrono::Months::new(n)))
+            .map(|month| month.format("%Y-%m").to_string())
+            .collect();
+        self.settle().await?;
+        Ok(simpul_projections::monthly::monthly(self.store().database(), &region, &names).await?)
     }
 
     /// A page of the audit trail in scope, in position order (admin, auditor).

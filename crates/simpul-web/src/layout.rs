@@ -65,6 +65,15 @@ pub fn page(visitor: &Visitor, title: &str, body: Markup) -> Markup {
                                 li { a href=(href) { (lang.tr("Wilayah", "Regions")) } }
                             }
                             li { a href="/kim" { (lang.tr("Daftar KIM", "KIM list")) } }
+                            @if principal.can(Action::RecordBimtek) {
+                                li { a href="/bimtek" { (lang.tr("Bimtek", "Bimtek")) } }
+                            }
+                            @if principal.can(Action::ReadHistory) {
+                                li { a href="/audit" { (lang.tr("Audit", "Audit")) } }
+                            }
+                            @if principal.can(Action::ReadStatus) {
+                                li { a href="/status" { (lang.tr("Status", "Status")) } }
+                            }
                         }
                     }
                     div.who {

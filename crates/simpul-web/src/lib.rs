@@ -44,6 +44,13 @@ pub fn pages(settings: WebSettings) -> Router<AppState> {
             "/keluar",
             get(pages::sign_in::confirm).post(pages::sign_in::submit_sign_out),
         )
+        .route(
+            "/bimtek",
+            get(pages::bimtek::show).post(pages::bimtek::submit),
+        )
+        .route("/audit", get(pages::audit::trail))
+        .route("/audit/unduh", get(pages::audit::download))
+        .route("/status", get(pages::audit::status))
         .route("/wilayah", get(pages::region::country))
         .route("/wilayah/{code}", get(pages::region::region))
         .route("/kim", get(pages::kim::list))

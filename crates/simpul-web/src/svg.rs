@@ -49,6 +49,55 @@ pub fn stacked_bar(segments: &[(i64, &str, String)], max: i64, width: u32, label
     svg
 }
 
+/// The two series of the monthly chart.
+pub const SERIES_COLOURS: [&str; 2] = ["#2171b5", "#e6550d"];
+
+/// Grouped columns: per label, one column per series (`values[i]` has one value per series).
+pub fn grouped_columns(
+    labels: &[String],
+    values: &[[i64; 2]],
+    names: [&str; 2],
+    label: &str,
+) -> String {
+    let (group, bar, height) = (40_u32, 14_u32, 90_u32);
+    let width = group * u32::try_from(labels.len()).unwrap_or(0);
+    let max = values.iter().flatten().copied().max().unwrap_or(0).max(1);
+    let mut svg = format!(
+        r#"<svg class="columns" width="{width}" height="{}" viewBox="0 0 {width} {}" role="img" aria-label="{}">"#,
+        height + 16,
+        height + 16,
+        escape(label)
+    );
+    for (i, (name, pair)) in labels.iter().zip(values).enumerate() {
+        let x0 = u32::try_from(i).unwrap_or(0) * group + 5;
+        for (series, value) in pair.iter().enumerate() {
+            let h = (*value as f64 / max as f64 * f64::from(height)).round();
+            let x = x0 + u32::try_from(series).unwrap_or(0) * (bar + 1);
+            let _ = write!(
+                svg,
+                r#"<rect x="{x}" y="{:.0}" width="{bar}" height="{h:.0}" fill="{}"><title>{} {}: {value}</title></rect>"#,
+                f64::from(height) - h,
+                SERIES_COLOURS[series],
+                escape(names[series]),
+                escape(name),
+            );
+        }
+        let _ = write!(
+            svg,
+            r##"<text x="{}" y="{}" font-size="10" text-anchor="middle" fill="#333">{}</text>"##,
+            x0 + bar,
+            height + 12,
+            escape(name)
+        );
+    }
+    let _ = write!(
+        svg,
+        r##"<line x1="0" y1="{height}" x2="{width}" y2="{height}" stroke="#999" stroke-width="1"/>"##
+    );
+    svg.push_str("</svg>");
+    svg
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -71,6 +120,21 @@ mod tests {
             svg.contains("Sleman &lt;&amp; co&gt;"),
             "labels are escaped: {svg}"
         );
+    }
+
+    #[test]
+    fn grouped_columns_scale_to_the_largest_value() {
+        let labels = vec!["Jan".to_owned(), "Feb".to_owned()];
+        let svg = grouped_columns(&labels, &[[0, 4], [2, 0]], ["baru", "tahap"], "grafik");
+        assert!(
+            svg.contains(r##"y="0" width="14" height="90" fill="#e6550d"><title>tahap Jan: 4"##),
+            "{svg}"
+        );
+        assert!(
+            svg.contains(r##"height="45" fill="#2171b5"><title>baru Feb: 2"##),
+            "{svg}"
+        );
+        assert_eq!(svg.matches("<text").count(), 2);
     }
 
     #[test]

@@ -1,5 +1,7 @@
 //! The pages, one module per area.
 
+pub mod audit;
+pub mod bimtek;
 pub mod kim;
 pub mod region;
 pub mod sign_in;

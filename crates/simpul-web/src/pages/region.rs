@@ -59,7 +59,7 @@ pub async fn home(
         Scope::National => None,
     };
     let title = visitor.lang.tr("Beranda", "Home").to_owned();
-    region_page(&state, &visitor, region, title, params.metric()?).await
+    region_page(&state, &visitor, region, title, params.metric()?, true).await
 }
 
 /// `GET /wilayah`: the country's provinces.
@@ -72,7 +72,7 @@ pub async fn country(
         return Err(WebError::not_found());
     }
     let title = "Indonesia".to_owned();
-    region_page(&state, &visitor, None, title, params.metric()?).await
+    region_page(&state, &visitor, None, title, params.metric()?, false).await
 }
 
 /// `GET /wilayah/{code}`: a region inside the visitor's scope (404 otherwise, like the API's
@@ -91,7 +91,7 @@ pub async fn region(
     if !visitor.principal.scope.covers_region(&code) {
         return Err(WebError::not_found());
     }
-    region_page(&state, &visitor, Some(code), name, params.metric()?).await
+    region_page(&state, &visitor, Some(code), name, params.metric()?, false).await
 }
 
 async fn region_page(
@@ -100,6 +100,7 @@ async fn region_page(
     region: Option<RegionCode>,
     title: String,
     metric: Metric,
+    home: bool,
 ) -> Result<Response, WebError> {
     let lang = visitor.lang;
     let level = region.as_ref().map(RegionCode::level);
@@ -124,9 +125,23 @@ async fn region_page(
         _ => lang.tr("Desa/kelurahan", "Village (desa/kelurahan)"),
     };
     let crumbs = breadcrumbs(state, visitor, region.as_ref());
+    // The last twelve months at a glance, on Beranda only.
+    let monthly = if home {
+        Some(
+            state
+                .reads
+                .monthly(&visitor.principal, region.as_ref(), 12)
+                .await?,
+        )
+    } else {
+        None
+    };
     let body = html! {
         (crumbs)
         (cards(lang, &totals, region.as_ref()))
+        @if let Some(months) = &monthly {
+            (monthly_section(lang, months))
+        }
         @if let Some(map) = map_section(visitor, region.as_ref(), &children, metric) {
             (map)
         }
@@ -347,6 +362,68 @@ fn map_section(
             }
         }
     })
+}
+
+/// New KIM and stage changes per month, as columns and as a table (for screen readers and print).
+fn monthly_section(lang: Lang, months: &[simpul_projections::monthly::Month]) -> Markup {
+    const ID: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "Mei", "Jun", "Jul", "Agu", "Sep", "Okt", "Nov", "Des",
+    ];
+    const EN: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    let label = |month: &str| {
+        let index: usize = month.get(5..7).and_then(|m| m.parse().ok()).unwrap_or(1);
+        let names = match lang {
+            Lang::Id => ID,
+            Lang::En => EN,
+        };
+        format!(
+            "{} {}",
+            names[index.clamp(1, 12) - 1],
+            month.get(2..4).unwrap_or_default()
+        )
+    };
+    let labels: Vec<String> = months.iter().map(|m| label(&m.month)).collect();
+    let values: Vec<[i64; 2]> = months.iter().map(|m| [m.formed, m.stage_changes]).collect();
+    let names = [
+        lang.tr("KIM baru", "New KIM"),
+        lang.tr("Perubahan tahap", "Stage changes"),
+    ];
+    let caption = lang.tr(
+        "12 bulan terakhir: KIM baru dan perubahan tahap (menurut tanggal peristiwanya)",
+        "The last 12 months: new KIM and stage changes (by the events' own dates)",
+    );
+    html! {
+        section.monthly {
+            h2 { (lang.tr("12 bulan terakhir", "The last 12 months")) }
+            ul.legend {
+                @for (i, name) in names.iter().enumerate() {
+                    li { (trusted(swatch(crate::svg::SERIES_COLOURS[i]))) (name) }
+                }
+            }
+            @if values.iter().flatten().all(|value| *value == 0) {
+                p { (lang.tr(
+                    "Tidak ada KIM baru dan tidak ada perubahan tahap dalam 12 bulan terakhir.",
+                    "No new KIM and no stage change in the last 12 months.")) }
+            }
+            div.table-wrap { (trusted(crate::svg::grouped_columns(&labels, &values, names, caption))) }
+            details {
+                summary { (lang.tr("Angka", "Figures")) }
+                div.table-wrap {
+                    table {
+                        thead { tr { th scope="col" { (lang.tr("Bulan", "Month")) }
+                            th.num scope="col" { (names[0]) } th.num scope="col" { (names[1]) } } }
+                        tbody {
+                            @for (month, name) in months.iter().zip(&labels) {
+                                tr { th scope="row" { (name) } td.num { (month.formed) } td.num { (month.stage_changes) } }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
 }
 
 /// A colour swatch as SVG: the policy allows no inline style.
