@@ -635,6 +635,7 @@ mod browser {
         );
         let province = server.token("province", "34").await;
         let regency = server.token("regency", "34.03").await;
+        let auditor = server.token("auditor", "34").await;
         // Every read model has the seed before the pages are looked at.
         let settled = server.get("/dashboard/stages?region=34", &province).await;
         assert_eq!(settled.status, 200);
@@ -784,6 +785,31 @@ mod browser {
                 .await
                 .unwrap();
             page_titled(&browser, "Halaman tidak ditemukan").await;
+            // The regency's bimtek form lists its active KIM.
+            browser.goto(&format!("{base}/bimtek")).await.unwrap();
+            page_titled(&browser, "Catat bimtek").await;
+            assert!(!browser
+                .find_all(Locator::Css("input[name=kim]"))
+                .await
+                .unwrap()
+                .is_empty());
+            screenshots(&browser, "bimtek").await;
+
+            // An auditor's Audit and Status pages.
+            browser.delete_all_cookies().await.unwrap();
+            sign_in_as(&browser, &base, &auditor).await;
+            page_titled(&browser, "Beranda").await;
+            browser.goto(&format!("{base}/audit")).await.unwrap();
+            page_titled(&browser, "Jejak audit").await;
+            assert!(!browser
+                .find_all(Locator::Css("tbody tr"))
+                .await
+                .unwrap()
+                .is_empty());
+            screenshots(&browser, "audit").await;
+            browser.goto(&format!("{base}/status")).await.unwrap();
+            page_titled(&browser, "Status sistem").await;
+            screenshots(&browser, "status").await;
         };
         run.await;
         browser.close().await.unwrap();
