@@ -176,7 +176,9 @@ pub async fn status(
     names: &[&str],
 ) -> Result<Vec<ProjectionStatus>, ProjectionError> {
     let mut result = Vec::with_capacity(names.len());
-    let total = store.count().await?;
+    // Counting the log costs a scan of it (~0.4 s at 2.4 M events): only a read model that is
+    // behind needs the count, and a caught-up one — the usual case — is told by its next event.
+    let mut total = None;
     for name in names {
         const SQL: &str = "SELECT position, events, state, last_error, error_position, error_event
             FROM projection_checkpoints WHERE name = $1";
@@ -212,11 +214,21 @@ pub async fn status(
             })
             .unwrap_or(0.0)
             .max(0.0);
+        let lag_events = if next.is_empty() {
+            0
+        } else {
+            let total = match total {
+                Some(total) => total,
+                None => *total.insert(store.count().await?),
+            };
+            // At least the next event, even while a rebuild's count is ahead of the log's.
+            total.saturating_sub(events).max(1)
+        };
         result.push(ProjectionStatus {
             name: (*name).to_owned(),
             position,
             events,
-            lag_events: total.saturating_sub(events),
+            lag_events,
             lag_seconds,
             state,
             last_error,

@@ -890,3 +890,50 @@ async fn a_runner_that_loses_its_listen_connection_says_so_once_and_polls() {
         "{log}"
     );
 }
+
+// The status counts what a read model has not applied yet, and says 0 once it has — without
+// counting the whole log when it is caught up (docs/benchmarks.md, `/status`).
+both_backends!(
+    status_counts_the_events_a_read_model_has_not_applied,
+    |db: TestDb| async move {
+        let executor = db.executor();
+        let id = uuid::Uuid::new_v4().to_string();
+        executor
+            .execute(&id, form("34.02.01.2001", 20), &context(ActorRole::Regency))
+            .await
+            .unwrap();
+        let runner = Runner::new(db.store());
+        let regions = simpul_regions::bundled().unwrap();
+        let summary = simpul_projections::all(regions)
+            .into_iter()
+            .find(|p| p.name() == "community_summary")
+            .unwrap();
+        runner.catch_up(summary.as_ref()).await.unwrap();
+        let lag = |status: Vec<simpul_projections::ProjectionStatus>| {
+            status.iter().map(|s| s.lag_events).collect::<Vec<_>>()
+        };
+        let names = ["community_summary", "audit_trail"];
+        let status = simpul_projections::status(&db.store(), &names)
+            .await
+            .unwrap();
+        assert_eq!(lag(status), [0, 1]);
+
+        for _ in 0..2 {
+            let (_, command) = activity(ActivityKind::ConventionalForum);
+            executor
+                .execute(&id, command, &context(ActorRole::Pegiat))
+                .await
+                .unwrap();
+        }
+        let status = simpul_projections::status(&db.store(), &names)
+            .await
+            .unwrap();
+        assert_eq!(lag(status), [2, 3]);
+
+        runner.catch_up(summary.as_ref()).await.unwrap();
+        let status = simpul_projections::status(&db.store(), &names)
+            .await
+            .unwrap();
+        assert_eq!(lag(status), [0, 3]);
+    }
+);
