@@ -23,6 +23,7 @@ mod ledger;
 mod limits;
 mod master_key;
 mod persons;
+mod progression;
 mod projections;
 mod property;
 mod queries;
