@@ -244,6 +244,42 @@ async fn bench(url: &str, scale: u32, seeding: bool) -> anyhow::Result<()> {
             "admin",
             Some("/api/v1/projections".into()),
         ),
+        ("/analitik".into(), "province", None),
+        (
+            "/analitik/waktu?cohort=year".into(),
+            "province",
+            Some("/api/v1/analytics/time-to-stage?cohort=year".into()),
+        ),
+        (
+            "/analitik/corong".into(),
+            "province",
+            Some("/api/v1/analytics/funnel".into()),
+        ),
+        (
+            "/analitik/bimtek".into(),
+            "province",
+            Some("/api/v1/analytics/bimtek-effect".into()),
+        ),
+        (
+            "/analitik/tren".into(),
+            "province",
+            Some("/api/v1/analytics/trends".into()),
+        ),
+        (
+            // The page compares the province's kabupaten/kota by default.
+            "/analitik/banding".into(),
+            "province",
+            Some(format!(
+                "/api/v1/analytics/compare?metric=share_kim3plus&regions={}",
+                regions
+                    .children(&code(&province)?)
+                    .iter()
+                    .take(simpul_app::progression::MAX_COMPARED)
+                    .map(|region| region.code.to_string())
+                    .collect::<Vec<_>>()
+                    .join(",")
+            )),
+        ),
     ];
     println!("\n## pages at scale {scale} ({events} events), {ROUNDS} requests each\n");
     println!("| page | p50 ms | p99 ms | size | JSON read p50 / p99 ms | p99 ratio |");
@@ -273,6 +309,54 @@ async fn bench(url: &str, scale: u32, seeding: bool) -> anyhow::Result<()> {
             size / 1024,
             p99 / j99
         );
+    }
+
+    // The analytics endpoints (issue 15: p99 < 200 ms at scale 10), national (admin) and the
+    // busiest province, each against the stage dashboard's JSON for the same scope.
+    let provinces: Vec<String> = national
+        .children
+        .iter()
+        .filter_map(|row| row.code.clone())
+        .take(10)
+        .collect();
+    let provinces = provinces.join(",");
+    let analytics: Vec<String> = vec![
+        "time-to-stage?from=kim1&to=kim2&cohort=year".into(),
+        "time-to-stage?from=kim2&to=kim4".into(),
+        "funnel?cohort=year".into(),
+        "bimtek-effect?window_days=180".into(),
+        "trends?interval=month&from=2016-01-01&to=2025-12-31".into(),
+        format!("compare?regions={provinces}&metric=median_days_kim1_kim2"),
+        format!("compare?regions={provinces}&metric=share_kim3plus"),
+    ];
+    println!("\n## analytics at scale {scale}, {ROUNDS} requests each\n");
+    println!("| endpoint | scope | p50 ms | p99 ms | size | dashboard p50 / p99 ms | p99 ratio |");
+    println!("|---|---|---|---|---|---|---|");
+    for (scope, bearer, region) in [
+        ("national", &admin_bearer, String::new()),
+        ("province", &province_bearer, format!("&region={province}")),
+    ] {
+        let dashboard = match scope {
+            "national" => "/api/v1/dashboard/stages".to_owned(),
+            _ => format!("/api/v1/dashboard/stages?region={province}"),
+        };
+        let (d50, d99, _) = measure(&http, &base, &dashboard, ("authorization", bearer)).await?;
+        for endpoint in &analytics {
+            // A comparison names its regions: the province's token compares only itself.
+            let path = match (scope, endpoint.starts_with("compare")) {
+                ("province", true) => endpoint.replace(&provinces, &province),
+                (_, true) => endpoint.clone(),
+                _ => format!("{endpoint}{region}"),
+            };
+            let path = format!("/api/v1/analytics/{path}");
+            let (p50, p99, size) = measure(&http, &base, &path, ("authorization", bearer)).await?;
+            println!(
+                "| `{}` | {scope} | {p50:.1} | {p99:.1} | {} KB | {d50:.1} / {d99:.1} | {:.1}× |",
+                path.trim_start_matches("/api/v1"),
+                size / 1024,
+                p99 / d99
+            );
+        }
     }
     Ok(())
 }

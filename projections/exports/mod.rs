@@ -1,6 +1,7 @@
 //! Exports: every KIM of a region from `community_summary` as CSV or XLSX with Indonesian column
-//! names, and the event log as JSON lines. The one place for these formats, used by
-//! `simpul export …` and by `GET /api/v1/exports/…` alike.
+//! names, the event log as JSON lines, and the progression events as pseudonymised JSON lines
+//! for analysts (`analytics`, served by `GET /api/v1/exports/analytics` only). The one place for
+//! these formats, used by `simpul export …` and by `GET /api/v1/exports/…` alike.
 //!
 //! Both read in bounded pages (keyset on the community id, or the feed's own cursor), so an
 //! export of the whole country never holds every row in memory; an XLSX worksheet is written in
@@ -12,6 +13,7 @@
 //! ("CSV injection", OWASP); Simpul's own numbers and dates are never changed. XLSX cells are
 //! written as typed strings, which a spreadsheet never evaluates, so they keep the text as it is.
 
+pub mod analytics;
 pub mod communities;
 pub mod events;
 

@@ -14,11 +14,12 @@ pub enum TokensCommand {
     /// Create a token and print its secret (shown this once only). Exit 2 if the scope's region
     /// or a pegiat token's KIM does not exist.
     Create {
-        /// admin, national, province, regency, pegiat or auditor.
+        /// admin, national, province, regency, pegiat, auditor or analyst.
         #[arg(long)]
         role: String,
-        /// `national` (admin, national, auditor), a province code (province), a kabupaten/kota
-        /// code (regency), a community id (pegiat) or a region code of any level (auditor).
+        /// `national` (admin, national, auditor, analyst), a province code (province, analyst), a
+        /// kabupaten/kota code (regency, analyst), a community id (pegiat) or a region code of
+        /// any level (auditor).
         #[arg(long)]
         scope: String,
         /// Who or what holds the token, e.g. "Diskominfo Sleman".

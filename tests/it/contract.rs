@@ -8,7 +8,7 @@ async fn edges_are_client_errors(backend: simpul_store::Backend) {
     let server = TestServer::spawn(backend).await;
     let admin = server.token("admin", "national").await;
     let id = server.form(&admin, crate::helpers::SLEMAN_DESA).await;
-    let cases: [(&str, u16, Option<&str>); 10] = [
+    let cases: [(&str, u16, Option<&str>); 12] = [
         (
             "/exports/events?after=9223372036854775808",
             400,
@@ -19,6 +19,12 @@ async fn edges_are_client_errors(backend: simpul_store::Backend) {
             400,
             Some("after"),
         ),
+        (
+            "/exports/analytics?after=9223372036854775808",
+            400,
+            Some("after"),
+        ),
+        ("/exports/analytics?region=%00", 400, Some("region")),
         ("/audit?cursor=9223372036854775808", 400, Some("cursor")),
         (
             "/communities?min_position=9223372036854775808",

@@ -4,6 +4,8 @@
 // Test code: a failed unwrap is a failed test, with its location.
 #![allow(clippy::unwrap_used)]
 
+mod analyst;
+mod analytics;
 mod api;
 mod architecture;
 mod as_of;

@@ -420,7 +420,7 @@ async fn audit_trail_and_stage_analytics_on_sqlite() {
 }
 
 // Every read over many KIM answers as the one scope → filter step decides
-// (`Principal::read_scope`): each role × list, dashboard, audit trail, analytics and both
+// (`Principal::read_scope`): each role × list, dashboard, audit trail, analytics and the three
 // exports × a region inside the token's scope, one outside, and none. (The four copies of that
 // step used to differ: the list skipped the region check that the exports made.)
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -437,6 +437,7 @@ async fn every_read_over_many_kim_is_authorised_by_one_rule() {
         (ActorRole::Regency, "34.04"),
         (ActorRole::Pegiat, own.as_str()),
         (ActorRole::Auditor, "34.04"),
+        (ActorRole::Analyst, "34.04"),
     ];
     // (path, the action it reads with, what no region means, whether it covers regions only)
     let reads = [
@@ -448,7 +449,7 @@ async fn every_read_over_many_kim_is_authorised_by_one_rule() {
         ),
         (
             "/dashboard/stages",
-            Action::ReadCommunity,
+            Action::ReadAnalytics,
             WithoutRegion::Country,
             false,
         ),
@@ -460,7 +461,13 @@ async fn every_read_over_many_kim_is_authorised_by_one_rule() {
         ),
         (
             "/analytics/stage-transitions",
-            Action::ReadCommunity,
+            Action::ReadAnalytics,
+            WithoutRegion::OwnScope,
+            true,
+        ),
+        (
+            "/exports/analytics",
+            Action::ExportAnalytics,
             WithoutRegion::OwnScope,
             true,
         ),

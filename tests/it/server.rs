@@ -34,7 +34,11 @@ impl Reply {
 
 impl TestServer {
     pub async fn spawn(backend: Backend) -> Self {
-        let db = TestDb::new(backend).await;
+        Self::on(TestDb::new(backend).await).await
+    }
+
+    /// A server over `db` (an installation of its own: a new master key).
+    pub async fn on(db: TestDb) -> Self {
         let keys = KeyStore::new(db.database.clone(), MasterKey::generate());
         let regions = simpul_regions::bundled().unwrap();
         let state = AppState::new(db.database.clone(), keys.clone(), regions);

@@ -233,6 +233,18 @@ both_backends!(
         );
         assert!(output.status.success(), "{}", stderr(&output));
 
+        // An analyst: national, a province or a kabupaten/kota.
+        for scope in ["national", "34", "34.04"] {
+            let output = simpul(
+                &[
+                    "tokens", "create", "--role", "analyst", "--scope", scope, "--name", "BPS",
+                ],
+                &db,
+                dir.path(),
+            );
+            assert!(output.status.success(), "{scope}: {}", stderr(&output));
+        }
+
         let output = simpul(&["tokens", "list"], &db, dir.path());
         assert!(output.status.success(), "{}", stderr(&output));
         let table = stdout(&output);
@@ -255,12 +267,14 @@ both_backends!(
             .lines()
             .map(|line| serde_json::from_str(line).unwrap())
             .collect();
-        assert_eq!(rows.len(), 2);
+        assert_eq!(rows.len(), 5);
         assert_eq!(rows[0]["id"], id.to_string());
         assert_eq!(rows[0]["role"], "regency");
         assert_eq!(rows[0]["scope"], "34.04");
         assert!(rows[0]["revoked_at"].is_string(), "{:?}", rows[0]);
         assert!(rows[1]["revoked_at"].is_null(), "{:?}", rows[1]);
+        assert_eq!(rows[4]["role"], "analyst");
+        assert_eq!(rows[4]["scope"], "34.04");
         assert!(rows[0].get("token_hash").is_none());
 
         // Revoking again, or an id that never existed: exit 2.
@@ -318,6 +332,21 @@ both_backends!(
                 64,
             ),
             ("auditor", "everything", "x", "--scope", 64),
+            (
+                "analyst",
+                "34.04.01",
+                "x",
+                "--scope: role `analyst` takes `national`, a province code (PP) or a \
+                 kabupaten/kota code (PP.RR), but 34.04.01 is a kecamatan",
+                64,
+            ),
+            (
+                "analyst",
+                "34.99",
+                "x",
+                "--scope: region 34.99 does not exist",
+                2,
+            ),
             ("national", "national", "  ", "--name", 64),
         ] {
             let output = simpul(

@@ -44,13 +44,13 @@ fn csrf_of(html: &str) -> String {
     rest[..rest.find('"').unwrap()].to_owned()
 }
 
-struct Signed {
-    session: String,
+pub(crate) struct Signed {
+    pub(crate) session: String,
     csrf: String,
 }
 
 /// Signs in with `token` the way the form does; the session cookie and the pages' CSRF value.
-async fn sign_in(server: &TestServer, token: &str) -> Signed {
+pub(crate) async fn sign_in(server: &TestServer, token: &str) -> Signed {
     let http = client();
     let form = http
         .get(format!("{}/masuk?next=/kim", server.base))
@@ -84,7 +84,11 @@ async fn sign_in(server: &TestServer, token: &str) -> Signed {
     }
 }
 
-async fn get(server: &TestServer, path: &str, session: &str) -> (StatusCode, String, HeaderMap) {
+pub(crate) async fn get(
+    server: &TestServer,
+    path: &str,
+    session: &str,
+) -> (StatusCode, String, HeaderMap) {
     let reply = client()
         .get(format!("{}{path}", server.base))
         .header("cookie", format!("simpul_sesi={session}"))
@@ -469,6 +473,305 @@ async fn web_sessions_csrf_and_scopes_on_sqlite() {
     sessions_csrf_and_scopes(TestServer::spawn(Backend::Sqlite).await).await;
 }
 
+/// Signs in with `token` and returns the session, whatever the home page then answers (a KIM's
+/// own token is sent on to its KIM).
+async fn session_of(server: &TestServer, token: &str) -> String {
+    let http = client();
+    let form = http
+        .get(format!("{}/masuk", server.base))
+        .send()
+        .await
+        .unwrap();
+    let login = cookie_value(set_cookie(form.headers(), "simpul_masuk").unwrap()).to_owned();
+    let reply = http
+        .post(format!("{}/masuk", server.base))
+        .header("cookie", format!("simpul_masuk={login}"))
+        .form(&[("token", token), ("csrf", login.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(reply.status(), StatusCode::SEE_OTHER);
+    cookie_value(set_cookie(reply.headers(), "simpul_sesi").unwrap()).to_owned()
+}
+
+/// DI Yogyakarta's demo (`demo seed --scale 1 --region 34`) in `db`, served, once its read
+/// models have applied the whole log.
+async fn demo_server(db: crate::helpers::TestDb) -> TestServer {
+    let key = simpul_store::MasterKey::generate().to_base64();
+    let seeded = simpul_binary_async(
+        &[
+            "demo",
+            "seed",
+            "--scale",
+            "1",
+            "--region",
+            "34",
+            "--no-projections",
+        ],
+        &[("DATABASE_URL", &db.url), ("SIMPUL_MASTER_KEY", &key)],
+    )
+    .await;
+    assert!(
+        seeded.status.success(),
+        "{}",
+        String::from_utf8_lossy(&seeded.stderr)
+    );
+    let head = db.store().head().await.unwrap();
+    let server = TestServer::on(db).await;
+    let admin = server.token("admin", "national").await;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    loop {
+        // The reads wait (at most 2 s) for the position asked for, else answer 503.
+        let reply = server
+            .get(&format!("/analytics/trends?min_position={head}"), &admin)
+            .await;
+        if reply.status == 200 {
+            break;
+        }
+        assert_eq!(reply.status, 503, "{:?}", reply.body);
+        assert!(
+            std::time::Instant::now() < deadline,
+            "read models never caught up"
+        );
+    }
+    server
+}
+
+/// The API's CSV of the same question (`Accept: text/csv`).
+async fn api_csv(server: &TestServer, path: &str, token: &str) -> String {
+    let reply = client()
+        .get(format!("{}/api/v1{path}", server.base))
+        .header("authorization", format!("Bearer {token}"))
+        .header("accept", "text/csv")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(reply.status(), StatusCode::OK, "{path}");
+    reply.text().await.unwrap()
+}
+
+/// The analytics pages (issue 15) on DI Yogyakarta's demo: a province reads each with its
+/// chart, the log position and the "< 5" footnote; each page's CSV is the API's for the same
+/// question; another province's region is "not found", a bad field is 400 naming it; a KIM's
+/// own token is refused; English on request; the analyst reads them too.
+async fn analytics_pages(db: crate::helpers::TestDb) {
+    let server = demo_server(db).await;
+    let province = server.token("province", "34").await;
+    let signed = sign_in(&server, &province).await;
+    let (_, home, _) = get(&server, "/", &signed.session).await;
+    assert!(
+        home.contains(r#"<a href="/analitik">Analitik</a>"#),
+        "the navigation links the analyses: {home}"
+    );
+    let pages = [
+        ("/analitik", "Analitik"),
+        ("/analitik/waktu?cohort=year", "Waktu menuju tahap"),
+        (
+            "/analitik/waktu?region=34.03&from=kim2&to=kim3",
+            "Waktu menuju tahap",
+        ),
+        ("/analitik/corong", "Corong angkatan"),
+        ("/analitik/bimtek?window_days=90", "Efek bimtek"),
+        ("/analitik/tren?from=2020-01&to=2025-12", "Tren bulanan"),
+        ("/analitik/banding", "Perbandingan wilayah"),
+        (
+            "/analitik/banding?metric=median_days_kim1_kim2&sort=desc",
+            "Perbandingan wilayah",
+        ),
+    ];
+    for (path, title) in pages {
+        let (status, html, headers) = get(&server, path, &signed.session).await;
+        assert_eq!(status, StatusCode::OK, "{path}: {html}");
+        assert_eq!(headers["content-security-policy"], simpul_web::PAGE_CSP);
+        assert!(
+            html.contains(&format!("<h1>{title}</h1>")),
+            "{path}: {html}"
+        );
+        assert!(
+            html.contains("&lt; 5</strong> — kurang dari 5 KIM"),
+            "the footnote on small counts: {path}"
+        );
+        assert!(!html.contains("<script"), "{path}");
+        if path == "/analitik" {
+            for analysis in ["waktu", "corong", "bimtek", "tren", "banding"] {
+                assert!(
+                    html.contains(&format!(r#"href="/analitik/{analysis}""#)),
+                    "{html}"
+                );
+            }
+            continue;
+        }
+        // A chart: an SVG image named by its <title> (the page's own <title> is the first).
+        assert!(
+            html.contains(r#"role="img""#) && html.matches("<title>").count() > 1,
+            "a chart with its title: {path}: {html}"
+        );
+        assert!(html.contains("Dihitung pada posisi log"), "{path}");
+        assert!(html.contains("format=csv"), "{path}: the download");
+    }
+    // Time to KIM 2 by formation year: every KIM and the cohorts, a median in days, the
+    // number at risk, censoring explained.
+    let (_, html, _) = get(&server, "/analitik/waktu?cohort=year", &signed.session).await;
+    assert!(html.contains("KIM 1 → KIM 2"), "{html}");
+    assert!(html.contains("disensor"), "{html}");
+    assert!(
+        html.contains(r#"<th scope="row">2020</th>"#),
+        "a cohort row: {html}"
+    );
+    assert!(html.contains("Berisiko di awal"), "{html}");
+    let median = html
+        .split(r#"<td class="num median">"#)
+        .nth(1)
+        .and_then(|rest| rest.split('<').next())
+        .unwrap_or_default();
+    assert!(
+        median.starts_with(|c: char| c.is_ascii_digit()) && median.contains('('),
+        "every KIM's median in days with its interval: {median}"
+    );
+    // The comparison's default: the province's kabupaten/kota.
+    let (_, html, _) = get(&server, "/analitik/banding", &signed.session).await;
+    for name in [
+        "Kabupaten Gunungkidul",
+        "Kabupaten Sleman",
+        "Kota Yogyakarta",
+    ] {
+        assert!(html.contains(name), "{name}: {html}");
+    }
+
+    // Each page's CSV is the read's own: byte for byte the API's answer to the same question.
+    for (page, api, filename) in [
+        (
+            "/analitik/waktu?cohort=year&format=csv",
+            "/analytics/time-to-stage?cohort=year",
+            "waktu-ke-tahap-34.csv",
+        ),
+        (
+            "/analitik/corong?region=34.03&format=csv",
+            "/analytics/funnel?region=34.03",
+            "corong-kohort-34.03.csv",
+        ),
+        (
+            "/analitik/bimtek?window_days=90&format=csv",
+            "/analytics/bimtek-effect?window_days=90",
+            "efek-bimtek-34.csv",
+        ),
+        (
+            "/analitik/tren?from=2024-01&to=2025-12&format=csv",
+            "/analytics/trends?from=2024-01-01&to=2025-12-01",
+            "tren-bulanan-34.csv",
+        ),
+        (
+            "/analitik/banding?regions=34.04,34.03&metric=legal_share&format=csv",
+            "/analytics/compare?regions=34.04,34.03&metric=legal_share",
+            "perbandingan-wilayah.csv",
+        ),
+    ] {
+        let (status, csv, headers) = get(&server, page, &signed.session).await;
+        assert_eq!(status, StatusCode::OK, "{page}: {csv}");
+        assert_eq!(headers["content-type"], "text/csv; charset=utf-8", "{page}");
+        assert_eq!(
+            headers["content-disposition"],
+            format!("attachment; filename=\"{filename}\""),
+            "{page}"
+        );
+        assert_eq!(csv, api_csv(&server, api, &province).await, "{page}");
+        assert!(csv.lines().count() > 1, "{page}: {csv}");
+    }
+    let (_, csv, _) = get(&server, "/analitik/waktu?format=csv", &signed.session).await;
+    assert!(
+        csv.starts_with("dari,ke,kohort,kim,tercapai,disensor,median_hari,"),
+        "{csv}"
+    );
+
+    // Outside the scope, or no such region: "not found", as every page answers. A bad field is
+    // 400 naming it.
+    for path in [
+        "/analitik?region=33",
+        "/analitik/waktu?region=33",
+        "/analitik/corong?region=31.71",
+        "/analitik/bimtek?region=34.99",
+        "/analitik/tren?region=35",
+        "/analitik/banding?regions=34.04,33.01",
+        "/analitik/banding?region=32",
+    ] {
+        let (status, html, _) = get(&server, path, &signed.session).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{path}");
+        assert!(html.contains("Halaman tidak ditemukan"), "{path}: {html}");
+    }
+    for (path, field) in [
+        ("/analitik/waktu?region=tiga-empat", "region"),
+        ("/analitik/waktu?cohort=month", "cohort"),
+        ("/analitik/waktu?from=kim3&to=kim2", "to"),
+        ("/analitik/waktu?as_of=kemarin", "as_of"),
+        ("/analitik/bimtek?window_days=0", "window_days"),
+        ("/analitik/tren?from=Maret", "from"),
+        ("/analitik/banding?metric=terbaik", "metric"),
+        ("/analitik/corong?format=pdf", "format"),
+    ] {
+        let (status, html, _) = get(&server, path, &signed.session).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{path}");
+        assert!(html.contains(field), "{path}: {html}");
+    }
+
+    // English on request.
+    let (status, html, _) = get(&server, "/analitik/waktu?lang=en", &signed.session).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains(r#"<html lang="en">"#));
+    assert!(html.contains("<h1>Time to stage</h1>"), "{html}");
+    assert!(html.contains("Computed at log position"), "{html}");
+    assert!(html.contains("fewer than 5 KIM"), "{html}");
+    let (_, html, _) = get(&server, "/analitik/bimtek?lang=en", &signed.session).await;
+    assert!(html.contains("<h1>Bimtek effect</h1>"), "{html}");
+
+    // A KIM's own token (pegiat) reads no aggregate: refused, and not offered in its navigation.
+    let list = server
+        .get("/communities?region=34&limit=1", &province)
+        .await;
+    let kim = list.body["items"][0]["community_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let pegiat = session_of(&server, &server.token("pegiat", &kim).await).await;
+    let (status, html, _) = get(&server, "/kim", &pegiat).await;
+    assert_eq!(status, StatusCode::OK, "{html}");
+    assert!(html.contains(&kim), "its KIM: {html}");
+    assert!(!html.contains("/analitik"), "{html}");
+    for path in [
+        "/analitik",
+        "/analitik/waktu",
+        "/analitik/corong",
+        "/analitik/bimtek",
+        "/analitik/tren",
+        "/analitik/banding",
+        "/analitik/waktu?format=csv",
+    ] {
+        let (status, html, _) = get(&server, path, &pegiat).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{path}");
+        assert!(html.contains("Tidak diizinkan"), "{path}: {html}");
+    }
+
+    // The analyst reads the same pages in its scope.
+    let analyst = sign_in(&server, &server.token("analyst", "34.04").await).await;
+    let (status, html, _) = get(&server, "/analitik/bimtek", &analyst.session).await;
+    assert_eq!(status, StatusCode::OK, "{html}");
+    assert!(
+        html.contains(r#"<a href="/analitik">Analitik</a>"#),
+        "{html}"
+    );
+    let (status, _, _) = get(&server, "/analitik/waktu?region=34.03", &analyst.session).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "another kabupaten");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn web_analytics_pages_on_postgres() {
+    analytics_pages(crate::helpers::TestDb::new(Backend::Postgres).await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn web_analytics_pages_on_sqlite() {
+    analytics_pages(crate::helpers::TestDb::new(Backend::Sqlite).await).await;
+}
+
 mod browser {
     use std::io::{BufRead as _, BufReader};
     use std::process::{Child, Command, Stdio};
@@ -550,6 +853,27 @@ mod browser {
         std::fs::create_dir_all(&dir).unwrap();
         for (width, height) in [(1366, 768), (390, 844)] {
             browser.set_window_size(width, height).await.unwrap();
+            let png = browser.screenshot().await.unwrap();
+            assert!(png.starts_with(b"\x89PNG"), "a PNG");
+            std::fs::write(dir.join(format!("{name}-{width}.png")), png).unwrap();
+        }
+        browser.set_window_size(1366, 768).await.unwrap();
+    }
+
+    /// Screenshots at both widths with the element `css` (a chart below the fold) scrolled to
+    /// the top of the window.
+    async fn screenshots_at(browser: &Client, css: &str, name: &str) {
+        let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("screenshots");
+        std::fs::create_dir_all(&dir).unwrap();
+        for (width, height) in [(1366, 768), (390, 844)] {
+            browser.set_window_size(width, height).await.unwrap();
+            browser
+                .execute(
+                    "document.querySelector(arguments[0]).scrollIntoView();",
+                    vec![json!(css)],
+                )
+                .await
+                .unwrap();
             let png = browser.screenshot().await.unwrap();
             assert!(png.starts_with(b"\x89PNG"), "a PNG");
             std::fs::write(dir.join(format!("{name}-{width}.png")), png).unwrap();
@@ -752,6 +1076,65 @@ mod browser {
                 .await
                 .contains("KIM dibentuk"));
             screenshots(&browser, "kim").await;
+
+            // Analitik, from the navigation: time to KIM 2 by formation year, then the bimtek
+            // effect, each a chart with its figures.
+            browser.goto(&format!("{base}/")).await.unwrap();
+            page_titled(&browser, "Beranda").await;
+            browser
+                .find(Locator::LinkText("Analitik"))
+                .await
+                .unwrap()
+                .click()
+                .await
+                .unwrap();
+            page_titled(&browser, "Analitik").await;
+            browser
+                .goto(&format!("{base}/analitik/waktu?cohort=year"))
+                .await
+                .unwrap();
+            page_titled(&browser, "Waktu menuju tahap").await;
+            assert_eq!(
+                text(&browser, "figure.plot figcaption").await,
+                "KIM 1 → KIM 2: bagian KIM yang sudah mencapai KIM 2, menurut hari sejak masuk KIM 1"
+            );
+            let chart = browser
+                .find(Locator::Css("figure.plot svg[role=img]"))
+                .await
+                .unwrap();
+            let (_, _, width, height) = chart.rectangle().await.unwrap();
+            assert!(width > 300.0 && height > 100.0, "drawn: {width}×{height}");
+            let median = text(&browser, "table.groups tbody tr td.median").await;
+            assert!(
+                median.starts_with(|c: char| c.is_ascii_digit()) && median.contains('('),
+                "every KIM's median with its interval: {median}"
+            );
+            assert!(
+                browser
+                    .find_all(Locator::Css("table.groups tbody tr"))
+                    .await
+                    .unwrap()
+                    .len()
+                    > 2,
+                "every KIM and its cohorts"
+            );
+            screenshots(&browser, "analitik-waktu").await;
+            screenshots_at(&browser, "figure.plot", "analitik-waktu-grafik").await;
+            browser
+                .goto(&format!("{base}/analitik/bimtek"))
+                .await
+                .unwrap();
+            page_titled(&browser, "Efek bimtek").await;
+            assert!(text(&browser, "figure.plot figcaption")
+                .await
+                .starts_with("Rasio laju kenaikan tahap: 180 hari setelah bimtek"));
+            let ratio = text(&browser, "table.effects tbody tr td.ratio").await;
+            assert!(
+                ratio.starts_with(|c: char| c.is_ascii_digit()) && ratio.contains('('),
+                "the overall rate ratio with its interval: {ratio}"
+            );
+            screenshots(&browser, "analitik-bimtek").await;
+            screenshots_at(&browser, "figure.plot", "analitik-bimtek-grafik").await;
 
             // English on request.
             browser.goto(&format!("{base}/?lang=en")).await.unwrap();

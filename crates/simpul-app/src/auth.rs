@@ -8,12 +8,21 @@
 //! | regency | a kabupaten/kota code | read in scope; form (on the community's behalf), SK, nomor induk, bimtek, stage, suspend/reactivate/dissolve; import a registry (rows in scope) |
 //! | pegiat | one community id | read its own KIM; officers, members, activities, media channels, e-business |
 //! | auditor | `national` or a region code of any level | read everything in scope, including full history |
+//! | analyst | `national`, a province or a kabupaten/kota code | aggregates in scope; the pseudonymised analytics export |
 //!
 //! Every role that reads a KIM reads its timeline ([`Action::ReadTimeline`]: its events with
 //! who, when, why and request id; officers' names opened only for the roles that may); only admin
 //! and auditor read the history across KIM — the audit trail and the events export
 //! ([`Action::ReadHistory`]). Looking up region codes ([`Action::ReadRegion`]) is open to every
 //! principal everywhere: it is the published Kemendagri list.
+//!
+//! Aggregates over regions — the stage dashboard, the monthly counts, the stage-transition
+//! analytics ([`Action::ReadAnalytics`]) — are read by every role that supervises a region and by
+//! the analyst; the analytics export ([`Action::ExportAnalytics`]: progression events with KIM
+//! ids replaced by a keyed pseudonym, no names) by analyst, auditor and admin. The analyst reads
+//! nothing else: no single KIM, no list of KIM (they carry names), no history, no ledger, no
+//! status, and it sends no command. Its scope stops at the kabupaten/kota, so no aggregate it
+//! reads is narrower than a kecamatan of a kabupaten it covers.
 //!
 //! Two answers for "no", chosen so that ids cannot be probed: a community that does not exist or
 //! lies outside the scope is [`AuthError::NotFound`] (the HTTP layer answers 404 for both), and
@@ -39,13 +48,14 @@ pub const NATIONAL: &str = "national";
 pub const BOOTSTRAP_TOKEN_NAME: &str = "bootstrap admin";
 
 /// The roles a token may have, in the order of the table (`system` is Simpul's own).
-pub const TOKEN_ROLES: [ActorRole; 6] = [
+pub const TOKEN_ROLES: [ActorRole; 7] = [
     ActorRole::Admin,
     ActorRole::National,
     ActorRole::Province,
     ActorRole::Regency,
     ActorRole::Pegiat,
     ActorRole::Auditor,
+    ActorRole::Analyst,
 ];
 
 /// Where a principal sees and acts.
@@ -63,7 +73,10 @@ pub enum Scope {
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum ScopeError {
     /// Not one of the token roles.
-    #[error("unknown role `{0}` (expected admin, national, province, regency, pegiat or auditor)")]
+    #[error(
+        "unknown role `{0}` (expected admin, national, province, regency, pegiat, auditor or \
+         analyst)"
+    )]
     UnknownRole(String),
     /// `system` is for Simpul's own batch jobs and never holds a token.
     #[error("role `{0}` is Simpul's own and cannot hold a token")]
@@ -114,7 +127,8 @@ pub enum ScopeError {
     Revoked(Uuid),
 }
 
-/// Parses a token role (`admin`, `national`, `province`, `regency`, `pegiat`, `auditor`).
+/// Parses a token role (`admin`, `national`, `province`, `regency`, `pegiat`, `auditor`,
+/// `analyst`).
 pub fn parse_token_role(text: &str) -> Result<ActorRole, ScopeError> {
     match ActorRole::parse(text.trim()) {
         Some(ActorRole::System) => Err(ScopeError::NotATokenRole(ActorRole::System)),
@@ -154,6 +168,31 @@ impl Scope {
                     Ok(Scope::National)
                 } else {
                     region_at(role, text, None, regions).map(Scope::Region)
+                }
+            }
+            ActorRole::Analyst => {
+                if text == NATIONAL {
+                    return Ok(Scope::National);
+                }
+                let code = region_at(role, text, None, regions).map_err(|error| match error {
+                    ScopeError::NotARegionCode { role, got, .. } => ScopeError::NotARegionCode {
+                        role,
+                        expected: ANALYST_SCOPE,
+                        got,
+                    },
+                    other => other,
+                })?;
+                match code.level() {
+                    RegionLevel::Province | RegionLevel::Regency => Ok(Scope::Region(code)),
+                    RegionLevel::District | RegionLevel::Village => Err(ScopeError::WrongLevel {
+                        role,
+                        actual: regions
+                            .lookup(&code)
+                            .map(|info| info.kind)
+                            .unwrap_or_else(|| "region below a kabupaten/kota".to_owned()),
+                        code,
+                        expected: ANALYST_SCOPE,
+                    }),
                 }
             }
             ActorRole::Pegiat => Uuid::parse_str(text)
@@ -201,6 +240,10 @@ impl Scope {
         }
     }
 }
+
+/// What an analyst's scope may be, in words: aggregates narrower than a kabupaten/kota's
+/// kecamatan would come close to describing single KIM.
+const ANALYST_SCOPE: &str = "`national`, a province code (PP) or a kabupaten/kota code (PP.RR)";
 
 /// The words for what a role takes, in error messages.
 fn expected_words(level: Option<RegionLevel>) -> &'static str {
@@ -315,11 +358,17 @@ pub enum Action {
     ReadStatus,
     /// Read the ledger's checkpoints and proofs.
     ReadLedger,
+    /// Read aggregates over the regions in scope: the stage dashboard, the monthly counts, the
+    /// stage-transition analytics. No KIM is named in them.
+    ReadAnalytics,
+    /// Download the analytics export: the progression events in scope with each KIM's id
+    /// replaced by a keyed pseudonym, and no names.
+    ExportAnalytics,
 }
 
 impl Action {
     /// Every action, in declaration order.
-    pub const ALL: [Action; 25] = [
+    pub const ALL: [Action; 27] = [
         Action::ReadCommunity,
         Action::ReadHistory,
         Action::ReadTimeline,
@@ -345,6 +394,8 @@ impl Action {
         Action::ImportRegistry,
         Action::ReadStatus,
         Action::ReadLedger,
+        Action::ReadAnalytics,
+        Action::ExportAnalytics,
     ];
 
     /// The action a command needs.
@@ -400,6 +451,8 @@ impl Action {
             Action::ImportRegistry => "import a KIM registry",
             Action::ReadStatus => "read the projections' status",
             Action::ReadLedger => "read the ledger's checkpoints and proofs",
+            Action::ReadAnalytics => "read aggregates over regions",
+            Action::ExportAnalytics => "download the analytics export",
         }
     }
 }
@@ -415,16 +468,20 @@ fn role_may(role: ActorRole, action: Action) -> bool {
     use Action::*;
     match role {
         ActorRole::Admin | ActorRole::System => true,
-        ActorRole::National => matches!(action, ReadCommunity | ReadTimeline | ReadRegion),
+        ActorRole::National => matches!(
+            action,
+            ReadCommunity | ReadTimeline | ReadRegion | ReadAnalytics
+        ),
         ActorRole::Province => matches!(
             action,
-            ReadCommunity | ReadTimeline | ReadRegion | RecordBimtek
+            ReadCommunity | ReadTimeline | ReadRegion | ReadAnalytics | RecordBimtek
         ),
         ActorRole::Regency => matches!(
             action,
             ReadCommunity
                 | ReadTimeline
                 | ReadRegion
+                | ReadAnalytics
                 | FormCommunity
                 | IssueSk
                 | RevokeSk
@@ -452,8 +509,18 @@ fn role_may(role: ActorRole, action: Action) -> bool {
         ),
         ActorRole::Auditor => matches!(
             action,
-            ReadCommunity | ReadHistory | ReadTimeline | ReadRegion | ReadStatus | ReadLedger
+            ReadCommunity
+                | ReadHistory
+                | ReadTimeline
+                | ReadRegion
+                | ReadStatus
+                | ReadLedger
+                | ReadAnalytics
+                | ExportAnalytics
         ),
+        // Aggregates and the pseudonymised export only: everything else names a KIM, a person
+        // or an actor.
+        ActorRole::Analyst => matches!(action, ReadRegion | ReadAnalytics | ExportAnalytics),
     }
 }
 
@@ -558,7 +625,7 @@ impl Principal {
             | ActorRole::Regency
             | ActorRole::Pegiat
             | ActorRole::System => true,
-            ActorRole::National | ActorRole::Province => false,
+            ActorRole::National | ActorRole::Province | ActorRole::Analyst => false,
         }
     }
 

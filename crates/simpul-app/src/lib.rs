@@ -19,10 +19,12 @@ pub use auth::{
 };
 pub use error::AppError;
 pub use executor::{append_request, CommandContext, CommandExecutor, Outcome};
+pub use reads::progression;
 pub use reads::{
-    known_id, AsOf, AsOfStamp, Attention, AuditQuery, ChangesQuery, CommunityQuery, CommunityRead,
-    ConsistencyProof, InclusionProof, Page, ReadError, Reads, ScopedEvents, StageDashboard, Totals,
-    TransitionQuery, Tree, MAX_CHECKPOINTS, MAX_MONTHS, MAX_PAGE,
+    known_id, AnalyticsEvents, AsOf, AsOfStamp, Attention, AuditQuery, ChangesQuery,
+    CommunityQuery, CommunityRead, ConsistencyProof, InclusionProof, Page, ReadError, Reads,
+    ScopedEvents, StageDashboard, Totals, TransitionQuery, Tree, MAX_CHECKPOINTS, MAX_MONTHS,
+    MAX_PAGE,
 };
 pub use writes::{
     Appointment, Attendance, AttendanceError, AttendanceFailure, BimtekSession, IdempotencyKey,

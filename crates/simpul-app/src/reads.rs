@@ -28,8 +28,11 @@ use uuid::Uuid;
 use crate::auth::{Action, AuthError, Principal, Scope, WithoutRegion};
 use crate::executor::CommandExecutor;
 
+mod analytics;
 mod as_of;
 mod ledger;
+pub mod progression;
+pub use analytics::AnalyticsEvents;
 pub use as_of::{AsOf, AsOfStamp, ChangesQuery};
 pub use ledger::{ConsistencyProof, InclusionProof, Tree, MAX_CHECKPOINTS};
 
@@ -476,7 +479,7 @@ impl Reads {
         region: Option<&RegionCode>,
         at: Option<DateTime<Utc>>,
     ) -> Result<StageDashboard, ReadError> {
-        principal.read_scope(Action::ReadCommunity, region, WithoutRegion::Country)?;
+        principal.read_scope(Action::ReadAnalytics, region, WithoutRegion::Country)?;
         let children: Vec<(String, String)> = match region {
             Some(region) if region.level() == RegionLevel::Village => {
                 return Err(ReadError::invalid(
@@ -563,7 +566,7 @@ impl Reads {
         months: u32,
     ) -> Result<Vec<simpul_projections::monthly::Month>, ReadError> {
         let region = principal
-            .read_scope(Action::ReadCommunity, region, WithoutRegion::OwnScope)?
+            .read_scope(Action::ReadAnalytics, region, WithoutRegion::OwnScope)?
             .regions_only()?
             .map(|region| region.to_string())
             .unwrap_or_default();
@@ -630,7 +633,7 @@ impl Reads {
     ) -> Result<Vec<TransitionStats>, ReadError> {
         let region = principal
             .read_scope(
-                Action::ReadCommunity,
+                Action::ReadAnalytics,
                 query.region.as_ref(),
                 WithoutRegion::OwnScope,
             )?

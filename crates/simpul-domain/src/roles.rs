@@ -60,6 +60,9 @@ pub enum ActorRole {
     Pegiat,
     /// Inspektorat, BPK or internal audit: reads everything in scope.
     Auditor,
+    /// A researcher or planner: reads aggregates in scope and a pseudonymised export of the
+    /// events progression is measured by; never one KIM, a history, a name or personal data.
+    Analyst,
     /// A batch job of Simpul itself (import, demo generator).
     System,
 }
@@ -74,6 +77,7 @@ impl ActorRole {
             ActorRole::Regency => "regency",
             ActorRole::Pegiat => "pegiat",
             ActorRole::Auditor => "auditor",
+            ActorRole::Analyst => "analyst",
             ActorRole::System => "system",
         }
     }
@@ -92,6 +96,7 @@ impl ActorRole {
             ActorRole::Regency,
             ActorRole::Pegiat,
             ActorRole::Auditor,
+            ActorRole::Analyst,
             ActorRole::System,
         ]
         .into_iter()

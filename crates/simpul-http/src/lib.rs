@@ -42,7 +42,9 @@ pub const BODY_LIMIT: usize = 1024 * 1024;
 
 /// The API router and its OpenAPI document.
 pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
-    use routes::{bimtek, communities, exports, health, imports, ledger, queries, regions};
+    use routes::{
+        analytics, bimtek, communities, exports, health, imports, ledger, queries, regions,
+    };
     let (v1, document) = OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
         .routes(routes!(communities::form))
         .routes(routes!(communities::show))
@@ -70,12 +72,18 @@ pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(queries::audit))
         .routes(routes!(queries::changes))
         .routes(routes!(queries::stage_transitions))
+        .routes(routes!(analytics::time_to_stage))
+        .routes(routes!(analytics::funnel))
+        .routes(routes!(analytics::bimtek_effect))
+        .routes(routes!(analytics::trends))
+        .routes(routes!(analytics::compare))
         .routes(routes!(ledger::checkpoint))
         .routes(routes!(ledger::checkpoints))
         .routes(routes!(ledger::inclusion))
         .routes(routes!(ledger::consistency))
         .routes(routes!(exports::communities))
         .routes(routes!(exports::events))
+        .routes(routes!(exports::analytics))
         .routes(routes!(imports::create))
         .routes(routes!(regions::show))
         .routes(routes!(health::healthz))

@@ -24,6 +24,7 @@ use utoipa::{Modify, OpenApi};
     tags(
         (name = "communities", description = "KIM: pembentukan, pengurus, SK, nomor induk, bimtek, tahap"),
         (name = "regions", description = "Kode wilayah Kemendagri 2025"),
+        (name = "analytics", description = "Analitik tahap: waktu ke tahap (Kaplan–Meier), corong kohort, efek bimtek, tren, perbandingan wilayah"),
         (name = "exports", description = "Ekspor KIM (CSV, XLSX) dan log peristiwa (JSON lines)"),
         (name = "imports", description = "Impor registri KIM yang sudah ada (CSV), semua atau tidak sama sekali"),
         (name = "operations", description = "Health and readiness")

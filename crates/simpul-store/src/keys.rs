@@ -30,6 +30,11 @@ pub struct MasterKey([u8; 32]);
 /// changes every future import's ids: a re-import would no longer find the KIM it wrote.
 pub const IMPORT_IDS_LABEL: &str = "simpul import ids v1";
 
+/// The label of the secret behind the analytics export's KIM pseudonyms
+/// ([`KeyStore::analytics_pseudonym_secret`]). Changing it changes every pseudonym: files an
+/// analyst downloaded before would no longer join with new ones.
+pub const ANALYTICS_PSEUDONYMS_LABEL: &str = "simpul analytics pseudonyms v1";
+
 /// A 32-byte secret derived from the master key for one purpose ([`MasterKey::derive`]): never
 /// the master key itself, and unrelated to the secret of any other label. `Debug` never prints
 /// it; it leaves this type only as MACs.
@@ -277,6 +282,14 @@ impl KeyStore {
     /// stable for as long as the deployment keeps its master key.
     pub fn import_id_secret(&self) -> DerivedSecret {
         self.master.derive(IMPORT_IDS_LABEL)
+    }
+
+    /// The secret of the analytics export's pseudonyms (a keyed hash of each KIM's id): derived
+    /// with [`ANALYTICS_PSEUDONYMS_LABEL`], so a KIM keeps its pseudonym for as long as the
+    /// deployment keeps its master key, another deployment's pseudonyms differ, and nobody
+    /// without the master key can tell which KIM a pseudonym stands for by hashing known ids.
+    pub fn analytics_pseudonym_secret(&self) -> DerivedSecret {
+        self.master.derive(ANALYTICS_PSEUDONYMS_LABEL)
     }
 
     /// The person's data key, creating one on first use. Erased persons get no new key.
@@ -624,6 +637,10 @@ mod tests {
         assert_ne!(
             master.derive(IMPORT_IDS_LABEL).mac(message),
             master.derive("another purpose").mac(message)
+        );
+        assert_ne!(
+            master.derive(IMPORT_IDS_LABEL).mac(message),
+            master.derive(ANALYTICS_PSEUDONYMS_LABEL).mac(message)
         );
         assert_ne!(
             master.derive(IMPORT_IDS_LABEL).mac(message),

@@ -33,7 +33,7 @@ pub use idempotency::{
 };
 pub use keys::{
     secret_file, secret_from_base64, DerivedSecret, Erasure, KeyStore, MasterKey, PersonKeys,
-    Unsealed, IMPORT_IDS_LABEL,
+    Unsealed, ANALYTICS_PSEUDONYMS_LABEL, IMPORT_IDS_LABEL,
 };
 pub use metadata::EventMetadata;
 pub use sessions::{OpenedSession, Session, SessionLimits, SessionStore};

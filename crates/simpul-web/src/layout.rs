@@ -64,7 +64,12 @@ pub fn page(visitor: &Visitor, title: &str, body: Markup) -> Markup {
                             @if let Some(href) = regions_href(principal) {
                                 li { a href=(href) { (lang.tr("Wilayah", "Regions")) } }
                             }
-                            li { a href="/kim" { (lang.tr("Daftar KIM", "KIM list")) } }
+                            @if principal.can(Action::ReadCommunity) {
+                                li { a href="/kim" { (lang.tr("Daftar KIM", "KIM list")) } }
+                            }
+                            @if principal.can(Action::ReadAnalytics) {
+                                li { a href="/analitik" { (lang.tr("Analitik", "Analytics")) } }
+                            }
                             @if principal.can(Action::RecordBimtek) {
                                 li { a href="/bimtek" { (lang.tr("Bimtek", "Bimtek")) } }
                             }
@@ -108,9 +113,9 @@ fn footer(lang: Lang) -> Markup {
 }
 
 /// Where a visitor's region pages start: the scope's region, or the country; none for a KIM's
-/// own token.
+/// own token (the region pages are aggregates, which it does not read).
 pub fn regions_href(principal: &Principal) -> Option<String> {
-    if !principal.can(Action::ReadCommunity) {
+    if !principal.can(Action::ReadAnalytics) {
         return None;
     }
     match &principal.scope {

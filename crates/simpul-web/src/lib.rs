@@ -48,6 +48,12 @@ pub fn pages(settings: WebSettings) -> Router<AppState> {
             "/bimtek",
             get(pages::bimtek::show).post(pages::bimtek::submit),
         )
+        .route("/analitik", get(pages::analytics::index))
+        .route("/analitik/waktu", get(pages::analytics::time_to_stage))
+        .route("/analitik/corong", get(pages::analytics::funnel))
+        .route("/analitik/bimtek", get(pages::analytics::bimtek_effect))
+        .route("/analitik/tren", get(pages::analytics::trends))
+        .route("/analitik/banding", get(pages::analytics::compare))
         .route("/audit", get(pages::audit::trail))
         .route("/audit/unduh", get(pages::audit::download))
         .route("/status", get(pages::audit::status))

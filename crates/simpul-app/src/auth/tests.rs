@@ -82,33 +82,35 @@ fn region(code: &str) -> RegionCode {
 }
 
 /// The issue's table, one row per action; columns: admin national province regency pegiat
-/// auditor. `x` = may (inside the scope), `.` = may not.
-const MATRIX: [(Action, &str); 25] = [
-    (Action::ReadCommunity, "xxxxxx"),
-    (Action::ReadHistory, "x....x"),
-    (Action::ReadTimeline, "xxxxxx"),
-    (Action::FormCommunity, "x..x.."),
-    (Action::AppointOfficer, "x...x."),
-    (Action::DismissOfficer, "x...x."),
-    (Action::UpdateMembers, "x...x."),
-    (Action::IssueSk, "x..x.."),
-    (Action::RevokeSk, "x..x.."),
-    (Action::AssignRegistration, "x..x.."),
-    (Action::RecordBimtek, "x.xx.."),
-    (Action::RecordActivity, "x...x."),
-    (Action::RegisterMediaChannel, "x...x."),
-    (Action::DeactivateMediaChannel, "x...x."),
-    (Action::RegisterEBusiness, "x...x."),
-    (Action::DeactivateEBusiness, "x...x."),
-    (Action::ChangeStage, "x..x.."),
-    (Action::Suspend, "x..x.."),
-    (Action::Reactivate, "x..x.."),
-    (Action::Dissolve, "x..x.."),
-    (Action::ManageTokens, "x....."),
-    (Action::ReadRegion, "xxxxxx"),
-    (Action::ImportRegistry, "x..x.."),
-    (Action::ReadStatus, "x....x"),
-    (Action::ReadLedger, "x....x"),
+/// auditor analyst. `x` = may (inside the scope), `.` = may not.
+const MATRIX: [(Action, &str); 27] = [
+    (Action::ReadCommunity, "xxxxxx."),
+    (Action::ReadHistory, "x....x."),
+    (Action::ReadTimeline, "xxxxxx."),
+    (Action::FormCommunity, "x..x..."),
+    (Action::AppointOfficer, "x...x.."),
+    (Action::DismissOfficer, "x...x.."),
+    (Action::UpdateMembers, "x...x.."),
+    (Action::IssueSk, "x..x..."),
+    (Action::RevokeSk, "x..x..."),
+    (Action::AssignRegistration, "x..x..."),
+    (Action::RecordBimtek, "x.xx..."),
+    (Action::RecordActivity, "x...x.."),
+    (Action::RegisterMediaChannel, "x...x.."),
+    (Action::DeactivateMediaChannel, "x...x.."),
+    (Action::RegisterEBusiness, "x...x.."),
+    (Action::DeactivateEBusiness, "x...x.."),
+    (Action::ChangeStage, "x..x..."),
+    (Action::Suspend, "x..x..."),
+    (Action::Reactivate, "x..x..."),
+    (Action::Dissolve, "x..x..."),
+    (Action::ManageTokens, "x......"),
+    (Action::ReadRegion, "xxxxxxx"),
+    (Action::ImportRegistry, "x..x..."),
+    (Action::ReadStatus, "x....x."),
+    (Action::ReadLedger, "x....x."),
+    (Action::ReadAnalytics, "xxxx.xx"),
+    (Action::ExportAnalytics, "x....xx"),
 ];
 
 /// The community every principal's scope covers (a desa in Sleman; the pegiat's own KIM).
@@ -136,6 +138,7 @@ fn principals() -> Vec<Principal> {
         principal(ActorRole::Regency, "34.04"),
         principal(ActorRole::Pegiat, &own),
         principal(ActorRole::Auditor, "34.04"),
+        principal(ActorRole::Analyst, "34.04"),
     ]
 }
 
@@ -203,7 +206,7 @@ fn the_full_community_matrix_holds() {
             checked += 4;
         }
     }
-    assert_eq!(checked, 6 * Action::ALL.len() * 4);
+    assert_eq!(checked, TOKEN_ROLES.len() * Action::ALL.len() * 4);
 }
 
 #[test]
@@ -251,7 +254,12 @@ fn the_read_scope_matrix_holds() {
     let sleman = region("34.04");
     let batam = region("21.71");
     for principal in principals() {
-        for action in [Action::ReadCommunity, Action::ReadHistory] {
+        for action in [
+            Action::ReadCommunity,
+            Action::ReadHistory,
+            Action::ReadAnalytics,
+            Action::ExportAnalytics,
+        ] {
             let may = allowed(principal.role, action);
             let case = format!("{} ({}) {action:?}", principal.role, principal.scope);
             let national = principal.scope == Scope::National;
@@ -435,6 +443,7 @@ fn only_admin_auditor_regency_and_pegiat_unseal_personal_data() {
             (ActorRole::Regency, true),
             (ActorRole::Pegiat, true),
             (ActorRole::Auditor, true),
+            (ActorRole::Analyst, false),
         ]
     );
 }
@@ -461,6 +470,9 @@ fn scopes_parse_per_role_and_round_trip_through_display() {
             SLEMAN_DESA,
             Scope::Region(region(SLEMAN_DESA)),
         ),
+        (ActorRole::Analyst, "national", Scope::National),
+        (ActorRole::Analyst, "34", Scope::Region(region("34"))),
+        (ActorRole::Analyst, "21.71", Scope::Region(region("21.71"))),
     ] {
         let scope = Scope::parse(role, text, &regions).unwrap();
         assert_eq!(scope, expected, "{role} {text}");
@@ -503,6 +515,19 @@ fn bad_scopes_are_refused_with_the_reason() {
         ActorRole::Auditor,
         "everything",
         "`national` or a region code",
+    );
+    check(
+        ActorRole::Analyst,
+        "34.04.01",
+        "takes `national`, a province code (PP) or a kabupaten/kota code (PP.RR), but 34.04.01 \
+         is a kecamatan",
+    );
+    check(ActorRole::Analyst, SLEMAN_DESA, "is a desa");
+    check(ActorRole::Analyst, "34.99", "does not exist");
+    check(
+        ActorRole::Analyst,
+        "everything",
+        "takes `national`, a province code (PP) or a kabupaten/kota code (PP.RR), got",
     );
     check(ActorRole::System, "national", "cannot hold a token");
 }
@@ -566,4 +591,108 @@ fn refusals_never_name_what_lies_outside_the_scope() {
         )
         .unwrap_err();
     assert_eq!(error.to_string(), "not found");
+}
+
+#[test]
+fn an_analyst_reads_aggregates_and_the_export_and_nothing_that_names_a_kim() {
+    let analyst = principal(ActorRole::Analyst, "34.04");
+    let allowed: Vec<Action> = Action::ALL
+        .into_iter()
+        .filter(|action| analyst.can(*action))
+        .collect();
+    assert_eq!(
+        allowed,
+        [
+            Action::ReadRegion,
+            Action::ReadAnalytics,
+            Action::ExportAnalytics
+        ]
+    );
+    assert!(!analyst.may_unseal_personal_data());
+    // One KIM, even in its own kabupaten: forbidden (it exists there, and the analyst may know
+    // that much from the aggregates); another kabupaten's: not found, as for every role.
+    let id = Uuid::new_v4().to_string();
+    for action in [
+        Action::ReadCommunity,
+        Action::ReadTimeline,
+        Action::ReadHistory,
+    ] {
+        assert!(forbidden(&analyst.authorize_community(
+            action,
+            &id,
+            Some(&region(SLEMAN_DESA))
+        )));
+        assert_eq!(
+            analyst.authorize_community(action, &id, Some(&region(BATAM_KELURAHAN))),
+            Err(AuthError::NotFound)
+        );
+    }
+    // Aggregates of its kabupaten and of a kecamatan in it; not of the province or the country.
+    let sleman = region("34.04");
+    for action in [Action::ReadAnalytics, Action::ExportAnalytics] {
+        assert_eq!(
+            analyst.read_scope(action, None, WithoutRegion::OwnScope),
+            Ok(Scope::Region(sleman.clone()))
+        );
+        assert_eq!(
+            analyst.read_scope(action, Some(&region("34.04.01")), WithoutRegion::OwnScope),
+            Ok(Scope::Region(region("34.04.01")))
+        );
+        assert!(forbidden(
+            &analyst
+                .read_scope(action, Some(&region("34")), WithoutRegion::OwnScope)
+                .map(drop)
+        ));
+        assert!(forbidden(
+            &analyst
+                .read_scope(action, None, WithoutRegion::Country)
+                .map(drop)
+        ));
+    }
+    // The list of KIM (names) is not an aggregate.
+    assert!(forbidden(
+        &analyst
+            .read_scope(Action::ReadCommunity, None, WithoutRegion::OwnScope)
+            .map(drop)
+    ));
+    // A national analyst reads the country.
+    let national = principal(ActorRole::Analyst, "national");
+    assert_eq!(
+        national.read_scope(Action::ReadAnalytics, None, WithoutRegion::Country),
+        Ok(Scope::National)
+    );
+}
+
+#[test]
+fn supervisors_read_aggregates_but_only_analyst_auditor_and_admin_export_them() {
+    for principal in principals() {
+        let supervises = !matches!(principal.role, ActorRole::Pegiat);
+        assert_eq!(
+            principal.can(Action::ReadAnalytics),
+            supervises,
+            "{}",
+            principal.role
+        );
+        let exports = matches!(
+            principal.role,
+            ActorRole::Admin | ActorRole::Auditor | ActorRole::Analyst
+        );
+        assert_eq!(
+            principal.can(Action::ExportAnalytics),
+            exports,
+            "{}",
+            principal.role
+        );
+    }
+    // Reading aggregates widens nothing: every role that reads them read the same regions'
+    // communities before, and the pegiat reads neither.
+    for principal in principals() {
+        if principal.role != ActorRole::Analyst {
+            assert!(
+                !principal.can(Action::ReadAnalytics) || principal.can(Action::ReadCommunity),
+                "{}",
+                principal.role
+            );
+        }
+    }
 }

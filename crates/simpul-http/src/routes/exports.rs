@@ -1,14 +1,16 @@
-//! Exports: `GET /exports/communities` (CSV or XLSX, chosen by `Accept`) and
-//! `GET /exports/events` (JSON lines). The same tokens and scopes as the queries; the formats
-//! live in `simpul_projections::exports`, shared with `simpul export`. Rows are read in pages;
-//! CSV and JSON lines are streamed page by page, XLSX is assembled from a constant-memory sheet.
+//! Exports: `GET /exports/communities` (CSV or XLSX, chosen by `Accept`),
+//! `GET /exports/events` and `GET /exports/analytics` (JSON lines). The same tokens and scopes
+//! as the queries; the formats live in `simpul_projections::exports`, shared with
+//! `simpul export`. Rows are read in pages; CSV and JSON lines are streamed page by page, XLSX is
+//! assembled from a constant-memory sheet.
 
 use axum::body::{Body, Bytes};
 use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
-use simpul_app::{ReadError, ScopedEvents};
+use simpul_app::{AnalyticsEvents, ReadError, ScopedEvents};
+use simpul_projections::exports::analytics::{self as analytics_export, Pseudonyms};
 use simpul_projections::exports::communities::{
     self as communities_export, CommunityPages, ExportFormat, XlsxExport, CSV_MEDIA_TYPE,
     XLSX_MEDIA_TYPE,
@@ -52,6 +54,27 @@ pub struct EventExportParams {
     #[param(minimum = 0, maximum = 9223372036854775807_i64)]
     after: Option<u64>,
     /// At most this many events (absent: everything committed so far).
+    #[param(minimum = 0, maximum = 9223372036854775807_i64)]
+    limit: Option<u64>,
+}
+
+/// Parameters of `GET /exports/analytics`.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct AnalyticsExportParams {
+    /// A region prefix at any level: `34`, `34.04`, `34.04.01`, `34.04.01.2001`; defaults to the
+    /// token's scope (the whole country for national scopes).
+    #[param(
+        pattern = r"^[0-9]{2}(\.[0-9]{2}(\.[0-9]{2}(\.[0-9]{4})?)?)?$",
+        example = "34.04"
+    )]
+    region: Option<String>,
+    /// Start after this global position (absent or 0: from the beginning). Pass the last line's
+    /// `position` to continue.
+    #[param(minimum = 0, maximum = 9223372036854775807_i64)]
+    after: Option<u64>,
+    /// At most this many lines (absent: everything committed so far).
     #[param(minimum = 0, maximum = 9223372036854775807_i64)]
     limit: Option<u64>,
 }
@@ -152,10 +175,57 @@ pub async fn events(
     ))
 }
 
+/// The events progression is measured by, as JSON lines in feed order (`position`, `kim`,
+/// `event`, the KIM's region codes, the event's own dates, stages and bimtek counts): each KIM's
+/// id replaced by a keyed pseudonym, stable for the installation; no names, officers, SK
+/// numbers, nomor induk, reasons or actors. For analyst, auditor and admin, in scope.
+#[utoipa::path(get, path = "/exports/analytics", operation_id = "exportAnalytics", tag = "exports",
+    params(AnalyticsExportParams),
+    responses(
+        (status = 200, description = "One JSON object per line (`Content-Disposition: attachment`)", content(
+            (String = "application/x-ndjson"))),
+        (status = 400, body = crate::error::Problem, content_type = "application/problem+json",
+            description = "A query parameter is malformed (`field` names it)"),
+        (status = 406, body = crate::error::Problem, content_type = "application/problem+json",
+            description = "`Accept` does not allow `application/x-ndjson` (`field`: `Accept`)"),
+        ReadErrors),
+    security(("bearer" = [])))]
+pub async fn analytics(
+    State(state): State<AppState>,
+    Auth(principal): Auth,
+    headers: HeaderMap,
+    AppQuery(params): AppQuery<AnalyticsExportParams>,
+) -> Result<Response, ApiError> {
+    negotiate(&headers, &[NDJSON_MEDIA_TYPE])?;
+    if params.limit == Some(0) {
+        return Err(invalid("limit", "must be at least 1"));
+    }
+    let after = position("after", params.after)?.unwrap_or(0);
+    let region = params.region.as_deref().map(parse_region).transpose()?;
+    let (lines, region) = state.reads.analytics_export(
+        &principal,
+        region.as_ref(),
+        after,
+        Pseudonyms::new(state.keys.analytics_pseudonym_secret()),
+    )?;
+    let mut chunks = AnalyticsChunks {
+        lines,
+        remaining: params.limit,
+    };
+    let first = chunks.next().await?.unwrap_or_default();
+    let body = stream(first, Chunks::Analytics(Box::new(chunks)));
+    Ok(attachment(
+        body,
+        NDJSON_MEDIA_TYPE,
+        &analytics_export::filename(region.as_deref(), after),
+    ))
+}
+
 /// What a streamed body reads its next chunk from.
 enum Chunks {
     Communities(CommunityPages),
     Events(Box<EventChunks>),
+    Analytics(Box<AnalyticsChunks>),
 }
 
 impl Chunks {
@@ -168,6 +238,43 @@ impl Chunks {
                 None => Ok(None),
             },
             Chunks::Events(events) => events.next().await,
+            Chunks::Analytics(lines) => lines.next().await,
+        }
+    }
+}
+
+/// The analytics export's state between chunks.
+struct AnalyticsChunks {
+    /// The feed's progression events in the token's scope, pseudonymised.
+    lines: AnalyticsEvents,
+    remaining: Option<u64>,
+}
+
+impl AnalyticsChunks {
+    /// The JSON lines of the next batch that has any, or `None` at the end.
+    async fn next(&mut self) -> Result<Option<Bytes>, ApiError> {
+        loop {
+            let max = match self.remaining {
+                Some(0) => return Ok(None),
+                Some(remaining) => remaining,
+                None => u64::MAX,
+            };
+            let Some(batch) = self.lines.next_batch().await? else {
+                return Ok(None);
+            };
+            let mut out = Vec::new();
+            for line in batch
+                .into_iter()
+                .take(usize::try_from(max).unwrap_or(usize::MAX))
+            {
+                line.write_to(&mut out).map_err(export_error)?;
+                if let Some(remaining) = &mut self.remaining {
+                    *remaining -= 1;
+                }
+            }
+            if !out.is_empty() {
+                return Ok(Some(Bytes::from(out)));
+            }
         }
     }
 }

@@ -1,5 +1,6 @@
 //! One file per resource; the write path every command endpoint shares lives here.
 
+pub mod analytics;
 pub mod bimtek;
 pub mod communities;
 pub mod exports;

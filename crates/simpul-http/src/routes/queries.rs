@@ -278,14 +278,14 @@ pub(super) fn invalid(field: &str, detail: &str) -> ApiError {
     }
 }
 
-fn wants_csv(headers: &HeaderMap) -> bool {
+pub(super) fn wants_csv(headers: &HeaderMap) -> bool {
     headers
         .get(header::ACCEPT)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|accept| accept.contains("text/csv"))
 }
 
-fn csv_response(body: &str, filename: &str) -> Response {
+pub(super) fn csv_response(body: &str, filename: &str) -> Response {
     let disposition = HeaderValue::from_str(&format!("attachment; filename=\"{filename}\""))
         .unwrap_or_else(|_| HeaderValue::from_static("attachment"));
     (
@@ -421,8 +421,12 @@ pub struct TransitionParams {
     min_position: Option<u64>,
 }
 
-/// How KIM progress: counts by (from, to) stage with median and quartile days in the previous
-/// stage, split by bimtek attendance before the change.
+/// Completed stage changes: counts by (from, to) stage with median and quartile days in the
+/// previous stage, split by bimtek attendance before the change. Superseded for analysis by
+/// `/analytics/time-to-stage` and `/analytics/bimtek-effect`: these quartiles leave out every
+/// KIM still waiting (so times look shorter than they are), and a KIM that waited longer had
+/// more time to attend a bimtek (so bimtek look as if they slowed KIM down) — see
+/// `docs/analytics.md`. Kept for existing clients.
 #[utoipa::path(get, path = "/analytics/stage-transitions", operation_id = "getStageTransitions", tag = "read models",
     params(TransitionParams),
     responses((status = 200, description = "One entry per (from, to) pair with transitions",
@@ -444,7 +448,7 @@ pub async fn stage_transitions(
     Ok(Json(stats))
 }
 
-fn check_date(field: &str, text: &str) -> Result<chrono::NaiveDate, ApiError> {
+pub(super) fn check_date(field: &str, text: &str) -> Result<chrono::NaiveDate, ApiError> {
     chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d")
         .map_err(|_| invalid(field, "must be a date, YYYY-MM-DD"))
 }

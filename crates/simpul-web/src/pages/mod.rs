@@ -1,5 +1,6 @@
 //! The pages, one module per area.
 
+pub mod analytics;
 pub mod audit;
 pub mod bimtek;
 pub mod kim;

@@ -8,7 +8,7 @@ use axum::extract::{Path, Query, State};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use maud::{html, Markup};
 use serde::Deserialize;
-use simpul_app::{CommunityQuery, Scope, Totals, MAX_PAGE};
+use simpul_app::{Action, CommunityQuery, Scope, Totals, MAX_PAGE};
 use simpul_domain::{RegionCode, RegionLevel};
 use simpul_http::AppState;
 
@@ -103,6 +103,8 @@ async fn region_page(
     home: bool,
 ) -> Result<Response, WebError> {
     let lang = visitor.lang;
+    // Counts link to the list of KIM behind them for the roles that read it (not the analyst).
+    let lists = visitor.principal.can(Action::ReadCommunity);
     let level = region.as_ref().map(RegionCode::level);
     let (totals, children) = match level {
         Some(RegionLevel::District) => district(state, visitor, region.as_ref()).await?,
@@ -138,7 +140,7 @@ async fn region_page(
     };
     let body = html! {
         (crumbs)
-        (cards(lang, &totals, region.as_ref()))
+        (cards(lang, &totals, region.as_ref(), lists))
         @if let Some(months) = &monthly {
             (monthly_section(lang, months))
         }
@@ -147,13 +149,14 @@ async fn region_page(
         }
         h2 { (child_heading) }
         (legend(lang))
-        (children_table(lang, child_heading, &children))
+        (children_table(lang, child_heading, &children, lists))
     };
     Ok(Html(layout::page(visitor, &title, body).into_string()).into_response())
 }
 
 /// A kecamatan's totals and its desa (the dashboard stops at the kecamatan; its desa are counted
-/// from the list of its KIM, which is small).
+/// from the list of its KIM, which is small). A role that does not read the list (the analyst)
+/// sees the kecamatan's totals only: below it, counts come close to single KIM.
 async fn district(
     state: &AppState,
     visitor: &Visitor,
@@ -166,6 +169,9 @@ async fn district(
         .reads
         .dashboard(&visitor.principal, Some(code))
         .await?;
+    if !visitor.principal.can(Action::ReadCommunity) {
+        return Ok((dashboard.region, Vec::new()));
+    }
     let mut by_desa: BTreeMap<String, Totals> = state
         .regions
         .children(code)
@@ -259,12 +265,17 @@ fn list_href(region: Option<&str>, filter: &str) -> String {
     }
 }
 
-fn cards(lang: Lang, totals: &Totals, region: Option<&RegionCode>) -> Markup {
+fn cards(lang: Lang, totals: &Totals, region: Option<&RegionCode>, lists: bool) -> Markup {
     let code = region.map(RegionCode::as_str);
     let card = |label: &str, value: i64, filter: &str| {
         html! {
             li {
-                a href=(list_href(code, filter)) {
+                @if lists {
+                    a href=(list_href(code, filter)) {
+                        span.n { (number(lang, value)) }
+                        span.k { (label) }
+                    }
+                } @else {
                     span.n { (number(lang, value)) }
                     span.k { (label) }
                 }
@@ -443,8 +454,20 @@ fn legend(lang: Lang) -> Markup {
     }
 }
 
-fn children_table(lang: Lang, heading: &str, children: &[Totals]) -> Markup {
+/// A count, linked to the list of KIM behind it when `href` is given.
+fn linked(lang: Lang, value: i64, href: Option<String>) -> Markup {
+    html! {
+        @if let Some(href) = href {
+            a href=(href) { (number(lang, value)) }
+        } @else {
+            (number(lang, value))
+        }
+    }
+}
+
+fn children_table(lang: Lang, heading: &str, children: &[Totals], lists: bool) -> Markup {
     let max = children.iter().map(|child| child.total).max().unwrap_or(0);
+    let href = |code: Option<&str>, filter: &str| lists.then(|| list_href(code, filter));
     html! {
         div.table-wrap {
             table {
@@ -467,13 +490,13 @@ fn children_table(lang: Lang, heading: &str, children: &[Totals]) -> Markup {
                                     a href={ "/wilayah/" (code) } { (child.name) }
                                 } @else { (child.name) }
                             }
-                            td.num { a href=(list_href(code, "")) { (number(lang, child.total)) } }
+                            td.num { (linked(lang, child.total, href(code, ""))) }
                             @for stage in STAGES {
-                                td.num { a href=(list_href(code, &format!("stage={stage}"))) {
-                                    (number(lang, count(&child.by_stage, stage))) } }
+                                td.num { (linked(lang, count(&child.by_stage, stage),
+                                    href(code, &format!("stage={stage}")))) }
                             }
-                            td.num { a href=(list_href(code, "legal=true")) {
-                                (number(lang, count(&child.by_legal, "legal"))) } }
+                            td.num { (linked(lang, count(&child.by_legal, "legal"),
+                                href(code, "legal=true"))) }
                             td.hide-narrow {
                                 (trusted(stacked_bar(
                                     &STAGES.iter().enumerate().map(|(i, stage)| {
