@@ -523,6 +523,49 @@ both_backends!(
             "{:?}",
             reply.body
         );
+        // The effect is kept until the read model moves: a dissolution changes it at once.
+        let head = simpul_store::EventStore::new(server.database())
+            .head()
+            .await
+            .unwrap();
+        let path = format!("/analytics/bimtek-effect?region=34&min_position={head}");
+        let before = server.get(&path, &yogya).await;
+        assert_eq!(before.status, 200, "{:?}", before.body);
+        let again = server.get(&path, &yogya).await;
+        assert_eq!(again.body, before.body);
+        let regency = server.token("regency", "34.04").await;
+        let dissolved = server
+            .post(
+                &format!("/communities/{kim}/dissolve"),
+                &regency,
+                serde_json::json!({"effective_on": "2025-09-01", "reason": "pengurus membubarkan diri"}),
+            )
+            .await;
+        assert_eq!(dissolved.status, 200, "{:?}", dissolved.body);
+        let position = dissolved.body["position"].as_u64().unwrap();
+        let after = server
+            .get(
+                &format!("/analytics/bimtek-effect?region=34&min_position={position}"),
+                &yogya,
+            )
+            .await;
+        assert_eq!(after.status, 200, "{:?}", after.body);
+        let days = |reply: &crate::server::Reply| {
+            reply.body["overall"]["without"]["kim_days"]
+                .as_u64()
+                .unwrap()
+        };
+        assert!(
+            days(&after) < days(&before),
+            "{:?} then {:?}",
+            before.body,
+            after.body
+        );
+        assert!(
+            after.body["computed_at"]["position"].as_u64()
+                > before.body["computed_at"]["position"].as_u64()
+        );
+
         // An empty province: every count suppressed, no estimate, nothing fails.
         let reply = server
             .get("/analytics/time-to-stage?region=34", &yogya)

@@ -370,6 +370,9 @@ pub struct Reads {
     /// Read-your-writes: the position every read model must have applied before a read over
     /// them runs, and how long to wait for it.
     wait: Option<(u64, Duration)>,
+    /// The bimtek effects computed since the read model last moved (see
+    /// `progression::EffectCache`).
+    effects: progression::EffectCache,
 }
 
 impl Reads {
@@ -379,6 +382,7 @@ impl Reads {
             executor,
             regions,
             wait: None,
+            effects: progression::EffectCache::default(),
         }
     }
 
