@@ -96,18 +96,10 @@ pub fn formed_in(event: &StoredEvent) -> Result<Option<String>, ProjectionError>
     }
 }
 
-/// How long the ledger's follower lets new events gather before reading a short batch: its
-/// lag behind the log while commands arrive, and what keeps its cost off their latency
-/// (`cargo bench --bench ledger`, docs/benchmarks.md).
-pub const GATHER: std::time::Duration = std::time::Duration::from_millis(50);
-
 impl ReadModel for Ledger {
     const NAME: &'static str = NAME;
     const TABLES: &'static [&'static str] =
         &["ledger_leaves", "ledger_communities", "ledger_provinces"];
-    /// Each ledger batch is a transaction of leaves and sub-log heads; while commands arrive it
-    /// waits this long for more, so the ledger takes less CPU from them (docs/ledger.md).
-    const GATHER: std::time::Duration = GATHER;
     type State = Pending;
     type Loaded = String;
     type Rows = Rows;

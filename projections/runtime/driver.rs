@@ -15,9 +15,6 @@ pub trait ReadModel: Send + Sync + 'static {
     const NAME: &'static str;
     /// Its tables, emptied by a rebuild.
     const TABLES: &'static [&'static str];
-    /// How long its follower lets new events gather before it reads them (see
-    /// [`Projection::gather`]); zero for a read model that readers wait on.
-    const GATHER: std::time::Duration = std::time::Duration::ZERO;
     /// What it keeps in [`Memory`] between batches.
     type State: Remembered<Self::Loaded> + Default + Send + 'static;
     /// What is read back from its tables for one community memory does not hold.
@@ -114,10 +111,6 @@ where
 
     fn tables(&self) -> &'static [&'static str] {
         M::TABLES
-    }
-
-    fn gather(&self) -> std::time::Duration {
-        M::GATHER
     }
 
     async fn apply_postgres(

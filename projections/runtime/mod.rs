@@ -118,13 +118,6 @@ pub trait Projection: Send + Sync {
     fn name(&self) -> &'static str;
     /// Its tables, emptied by a rebuild.
     fn tables(&self) -> &'static [&'static str];
-    /// How long, while following, it lets new events gather before reading them: a follower
-    /// whose every batch costs a transaction (the ledger) then writes fewer, larger batches
-    /// while commands arrive, and takes less of the machine from them. Zero (the default):
-    /// read at once. A backlog is read without waiting; only a short batch waits.
-    fn gather(&self) -> std::time::Duration {
-        std::time::Duration::ZERO
-    }
     /// Applies a batch inside the runner's PostgreSQL transaction. `memory` holds what this
     /// projection kept from earlier batches of the same runner (see [`Memory`]).
     async fn apply_postgres(

@@ -337,7 +337,7 @@ impl Runner {
             if *shutdown.borrow() {
                 return false;
             }
-            match self.catch_up_gathering(projection, shutdown).await {
+            match self.catch_up(projection).await {
                 Ok(_) => {}
                 Err(ProjectionError::Stopped(_)) | Err(ProjectionError::Event { .. }) => {
                     // Stopped at a failed event: wait for shutdown (a rebuild restarts it).
@@ -378,43 +378,6 @@ impl Runner {
             if lost_listener {
                 listener = None;
             }
-            Self::gather(projection, shutdown).await;
-        }
-    }
-
-    /// [`Runner::catch_up`] for a follower: after a batch shorter than a full one (the writers
-    /// are still writing, nothing is queued) it lets the projection's [`Projection::gather`]
-    /// time pass before reading again; a backlog is read without pause.
-    async fn catch_up_gathering(
-        &self,
-        projection: &dyn Projection,
-        shutdown: &mut tokio::sync::watch::Receiver<bool>,
-    ) -> Result<u64, ProjectionError> {
-        let mut applied = 0u64;
-        loop {
-            let n = self.step(projection).await?;
-            if n == 0 || *shutdown.borrow() {
-                return Ok(applied);
-            }
-            applied += n as u64;
-            if n < self.batch_size as usize {
-                Self::gather(projection, shutdown).await;
-            }
-        }
-    }
-
-    /// Waits the projection's gather time (none for most), or until shutdown.
-    async fn gather(
-        projection: &dyn Projection,
-        shutdown: &mut tokio::sync::watch::Receiver<bool>,
-    ) {
-        let gather = projection.gather();
-        if gather.is_zero() {
-            return;
-        }
-        tokio::select! {
-            _ = tokio::time::sleep(gather) => {}
-            _ = shutdown.changed() => {}
         }
     }
 
