@@ -9,7 +9,6 @@ use std::collections::BTreeMap;
 use chrono::{Datelike as _, Months, NaiveDate};
 use serde_json::Value;
 use simpul_domain::{CommunityEvent, Stage};
-use simpul_store::MasterKey;
 
 use crate::both_backends;
 use crate::helpers::*;
@@ -42,31 +41,13 @@ impl History {
     }
 }
 
-/// Seeds DI Yogyakarta (`demo seed --scale 1 --region 34`), starts a server on it, waits until
-/// its read models have applied the whole log, and folds every KIM's history from the feed.
+/// DI Yogyakarta's demo served (`web::demo_server`: `demo seed --scale 1 --region 34`, read
+/// models caught up), and every KIM's history folded here from the feed.
 async fn demo(db: TestDb) -> (TestServer, Vec<History>) {
-    let key = MasterKey::generate().to_base64();
-    let out = simpul_binary_async(
-        &[
-            "demo",
-            "seed",
-            "--scale",
-            "1",
-            "--region",
-            "34",
-            "--no-projections",
-        ],
-        &[("DATABASE_URL", &db.url), ("SIMPUL_MASTER_KEY", &key)],
-    )
-    .await;
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let count = db.store().count().await.unwrap() as usize;
-    let events = read_feed(&db.store(), 0, count).await;
-    let head = events.last().map(|e| e.position).unwrap_or(0);
+    let server = crate::web::demo_server(db).await;
+    let store = simpul_store::EventStore::new(server.database());
+    let count = store.count().await.unwrap() as usize;
+    let events = read_feed(&store, 0, count).await;
     let mut histories: BTreeMap<String, History> = BTreeMap::new();
     for stored in &events {
         let event: CommunityEvent = serde_json::from_value(stored.payload.clone()).unwrap();
@@ -83,23 +64,6 @@ async fn demo(db: TestDb) -> (TestServer, Vec<History>) {
             CommunityEvent::CommunityDissolved(e) => history.dissolved_on = Some(e.dissolved_on),
             _ => {}
         }
-    }
-    let server = TestServer::on(db).await;
-    let admin = server.token("admin", "national").await;
-    // Every read model has applied the log (the reads wait for the position, at most 2 s).
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
-    loop {
-        let reply = server
-            .get(&format!("/analytics/trends?min_position={head}"), &admin)
-            .await;
-        if reply.status == 200 {
-            break;
-        }
-        assert_eq!(reply.status, 503, "{:?}", reply.body);
-        assert!(
-            std::time::Instant::now() < deadline,
-            "read models never caught up"
-        );
     }
     (server, histories.into_values().collect())
 }

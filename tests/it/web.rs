@@ -496,7 +496,7 @@ async fn session_of(server: &TestServer, token: &str) -> String {
 
 /// DI Yogyakarta's demo (`demo seed --scale 1 --region 34`) in `db`, served, once its read
 /// models have applied the whole log.
-async fn demo_server(db: crate::helpers::TestDb) -> TestServer {
+pub(crate) async fn demo_server(db: crate::helpers::TestDb) -> TestServer {
     let key = simpul_store::MasterKey::generate().to_base64();
     let seeded = simpul_binary_async(
         &[
