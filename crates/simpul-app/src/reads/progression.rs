@@ -481,7 +481,6 @@ impl Reads {
         let mut cohorts = Vec::new();
         if query.cohort != Cohort::None {
             let mut labels: Vec<&str> = groups.iter().filter_map(|g| g.cohort.as_deref()).collect();
-            labels.dedup();
             labels.sort_unstable();
             labels.dedup();
             for label in labels {
