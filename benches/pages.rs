@@ -71,6 +71,11 @@ async fn session(http: &reqwest::Client, base: &str, token: &str) -> anyhow::Res
 }
 
 /// p50 and p99 of `ROUNDS` GETs of `path` (after one unmeasured request).
+/// `ROUNDS` requests of `path` after one unmeasured: (p50 ms, p99 ms, bytes). A path with
+/// `{as_of}` asks each request as of another day (the demo's last day, then a day earlier each
+/// round), so an answer kept for an earlier request never serves it: the cold path.
+/// `{as_of_1y}` and `{as_of_2y}` do the same a year and two years earlier, so that two cold
+/// measurements of one question do not serve each other either.
 async fn measure(
     http: &reqwest::Client,
     base: &str,
@@ -80,6 +85,11 @@ async fn measure(
     let mut times = Vec::with_capacity(ROUNDS);
     let mut bytes = 0;
     for round in 0..=ROUNDS {
+        let mut path = path.to_owned();
+        for (tag, years) in [("{as_of}", 0), ("{as_of_1y}", 1), ("{as_of_2y}", 2)] {
+            let as_of = simpul_demo::DEFAULT_UNTIL - chrono::Days::new(365 * years + round as u64);
+            path = path.replace(tag, &as_of.to_string());
+        }
         let started = Instant::now();
         let response = http
             .get(format!("{base}{path}"))
@@ -261,6 +271,12 @@ async fn bench(url: &str, scale: u32, seeding: bool) -> anyhow::Result<()> {
             Some("/api/v1/analytics/bimtek-effect".into()),
         ),
         (
+            // Another day each request: never an answer kept from the one before.
+            "/analitik/bimtek?as_of={as_of}".into(),
+            "province",
+            Some("/api/v1/analytics/bimtek-effect?as_of={as_of_1y}".into()),
+        ),
+        (
             "/analitik/tren".into(),
             "province",
             Some("/api/v1/analytics/trends".into()),
@@ -325,6 +341,7 @@ async fn bench(url: &str, scale: u32, seeding: bool) -> anyhow::Result<()> {
         "time-to-stage?from=kim2&to=kim4".into(),
         "funnel?cohort=year".into(),
         "bimtek-effect?window_days=180".into(),
+        "bimtek-effect?window_days=180&as_of={as_of_2y}".into(),
         "trends?interval=month&from=2016-01-01&to=2025-12-31".into(),
         format!("compare?regions={provinces}&metric=median_days_kim1_kim2"),
         format!("compare?regions={provinces}&metric=share_kim3plus"),

@@ -4,12 +4,13 @@
 //!
 //! For progression analytics (`progress`) it also keeps, per KIM, its region at every level, its
 //! formation, the first date it stood at KIM 2, 3 and 4 and its dissolution date
-//! (`stage_transition_members`), and the date of every bimtek it attended
-//! (`stage_transition_bimtek`) — all by the events' own dates, never recording time.
+//! (`stage_transition_members`), and in the same row every stage change and bimtek date in a
+//! compact text form (`history`) — all by the events' own dates, never recording time.
 
 /// The read model's name: its checkpoint, its lock and its scratch space are named by it.
 pub const NAME: &str = "stage_transitions";
 
+mod history;
 pub mod progress;
 pub mod query;
 
@@ -43,6 +44,10 @@ pub struct Member {
     /// Every stage change and the dissolution so far is dated on or after the formation or
     /// change before it in the log.
     in_date_order: bool,
+    /// Its stage changes (`stage_changes`, see [`history`]).
+    changes: String,
+    /// Its bimtek dates (`bimtek_dates`).
+    bimtek: String,
 }
 
 /// The stages whose first date a member keeps, in the order of [`Member::reached`].
@@ -60,6 +65,8 @@ impl Member {
             reached: REACHED.map(|at| (stage >= at).then_some(formed_on)),
             dissolved_on: None,
             in_date_order: true,
+            changes: String::new(),
+            bimtek: String::new(),
         }
     }
 
@@ -124,13 +131,6 @@ pub(crate) fn months_until(from: NaiveDate, on: NaiveDate) -> Option<i32> {
     })
 }
 
-/// A bimtek attended, by its own date.
-pub struct Bimtek {
-    position: i64,
-    community_id: String,
-    held_on: NaiveDate,
-}
-
 pub struct Transition {
     position: i64,
     community_id: String,
@@ -149,7 +149,6 @@ fn fold_batch(pending: &mut Pending, events: &[StoredEvent]) -> Result<(), Proje
     let Pending {
         members,
         transitions,
-        bimtek,
     } = pending;
     for stored in events {
         let event = fold::decode(stored)?;
@@ -165,11 +164,7 @@ fn fold_batch(pending: &mut Pending, events: &[StoredEvent]) -> Result<(), Proje
             CommunityEvent::BimtekAttended(attended) => {
                 if let Some(member) = members.change_existing(&stored.aggregate_id) {
                     member.bimtek_count += 1;
-                    bimtek.push(Bimtek {
-                        position,
-                        community_id: stored.aggregate_id.clone(),
-                        held_on: attended.held_on,
-                    });
+                    history::push_date(&mut member.bimtek, attended.held_on);
                 }
                 None
             }
@@ -221,6 +216,7 @@ fn fold_batch(pending: &mut Pending, events: &[StoredEvent]) -> Result<(), Proje
             policy_version,
         });
         member.dated(at);
+        history::push_change(&mut member.changes, at, from, to);
         member.stage = to.as_str().to_owned();
         member.since = at;
         if advanced {
@@ -230,13 +226,12 @@ fn fold_batch(pending: &mut Pending, events: &[StoredEvent]) -> Result<(), Proje
     Ok(())
 }
 
-/// What the read model keeps between batches: each KIM's current stage, and the transitions and
-/// bimtek not written yet (only while a rebuild defers its writes).
+/// What the read model keeps between batches: each KIM's current stage, and the transitions not
+/// written yet (only while a rebuild defers its writes).
 #[derive(Default)]
 pub struct Pending {
     members: Entries<Member>,
     transitions: Vec<Transition>,
-    bimtek: Vec<Bimtek>,
 }
 
 impl Remembered<Member> for Pending {
@@ -251,11 +246,10 @@ impl Remembered<Member> for Pending {
 
 impl Pending {
     fn must_write(&self, budget: Budget) -> bool {
-        self.members.must_write(budget)
-            || self.transitions.len() + self.bimtek.len() > budget.capacity
+        self.members.must_write(budget) || self.transitions.len() > budget.capacity
     }
 
-    /// The transitions, member rows and bimtek to write now.
+    /// The transitions and member rows to write now.
     fn take(&mut self, budget: Budget) -> Rows {
         let members = self
             .members
@@ -266,7 +260,6 @@ impl Pending {
         Rows {
             transitions: std::mem::take(&mut self.transitions),
             members,
-            bimtek: std::mem::take(&mut self.bimtek),
         }
     }
 }
@@ -275,7 +268,6 @@ impl Pending {
 pub struct Rows {
     transitions: Vec<Transition>,
     members: Vec<(String, Member)>,
-    bimtek: Vec<Bimtek>,
 }
 
 /// Many transitions in one statement (PostgreSQL).
@@ -292,22 +284,13 @@ const INSERT_MANY: &str = "INSERT INTO stage_transitions (position, community_id
 const INSERT: &str = "INSERT INTO stage_transitions (position, community_id, desa_code,
     regency_code, province_code, from_stage, to_stage, at, days_in_previous, bimtek_before,
     policy_version) VALUES ($1, $2, $3, $4, $5, $6, $7, CAST($8 AS date), $9, $10, $11)";
-/// Many bimtek in one statement (PostgreSQL).
-const INSERT_BIMTEK_MANY: &str = "INSERT INTO stage_transition_bimtek (position, community_id,
-    held_on)
-    SELECT position, id, CAST(held_on AS date)
-      FROM UNNEST($1::bigint[], $2::text[], $3::text[]) AS u(position, id, held_on)";
-
-const INSERT_BIMTEK: &str = "INSERT INTO stage_transition_bimtek (position, community_id, held_on)
-    VALUES ($1, $2, CAST($3 AS date))";
-
 const UPSERT_MEMBER: &str = "INSERT INTO stage_transition_members (community_id, desa_code, stage,
     stage_since, bimtek_count, district_code, regency_code, province_code, formed_on,
     formed_stage, kim2_on, kim3_on, kim4_on, dissolved_on, kim2_months, kim3_months, kim4_months,
-    in_date_order)
+    in_date_order, stage_changes, bimtek_dates)
     VALUES ($1, $2, $3, CAST($4 AS date), $5, $6, $7, $8, CAST($9 AS date), $10,
             CAST($11 AS date), CAST($12 AS date), CAST($13 AS date), CAST($14 AS date), $15, $16,
-            $17, $18)
+            $17, $18, $19, $20)
     ON CONFLICT (community_id) DO UPDATE SET desa_code = excluded.desa_code,
     stage = excluded.stage, stage_since = excluded.stage_since,
     bimtek_count = excluded.bimtek_count, district_code = excluded.district_code,
@@ -316,24 +299,25 @@ const UPSERT_MEMBER: &str = "INSERT INTO stage_transition_members (community_id,
     kim2_on = excluded.kim2_on, kim3_on = excluded.kim3_on, kim4_on = excluded.kim4_on,
     dissolved_on = excluded.dissolved_on, kim2_months = excluded.kim2_months,
     kim3_months = excluded.kim3_months, kim4_months = excluded.kim4_months,
-    in_date_order = excluded.in_date_order";
+    in_date_order = excluded.in_date_order, stage_changes = excluded.stage_changes,
+    bimtek_dates = excluded.bimtek_dates";
 
 /// Every touched KIM's row in one statement (PostgreSQL).
 const UPSERT_MEMBERS_MANY: &str = "INSERT INTO stage_transition_members (community_id, desa_code,
     stage, stage_since, bimtek_count, district_code, regency_code, province_code, formed_on,
     formed_stage, kim2_on, kim3_on, kim4_on, dissolved_on, kim2_months, kim3_months, kim4_months,
-    in_date_order)
+    in_date_order, stage_changes, bimtek_dates)
     SELECT id, desa, stage, CAST(since AS date), bimtek, district, regency, province,
            CAST(formed_on AS date), formed_stage, CAST(kim2_on AS date), CAST(kim3_on AS date),
            CAST(kim4_on AS date), CAST(dissolved_on AS date), kim2_months, kim3_months,
-           kim4_months, in_date_order
+           kim4_months, in_date_order, stage_changes, bimtek_dates
       FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::text[],
                   $7::text[], $8::text[], $9::text[], $10::text[], $11::text[], $12::text[],
                   $13::text[], $14::text[], $15::integer[], $16::integer[], $17::integer[],
-                  $18::boolean[])
+                  $18::boolean[], $19::text[], $20::text[])
            AS u(id, desa, stage, since, bimtek, district, regency, province, formed_on,
                 formed_stage, kim2_on, kim3_on, kim4_on, dissolved_on, kim2_months, kim3_months,
-                kim4_months, in_date_order)
+                kim4_months, in_date_order, stage_changes, bimtek_dates)
     ON CONFLICT (community_id) DO UPDATE SET desa_code = excluded.desa_code,
     stage = excluded.stage, stage_since = excluded.stage_since,
     bimtek_count = excluded.bimtek_count, district_code = excluded.district_code,
@@ -342,7 +326,8 @@ const UPSERT_MEMBERS_MANY: &str = "INSERT INTO stage_transition_members (communi
     kim2_on = excluded.kim2_on, kim3_on = excluded.kim3_on, kim4_on = excluded.kim4_on,
     dissolved_on = excluded.dissolved_on, kim2_months = excluded.kim2_months,
     kim3_months = excluded.kim3_months, kim4_months = excluded.kim4_months,
-    in_date_order = excluded.in_date_order";
+    in_date_order = excluded.in_date_order, stage_changes = excluded.stage_changes,
+    bimtek_dates = excluded.bimtek_dates";
 
 macro_rules! bind_transition {
     ($query:expr, $t:expr) => {{
@@ -392,6 +377,8 @@ struct MemberRow {
     reached: [Option<String>; 3],
     dissolved_on: Option<String>,
     in_date_order: bool,
+    changes: String,
+    bimtek: String,
 }
 
 impl MemberRow {
@@ -413,13 +400,16 @@ impl MemberRow {
             ],
             dissolved_on: optional_date_of("dissolved_on", self.dissolved_on)?,
             in_date_order: self.in_date_order,
+            changes: self.changes,
+            bimtek: self.bimtek,
         })
     }
 }
 
 /// The member's columns after `community_id` and `desa_code`, as the upserts take them: stage,
 /// since, bimtek count, kecamatan, kabupaten/kota, province, formation date and stage, first
-/// dates at KIM 2/3/4, dissolution date, months to KIM 2/3/4, date order.
+/// dates at KIM 2/3/4, dissolution date, months to KIM 2/3/4, date order, stage changes, bimtek
+/// dates.
 struct MemberColumns {
     stage: String,
     since: String,
@@ -431,6 +421,8 @@ struct MemberColumns {
     dissolved_on: Option<String>,
     months: [Option<i32>; 3],
     in_date_order: bool,
+    changes: String,
+    bimtek: String,
 }
 
 impl From<&Member> for MemberColumns {
@@ -446,17 +438,15 @@ impl From<&Member> for MemberColumns {
             dissolved_on: m.dissolved_on.map(|on| on.to_string()),
             months: m.months_to_reach(),
             in_date_order: m.in_date_order,
+            changes: m.changes.clone(),
+            bimtek: m.bimtek.clone(),
         }
     }
 }
 
 impl ReadModel for StageTransitions {
     const NAME: &'static str = NAME;
-    const TABLES: &'static [&'static str] = &[
-        "stage_transitions",
-        "stage_transition_members",
-        "stage_transition_bimtek",
-    ];
+    const TABLES: &'static [&'static str] = &["stage_transitions", "stage_transition_members"];
     type State = Pending;
     type Loaded = Member;
     type Rows = Rows;
@@ -496,6 +486,8 @@ macro_rules! member_of {
             ],
             dissolved_on: row.try_get("dissolved_on")?,
             in_date_order: row.try_get("in_date_order")?,
+            changes: row.try_get("stage_changes")?,
+            bimtek: row.try_get("bimtek_dates")?,
         }
         .member()?
     }};
@@ -511,12 +503,12 @@ impl Storage<sqlx::PgConnection> for StageTransitions {
         const SQL: &str = "SELECT community_id, desa_code, stage, stage_since::text AS stage_since,
             bimtek_count, formed_on::text AS formed_on, formed_stage, kim2_on::text AS kim2_on,
             kim3_on::text AS kim3_on, kim4_on::text AS kim4_on,
-            dissolved_on::text AS dissolved_on, in_date_order
+            dissolved_on::text AS dissolved_on, in_date_order, stage_changes, bimtek_dates
             FROM stage_transition_members WHERE community_id = ANY($1)";
         load_any(tx, SQL, ids, |row| Ok(member_of!(row))).await
     }
 
-    /// The transitions, the members, then the bimtek, each one statement over column arrays.
+    /// The transitions, then the members, each one statement over column arrays.
     async fn write(
         &self,
         tx: &mut sqlx::PgConnection,
@@ -526,7 +518,6 @@ impl Storage<sqlx::PgConnection> for StageTransitions {
         let Rows {
             transitions,
             members,
-            bimtek,
         } = rows;
         if !transitions.is_empty() {
             macro_rules! column {
@@ -583,24 +574,8 @@ impl Storage<sqlx::PgConnection> for StageTransitions {
                 .bind(column!(|c: &MemberColumns| c.months[1]))
                 .bind(column!(|c: &MemberColumns| c.months[2]))
                 .bind(column!(|c: &MemberColumns| c.in_date_order))
-                .execute(&mut *tx)
-                .await?;
-        }
-        if !bimtek.is_empty() {
-            sqlx::query(INSERT_BIMTEK_MANY)
-                .bind(bimtek.iter().map(|b| b.position).collect::<Vec<_>>())
-                .bind(
-                    bimtek
-                        .iter()
-                        .map(|b| b.community_id.clone())
-                        .collect::<Vec<_>>(),
-                )
-                .bind(
-                    bimtek
-                        .iter()
-                        .map(|b| b.held_on.to_string())
-                        .collect::<Vec<_>>(),
-                )
+                .bind(column!(|c: &MemberColumns| c.changes.clone()))
+                .bind(column!(|c: &MemberColumns| c.bimtek.clone()))
                 .execute(&mut *tx)
                 .await?;
         }
@@ -616,12 +591,13 @@ impl Storage<sqlx::SqliteConnection> for StageTransitions {
         ids: &[String],
     ) -> Result<Loaded<Self>, ProjectionError> {
         const SQL: &str = "SELECT desa_code, stage, stage_since, bimtek_count, formed_on,
-            formed_stage, kim2_on, kim3_on, kim4_on, dissolved_on, in_date_order
+            formed_stage, kim2_on, kim3_on, kim4_on, dissolved_on, in_date_order, stage_changes,
+            bimtek_dates
             FROM stage_transition_members WHERE community_id = ?1";
         load_each(tx, SQL, ids, |row| Ok(member_of!(row))).await
     }
 
-    /// One prepared statement per transition, member and bimtek.
+    /// One prepared statement per transition and member.
     async fn write(
         &self,
         tx: &mut sqlx::SqliteConnection,
@@ -631,7 +607,6 @@ impl Storage<sqlx::SqliteConnection> for StageTransitions {
         let Rows {
             transitions,
             members,
-            bimtek,
         } = rows;
         let insert = sqlite_sql(INSERT);
         for transition in &transitions {
@@ -664,15 +639,8 @@ impl Storage<sqlx::SqliteConnection> for StageTransitions {
                 .bind(kim3_months)
                 .bind(kim4_months)
                 .bind(c.in_date_order)
-                .execute(&mut *tx)
-                .await?;
-        }
-        let insert = sqlite_sql(INSERT_BIMTEK);
-        for b in &bimtek {
-            sqlx::query(&insert)
-                .bind(b.position)
-                .bind(&b.community_id)
-                .bind(b.held_on.to_string())
+                .bind(c.changes)
+                .bind(c.bimtek)
                 .execute(&mut *tx)
                 .await?;
         }

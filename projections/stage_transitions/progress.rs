@@ -5,8 +5,8 @@
 //! `as_of` a caller gives.
 //!
 //! Every figure is aggregated in SQL over the per-KIM rows the projection keeps
-//! (`stage_transition_members`: regions, formation, first dates at KIM 2/3/4, dissolution;
-//! `stage_transition_bimtek`; the transitions), never by reading the log. A region is a code
+//! (`stage_transition_members`: regions, formation, first dates at KIM 2/3/4, dissolution, the
+//! KIM's stage changes and bimtek dates; the transitions), never by reading the log. A region is a code
 //! prefix (empty: the whole country) matched on the column of its own level, so its index serves.
 //! No id or name of a KIM leaves this module.
 //!
@@ -14,7 +14,7 @@
 //! formation date for a KIM formed there or above): a KIM lowered and advanced again keeps its
 //! first date, and the first dates never decrease from KIM 2 to KIM 4.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 use chrono::{Datelike, Months, NaiveDate};
 use serde::Serialize;
@@ -22,7 +22,7 @@ use simpul_domain::Stage;
 use simpul_store::Database;
 use sqlx::Row as _;
 
-use super::stage_of;
+use super::{history, stage_of};
 use crate::runtime::{sqlite_sql, ProjectionError};
 
 /// Runs `sql` (PostgreSQL's dialect) with `binds` on either backend, reading each row with
@@ -308,125 +308,41 @@ fn last_formation_observed(as_of: NaiveDate, months: u32) -> Option<NaiveDate> {
 }
 
 /// Every KIM in `region` formed on or before `as_of`: its formation, dissolution, stage changes
-/// and bimtek dated on or before `as_of` — the spells an analyst splits at bimtek dates. Ordered
-/// by formation date; no ids. The three reads share one snapshot.
+/// and bimtek dated on or before `as_of` — the spells an analyst splits at bimtek dates. One
+/// indexed scan of one row per KIM (its changes and bimtek are kept in its row, see
+/// `history`). Ordered by formation date (KIM formed on the same day in no particular order); no
+/// ids.
 pub async fn spells(
     db: &Database,
     region: &str,
     as_of: NaiveDate,
 ) -> Result<Vec<KimSpells>, ProjectionError> {
     let mut binds = vec![Value::Date(as_of)];
-    let members_region = region_condition("", region, &mut binds);
-    let members_sql = format!(
-        "SELECT community_id, formed_on, formed_stage, dissolved_on
+    let region = region_condition("", region, &mut binds);
+    let sql = format!(
+        "SELECT formed_on, formed_stage, dissolved_on, stage_changes, bimtek_dates
            FROM stage_transition_members
-          WHERE formed_on <= CAST($1 AS date) {members_region}"
+          WHERE formed_on <= CAST($1 AS date) {region}"
     );
-    // The changes and bimtek of the region's KIM: through the members' region column.
-    let of_region = if members_region.is_empty() {
-        String::new()
-    } else {
-        format!(
-            "AND community_id IN (SELECT community_id FROM stage_transition_members
-                                   WHERE formed_on <= CAST($1 AS date) {members_region})"
-        )
-    };
-    let changes_sql = format!(
-        "SELECT community_id, at, from_stage, to_stage, position
-           FROM stage_transitions
-          WHERE at <= CAST($1 AS date) {of_region}"
-    );
-    let bimtek_sql = format!(
-        "SELECT community_id, held_on, position
-           FROM stage_transition_bimtek
-          WHERE held_on <= CAST($1 AS date) {of_region}"
-    );
-    // Ordered here, not by the database: a sort of every KIM of the country by a text key would
-    // spill to disk under PostgreSQL's default `work_mem`.
-    let mut members: Vec<(String, KimSpells)> = Vec::new();
-    let mut index: HashMap<String, usize> = HashMap::new();
-    let mut changes: Vec<(usize, i64, StageChange)> = Vec::new();
-    let mut bimtek: Vec<(usize, i64, NaiveDate)> = Vec::new();
-    macro_rules! read_all {
-        ($tx:expr, $sql:expr) => {{
-            let (members_sql, changes_sql, bimtek_sql) =
-                ($sql(&members_sql), $sql(&changes_sql), $sql(&bimtek_sql));
-            for row in bind_all(sqlx::query(&members_sql), &binds)
-                .fetch_all(&mut *$tx)
-                .await?
-            {
-                let dissolved_on: Option<NaiveDate> = row.try_get("dissolved_on")?;
-                members.push((
-                    row.try_get("community_id")?,
-                    KimSpells {
-                        formed_on: row.try_get("formed_on")?,
-                        formed_stage: stage("formed_stage", row.try_get("formed_stage")?)?,
-                        dissolved_on: dissolved_on.filter(|on| *on <= as_of),
-                        changes: Vec::new(),
-                        bimtek: Vec::new(),
-                    },
-                ));
-            }
-            members.sort_unstable_by(|(a, x), (b, y)| (x.formed_on, a).cmp(&(y.formed_on, b)));
-            index.extend(
-                members
-                    .iter()
-                    .enumerate()
-                    .map(|(at, (id, _))| (id.clone(), at)),
-            );
-            for row in bind_all(sqlx::query(&changes_sql), &binds)
-                .fetch_all(&mut *$tx)
-                .await?
-            {
-                let Some(&at) = index.get(row.try_get::<&str, _>("community_id")?) else {
-                    continue;
-                };
-                changes.push((
-                    at,
-                    row.try_get("position")?,
-                    StageChange {
-                        on: row.try_get("at")?,
-                        from: stage("from_stage", row.try_get("from_stage")?)?,
-                        to: stage("to_stage", row.try_get("to_stage")?)?,
-                    },
-                ));
-            }
-            for row in bind_all(sqlx::query(&bimtek_sql), &binds)
-                .fetch_all(&mut *$tx)
-                .await?
-            {
-                let Some(&at) = index.get(row.try_get::<&str, _>("community_id")?) else {
-                    continue;
-                };
-                bimtek.push((at, row.try_get("position")?, row.try_get("held_on")?));
-            }
-        }};
-    }
-    match db {
-        Database::Postgres(pool) => {
-            let mut tx = pool.begin().await?;
-            sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-                .execute(&mut *tx)
-                .await?;
-            read_all!(tx, |sql: &str| sql.to_owned());
-            tx.commit().await?;
-        }
-        Database::Sqlite { readers, .. } => {
-            // A read transaction sees one snapshot of the WAL from its first read on.
-            let mut tx = readers.begin().await?;
-            read_all!(tx, sqlite_sql);
-            tx.commit().await?;
-        }
-    }
-    let mut kim: Vec<KimSpells> = members.into_iter().map(|(_, spells)| spells).collect();
-    changes.sort_by_key(|(at, position, change)| (*at, change.on, *position));
-    for (at, _, change) in changes {
-        kim[at].changes.push(change);
-    }
-    bimtek.sort_unstable_by_key(|(at, position, on)| (*at, *on, *position));
-    for (at, _, on) in bimtek {
-        kim[at].bimtek.push(on);
-    }
+    let mut kim = Vec::new();
+    fetch!(db, &sql, &binds, |row| {
+        let dissolved_on: Option<NaiveDate> = row.try_get("dissolved_on")?;
+        let mut changes = history::changes(row.try_get("stage_changes")?)?;
+        changes.retain(|change| change.on <= as_of);
+        // By date; a stable sort keeps the log's order between changes of the same day.
+        changes.sort_by_key(|change| change.on);
+        let mut bimtek = history::dates(row.try_get("bimtek_dates")?)?;
+        bimtek.retain(|on| *on <= as_of);
+        bimtek.sort_unstable();
+        kim.push(KimSpells {
+            formed_on: row.try_get("formed_on")?,
+            formed_stage: stage("formed_stage", row.try_get("formed_stage")?)?,
+            dissolved_on: dissolved_on.filter(|on| *on <= as_of),
+            changes,
+            bimtek,
+        });
+    });
+    kim.sort_by_key(|spells| spells.formed_on);
     Ok(kim)
 }
 

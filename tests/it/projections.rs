@@ -98,25 +98,15 @@ pub async fn digests(db: &Database) -> (Rows, Rows, Rows, Rows) {
 /// The rows `stage_transitions` keeps per KIM for progression analytics: its members, then the
 /// bimtek they attended.
 pub async fn progression_rows(db: &Database) -> Rows {
-    let mut progression = rows(
+    rows(
         db,
         "stage_transition_members",
         "community_id, desa_code, district_code, regency_code, province_code, stage, \
          stage_since, bimtek_count, formed_on, formed_stage, kim2_on, kim3_on, kim4_on, \
-         dissolved_on",
+         dissolved_on, stage_changes, bimtek_dates",
         "community_id",
     )
-    .await;
-    progression.extend(
-        rows(
-            db,
-            "stage_transition_bimtek",
-            "position, community_id, held_on",
-            "position",
-        )
-        .await,
-    );
-    progression
+    .await
 }
 
 fn projections() -> Vec<std::sync::Arc<dyn Projection>> {
@@ -673,8 +663,7 @@ async fn index_definitions(db: &TestDb) -> Vec<String> {
         "SELECT tablename || ': ' || regexp_replace(indexdef, '^.* USING ', '')
            FROM pg_indexes WHERE schemaname = 'public'
             AND tablename IN ('community_summary', 'stage_dashboard', 'stage_dashboard_members',
-                              'audit_trail', 'stage_transitions', 'stage_transition_members',
-                              'stage_transition_bimtek')",
+                              'audit_trail', 'stage_transitions', 'stage_transition_members')",
     )
     .fetch_all(pool)
     .await
@@ -693,8 +682,7 @@ async fn tables_without_statistics(db: &TestDb) -> Vec<String> {
         "SELECT relname::text FROM pg_class
           WHERE relnamespace = 'public'::regnamespace AND relkind = 'r' AND reltuples < 0
             AND relname IN ('community_summary', 'stage_dashboard', 'stage_dashboard_members',
-                            'audit_trail', 'stage_transitions', 'stage_transition_members',
-                            'stage_transition_bimtek')
+                            'audit_trail', 'stage_transitions', 'stage_transition_members')
           ORDER BY relname",
     )
     .fetch_all(pool)

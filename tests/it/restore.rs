@@ -19,14 +19,13 @@ use crate::faults::harness::PgCluster;
 use crate::helpers::*;
 
 /// The read models' tables, each read as sorted row texts.
-const READ_MODEL_TABLES: [&str; 8] = [
+const READ_MODEL_TABLES: [&str; 7] = [
     "community_summary",
     "stage_dashboard",
     "stage_dashboard_members",
     "audit_trail",
     "stage_transitions",
     "stage_transition_members",
-    "stage_transition_bimtek",
     "ledger_leaves",
 ];
 

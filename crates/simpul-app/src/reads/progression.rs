@@ -928,14 +928,14 @@ fn stage_spells(kim: &KimSpells, as_of: NaiveDate) -> Vec<(Stage, Spell)> {
 
 /// A spell's days by how many bimtek the KIM had attended before each day (a bimtek on day b
 /// counts from day b + 1, as the window does), capped at 3: (level, days, ended in an advance).
+/// `bimtek` is in date order, as [`KimSpells::bimtek`] is.
 fn by_bimtek_count(spell: &Spell, bimtek: &[i64]) -> Vec<(usize, u64, bool)> {
     let (start, end) = (spell.start(), spell.end());
-    let mut sorted: Vec<i64> = bimtek.to_vec();
-    sorted.sort_unstable();
-    let mut level = sorted.iter().filter(|b| **b <= start).count();
+    debug_assert!(bimtek.is_sorted(), "bimtek days in date order");
+    let mut level = bimtek.partition_point(|b| *b <= start);
     let mut at = start;
     let mut parts = Vec::new();
-    for b in sorted.iter().copied().filter(|b| *b > start && *b < end) {
+    for b in bimtek[level..].iter().copied().take_while(|b| *b < end) {
         parts.push((level.min(3), u64::try_from(b - at).unwrap_or(0), false));
         level += 1;
         at = b;
@@ -1050,7 +1050,7 @@ mod tests {
     fn bimtek_count_levels_split_the_days_after_each_bimtek() {
         let spell = Spell::new(100, 200, SpellEnd::Event).unwrap();
         // One before the spell, two inside it, one on its last day (counts from the day after).
-        let parts = by_bimtek_count(&spell, &[150, 50, 120, 200]);
+        let parts = by_bimtek_count(&spell, &[50, 120, 150, 200]);
         assert_eq!(parts, [(1, 20, false), (2, 30, false), (3, 50, true)]);
         let total: u64 = parts.iter().map(|p| p.1).sum();
         assert_eq!(total, spell.person_days());
