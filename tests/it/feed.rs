@@ -626,3 +626,97 @@ async fn postgres_a_page_of_a_big_commit_reads_only_its_own_rows() {
         assert_eq!(page[0].position, u64::try_from(after).unwrap() + 1);
     }
 }
+
+/// Readers of one store asking for the feed's horizon at the same moment share PostgreSQL's
+/// answer (`crates/simpul-store/src/horizon.rs`): each call takes the commit lock exclusively and
+/// makes the writers committing meanwhile wait, so a server whose read models all wake after a
+/// commit must not take it once per read model. Here X holds the commit lock; a first reader's
+/// call waits for it; seven more readers ask meanwhile. When X commits, the first call returns
+/// and one more call (started after the seven asked) serves all seven: 8 readers, 2 calls, and
+/// every reader sees X. Before the change every reader made its own call (8).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn postgres_readers_asking_at_once_share_one_horizon_call() {
+    let db = TestDb::new(simpul_store::Backend::Postgres).await;
+    let Database::Postgres(pool) = &db.database else {
+        unreachable!()
+    };
+    let store = db.store();
+    const INSERT: &str = "INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type,
+                                              event_version, payload, metadata)
+        VALUES ('Community', $1, 1, 'ActivityRecorded', '1.0', '{}', '{}') RETURNING position";
+    sqlx::query_scalar::<_, i64>(INSERT)
+        .bind("first")
+        .fetch_one(pool)
+        .await
+        .unwrap();
+    let cursor = read_feed(&store, 0, 1).await[0].position;
+    let (asked, calls) = store.horizon_counts();
+    assert_eq!(asked, calls, "one reader at a time: a call each");
+    let counts = |store: &simpul_store::EventStore| {
+        let (a, c) = store.horizon_counts();
+        (a - asked, c - calls)
+    };
+
+    // X draws its commit number and stays open, holding the commit lock shared.
+    let mut x = pool.begin().await.unwrap();
+    let x_position: i64 = sqlx::query_scalar(INSERT)
+        .bind("x")
+        .fetch_one(&mut *x)
+        .await
+        .unwrap();
+    sqlx::query("SET CONSTRAINTS ALL IMMEDIATE")
+        .execute(&mut *x)
+        .await
+        .unwrap();
+
+    let read = |store: simpul_store::EventStore| {
+        tokio::spawn(async move { store.read_all(cursor, 100).await })
+    };
+    let mut readers = vec![read(store.clone())];
+    // The first reader's call waits on the commit lock.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let waiting: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted
+                AND classid = 3 AND objid = 0 AND database =
+                    (SELECT oid FROM pg_database WHERE datname = current_database())",
+        )
+        .fetch_one(pool)
+        .await
+        .unwrap();
+        if waiting == 1 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the read never asked for the lock"
+        );
+        tokio::task::yield_now().await;
+    }
+    readers.extend((0..7).map(|_| read(store.clone())));
+    // All eight have asked; only the first call is under way.
+    while counts(&store).0 < 8 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the readers never asked"
+        );
+        tokio::task::yield_now().await;
+    }
+    assert_eq!(
+        counts(&store),
+        (8, 1),
+        "one call under way for eight readers"
+    );
+    x.commit().await.unwrap();
+    for reader in readers {
+        let read: Vec<i64> = reader
+            .await
+            .unwrap()
+            .unwrap()
+            .iter()
+            .map(|e| e.position as i64)
+            .collect();
+        assert_eq!(read, [x_position], "every reader sees X");
+    }
+    assert_eq!(counts(&store), (8, 2), "8 readers, 2 calls");
+}

@@ -20,6 +20,7 @@ use sqlx::Row;
 
 use crate::db::Database;
 use crate::error::StoreError;
+use crate::horizon::Horizons;
 use crate::idempotency::{complete_in_postgres, complete_in_sqlite, Completion, Outcome};
 use crate::metadata::EventMetadata;
 
@@ -105,6 +106,7 @@ pub struct EventStore {
     db: Database,
     appended: std::sync::Arc<tokio::sync::Notify>,
     community_reads: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    horizons: std::sync::Arc<Horizons>,
 }
 
 impl EventStore {
@@ -114,7 +116,15 @@ impl EventStore {
             db,
             appended: std::sync::Arc::new(tokio::sync::Notify::new()),
             community_reads: std::sync::Arc::default(),
+            horizons: std::sync::Arc::default(),
         }
+    }
+
+    /// How many readers of this store (and its clones) asked for the feed's horizon, and how
+    /// many times PostgreSQL was asked for it: readers asking at the same moment share a call
+    /// (`horizon.rs`). (0, 0) on SQLite.
+    pub fn horizon_counts(&self) -> (u64, u64) {
+        self.horizons.counts()
     }
 
     /// Signalled after every append through this store (and its clones): the in-process wake-up
@@ -364,14 +374,13 @@ impl EventStore {
     /// order is the writers' commit order; positions along it increase except where two writers
     /// interleaved, so readers resume from the last position they were given, not from a
     /// maximum. It first asks for the feed's horizon (a statement of its own, which waits only
-    /// for the commits of event writers under way at that moment), then reads up to it.
+    /// for the commits of event writers under way at that moment; shared with the readers of
+    /// this store asking at the same moment), then reads up to it.
     pub async fn read_all(&self, after: u64, limit: u32) -> Result<Vec<StoredEvent>, StoreError> {
         let after = to_i64(after)?;
         match &self.db {
             Database::Postgres(pool) => {
-                let horizon: i64 = sqlx::query_scalar("SELECT simpul_feed_horizon()")
-                    .fetch_one(pool)
-                    .await?;
+                let horizon = self.horizons.horizon(pool).await?;
                 sqlx::query(include_str!("sql/postgres/read_all.sql"))
                     .bind(after)
                     .bind(i64::from(limit))

@@ -9,6 +9,7 @@ mod dialect;
 mod error;
 mod event_store;
 mod fingerprint;
+mod horizon;
 mod idempotency;
 mod keys;
 mod metadata;
