@@ -1,7 +1,10 @@
 //! The web application (issue 14): sessions from tokens, CSRF, scopes answered with 404, the
 //! language — over HTTP on both backends; and the supervisor's path through the pages in headless
 //! Chromium on a `demo seed --scale 1 --region 34` database, with screenshots of each page at
-//! 1366 and 390 px wide written to `$CARGO_TARGET_TMPDIR/screenshots/` (not committed).
+//! 1366 and 390 px wide written to `$CARGO_TARGET_TMPDIR/screenshots/` (not committed), an
+//! axe-core accessibility audit of each page at both widths, the keyboard's skip link, and the
+//! print stylesheet (print media emulated, a PDF of the list and of a chart page beside the
+//! screenshots).
 
 use reqwest::header::{HeaderMap, LOCATION, SET_COOKIE};
 use reqwest::redirect::Policy;
@@ -776,10 +779,350 @@ mod browser {
     use std::io::{BufRead as _, BufReader};
     use std::process::{Child, Command, Stdio};
 
+    use fantoccini::actions::{InputSource as _, KeyAction, KeyActions};
+    use fantoccini::key::Key;
+    use fantoccini::wd::{PrintConfiguration, PrintSize, TimeoutConfiguration};
     use fantoccini::{Client, ClientBuilder, Locator};
-    use serde_json::json;
+    use serde_json::{json, Value};
 
     use super::*;
+
+    /// Where the test's artefacts go: screenshots and PDFs (not committed).
+    fn artefacts() -> std::path::PathBuf {
+        let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("screenshots");
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    /// The axe-core version `.ci/run` installs (keep the two in step).
+    const AXE_CORE: &str = "axe-core@4.14.1";
+
+    /// axe-core's `axe.min.js`: `SIMPUL_AXE_JS`, else where `.ci/run` (or the test itself, on its
+    /// first run, when npm is there) installs it with npm,
+    /// `<target dir>/axe/node_modules/axe-core/axe.min.js` (it is not in the repository).
+    fn axe_path() -> std::path::PathBuf {
+        match std::env::var_os("SIMPUL_AXE_JS") {
+            Some(path) => path.into(),
+            None => axe_prefix().join("node_modules/axe-core/axe.min.js"),
+        }
+    }
+
+    /// `<target dir>/axe`: `CARGO_TARGET_TMPDIR` is `<target dir>/tmp`.
+    fn axe_prefix() -> std::path::PathBuf {
+        let tmp = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"));
+        tmp.parent().unwrap_or(tmp).join("axe")
+    }
+
+    /// The WCAG 2.0 and 2.1 A and AA rules of axe-core, run in every page the test visits.
+    struct Axe {
+        source: String,
+        /// Each violation found: page, width, rule, impact, the elements.
+        found: Vec<String>,
+        audited: usize,
+    }
+
+    impl Axe {
+        fn load() -> Self {
+            let path = axe_path();
+            if !path.exists() && std::env::var_os("SIMPUL_AXE_JS").is_none() {
+                // First run on this machine: install it as `.ci/run` does (npm's registry).
+                let installed = std::process::Command::new("npm")
+                    .args([
+                        "install",
+                        "--no-save",
+                        "--no-audit",
+                        "--no-fund",
+                        "--prefix",
+                    ])
+                    .arg(axe_prefix())
+                    .arg(AXE_CORE)
+                    .status();
+                eprintln!(
+                    "axe-core: npm install into {}: {installed:?}",
+                    axe_prefix().display()
+                );
+            }
+            let source = std::fs::read_to_string(&path).unwrap_or_else(|error| {
+                panic!(
+                    "the browser test audits each page with axe-core, which is not in the \
+                     repository, and found none at {} ({error}). Install it where the test \
+                     looks when SIMPUL_AXE_JS is not set:\n    npm install --no-save --prefix \
+                     {} {AXE_CORE}\n(.ci/run does), or point SIMPUL_AXE_JS at an axe.min.js",
+                    path.display(),
+                    axe_prefix().display(),
+                )
+            });
+            assert!(source.contains("axe"), "{}: not axe-core", path.display());
+            Axe {
+                source,
+                found: Vec::new(),
+                audited: 0,
+            }
+        }
+
+        /// Runs the audit in the page shown, named `page` in the findings.
+        async fn audit(&mut self, browser: &Client, page: &str) {
+            let loaded = browser
+                .execute("return typeof window.axe === 'object';", vec![])
+                .await
+                .unwrap();
+            if loaded != Value::Bool(true) {
+                browser.execute(&self.source, vec![]).await.unwrap();
+            }
+            let answer = browser
+                .execute_async(
+                    r#"const done = arguments[arguments.length - 1];
+                    axe.run(document, {
+                        runOnly: {type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa']},
+                        resultTypes: ['violations'],
+                    }).then(results => done({passes: results.passes.length,
+                        violations: results.violations.map(v => ({
+                        id: v.id, impact: v.impact, help: v.help,
+                        nodes: v.nodes.map(n => ({
+                            target: n.target.join(' '),
+                            why: [...n.any, ...n.all, ...n.none].map(c => c.message).filter(m => m)[0] || '',
+                        })),
+                    }))}), error => done({error: String(error)}));"#,
+                    vec![],
+                )
+                .await
+                .unwrap();
+            assert!(answer["error"].is_null(), "axe in {page}: {answer}");
+            assert!(
+                answer["passes"].as_u64().unwrap_or(0) > 0,
+                "axe checked nothing in {page}: {answer}"
+            );
+            let url = browser.current_url().await.unwrap();
+            let at = match url.query() {
+                Some(query) => format!("{}?{query}", url.path()),
+                None => url.path().to_owned(),
+            };
+            for violation in answer["violations"].as_array().unwrap() {
+                let mut finding = format!(
+                    "{page} ({at}): {} [{}] {}",
+                    violation["id"].as_str().unwrap_or_default(),
+                    violation["impact"].as_str().unwrap_or_default(),
+                    violation["help"].as_str().unwrap_or_default(),
+                );
+                let nodes = violation["nodes"].as_array().unwrap();
+                for node in nodes.iter().take(5) {
+                    finding.push_str(&format!(
+                        "\n      {} — {}",
+                        node["target"].as_str().unwrap_or_default(),
+                        node["why"].as_str().unwrap_or_default()
+                    ));
+                }
+                if nodes.len() > 5 {
+                    finding.push_str(&format!("\n      … and {} more", nodes.len() - 5));
+                }
+                self.found.push(finding);
+            }
+            self.audited += 1;
+        }
+
+        fn assert_clean(&self) {
+            assert!(
+                self.found.is_empty(),
+                "axe-core found {} WCAG 2.1 A/AA violations in {} audits:\n  {}",
+                self.found.len(),
+                self.audited,
+                self.found.join("\n  ")
+            );
+        }
+    }
+
+    /// A key pressed and released on the page.
+    async fn press(browser: &Client, key: Key) {
+        let key: char = key.into();
+        browser
+            .perform_actions(
+                KeyActions::new("keyboard".to_owned())
+                    .then(KeyAction::Down { value: key })
+                    .then(KeyAction::Up { value: key }),
+            )
+            .await
+            .unwrap();
+    }
+
+    /// What has the focus: tag, text, link, and how its focus is drawn.
+    async fn focused(browser: &Client) -> Value {
+        browser
+            .execute(
+                r#"const e = document.activeElement, s = getComputedStyle(e),
+                    r = e.getBoundingClientRect();
+                return {tag: e.tagName, text: e.textContent.trim(), href: e.getAttribute('href'),
+                    focusVisible: e.matches(':focus-visible'), outline: s.outlineStyle,
+                    outlineWidth: parseFloat(s.outlineWidth), left: r.left, top: r.top,
+                    width: r.width, height: r.height, inMain: e.closest('main') !== null};"#,
+                vec![],
+            )
+            .await
+            .unwrap()
+    }
+
+    /// From the top of the page shown, Tab reaches the skip link `text` first, drawn on screen
+    /// with a visible focus outline (screenshot `<name>-fokus.png`); Enter follows it, and the
+    /// next Tab is inside `main`, focus drawn too (`<name>-fokus-isi.png`).
+    async fn skip_link_first(browser: &Client, text: &str, name: &str) {
+        press(browser, Key::Tab).await;
+        let png = browser.screenshot().await.unwrap();
+        std::fs::write(artefacts().join(format!("{name}-fokus.png")), png).unwrap();
+        let skip = focused(browser).await;
+        assert_eq!(skip["tag"], "A", "the first Tab: {skip}");
+        assert_eq!(skip["text"], text, "{skip}");
+        assert_eq!(skip["href"], "#isi", "{skip}");
+        assert_eq!(skip["focusVisible"], true, "{skip}");
+        assert!(
+            skip["outline"] != "none" && skip["outlineWidth"].as_f64().unwrap_or(0.0) >= 2.0,
+            "a visible focus outline: {skip}"
+        );
+        assert!(
+            skip["left"].as_f64().unwrap_or(-1.0) >= 0.0
+                && skip["top"].as_f64().unwrap_or(-1.0) >= 0.0
+                && skip["width"].as_f64().unwrap_or(0.0) > 0.0,
+            "the focused skip link is on screen: {skip}"
+        );
+        press(browser, Key::Enter).await;
+        press(browser, Key::Tab).await;
+        let png = browser.screenshot().await.unwrap();
+        std::fs::write(artefacts().join(format!("{name}-fokus-isi.png")), png).unwrap();
+        let next = focused(browser).await;
+        assert_eq!(next["inMain"], true, "after the skip link: {next}");
+        assert_eq!(next["focusVisible"], true, "{next}");
+        assert!(
+            next["outline"] != "none" && next["outlineWidth"].as_f64().unwrap_or(0.0) >= 2.0,
+            "a visible focus outline: {next}"
+        );
+    }
+
+    /// The page's language, as its `<html lang>` says.
+    async fn page_lang(browser: &Client) -> Value {
+        browser
+            .execute("return document.documentElement.lang;", vec![])
+            .await
+            .unwrap()
+    }
+
+    /// A Chrome DevTools command, through chromedriver's `goog/cdp/execute`.
+    #[derive(Debug)]
+    struct Cdp {
+        cmd: &'static str,
+        params: Value,
+    }
+
+    impl fantoccini::wd::WebDriverCompatibleCommand for Cdp {
+        fn endpoint(
+            &self,
+            base_url: &url::Url,
+            session_id: Option<&str>,
+        ) -> Result<url::Url, url::ParseError> {
+            base_url.join(&format!(
+                "session/{}/goog/cdp/execute",
+                session_id.unwrap_or_default()
+            ))
+        }
+
+        fn method_and_body(&self, _: &url::Url) -> (http::Method, Option<String>) {
+            let body = json!({"cmd": self.cmd, "params": self.params});
+            (http::Method::POST, Some(body.to_string()))
+        }
+    }
+
+    /// The page as media `print` (or `""`, the screen again) shows it.
+    async fn emulate_media(browser: &Client, media: &str) {
+        browser
+            .issue_cmd(Cdp {
+                cmd: "Emulation.setEmulatedMedia",
+                params: json!({"media": media}),
+            })
+            .await
+            .unwrap();
+    }
+
+    /// The width an A4 page leaves for the content with the print margins of 1 cm: 19 cm at
+    /// 96 px an inch.
+    const PRINT_WIDTH: u32 = 718;
+
+    /// The page shown, printed: with print media emulated at an A4 page's width, what `hidden`
+    /// selects is not displayed (every element of it), what `kept` selects is displayed, not
+    /// empty and not clipped (no wider than the page, and its container does not scroll), and
+    /// the page itself does not scroll sideways. The PDF of the page (WebDriver's Print Page,
+    /// A4, not shrunk to fit) is written as `<name>.pdf` beside the screenshots.
+    async fn printed(browser: &Client, name: &str, hidden: &[&str], kept: &[&str]) {
+        browser.set_window_size(PRINT_WIDTH, 1000).await.unwrap();
+        emulate_media(browser, "print").await;
+        let seen = browser
+            .execute(
+                r#"const [hidden, kept] = arguments;
+                const page = document.documentElement.clientWidth;
+                const shown = e => getComputedStyle(e).display !== 'none' && e.getClientRects().length > 0;
+                const clipped = e => {
+                    for (let a = e; a && a !== document.body; a = a.parentElement) {
+                        const s = getComputedStyle(a);
+                        if (a.scrollWidth > a.clientWidth + 1 && a.clientWidth > 0
+                            && s.overflowX !== 'visible') return a.tagName + '.' + a.className;
+                    }
+                    return null;
+                };
+                return {
+                    print: matchMedia('print').matches,
+                    page,
+                    pageScroll: document.documentElement.scrollWidth,
+                    hidden: hidden.map(css => ({css, count: document.querySelectorAll(css).length,
+                        shown: [...document.querySelectorAll(css)].filter(shown).length})),
+                    kept: kept.map(css => {
+                        const e = document.querySelector(css);
+                        if (!e) return {css, found: false};
+                        const r = e.getBoundingClientRect();
+                        return {css, found: true, shown: shown(e), left: r.left, right: r.right,
+                            width: r.width, height: r.height, clippedBy: clipped(e)};
+                    }),
+                };"#,
+                vec![json!(hidden), json!(kept)],
+            )
+            .await
+            .unwrap();
+        emulate_media(browser, "").await;
+        browser.set_window_size(1366, 768).await.unwrap();
+        // The PDF first: it is there to look at when a check below fails.
+        let pdf = browser
+            .print(
+                PrintConfiguration::builder()
+                    .size(PrintSize::A4)
+                    .shrink_to_fit(false)
+                    .build()
+                    .unwrap(),
+            )
+            .await
+            .unwrap();
+        assert!(pdf.starts_with(b"%PDF"), "{name}: a PDF");
+        std::fs::write(artefacts().join(format!("{name}.pdf")), pdf).unwrap();
+        assert_eq!(seen["print"], true, "print media emulated: {seen}");
+        let page = seen["page"].as_f64().unwrap();
+        assert!(page <= f64::from(PRINT_WIDTH), "{seen}");
+        for item in seen["hidden"].as_array().unwrap() {
+            assert!(item["count"].as_u64().unwrap() > 0, "{name}: no {item}");
+            assert_eq!(item["shown"], 0, "{name}: printed although hidden: {item}");
+        }
+        for item in seen["kept"].as_array().unwrap() {
+            assert_eq!(item["found"], true, "{name}: {item}");
+            assert_eq!(item["shown"], true, "{name}: not printed: {item}");
+            assert!(
+                item["width"].as_f64().unwrap() > 0.0 && item["height"].as_f64().unwrap() > 0.0,
+                "{name}: printed empty: {item}"
+            );
+            assert!(
+                item["left"].as_f64().unwrap() >= -0.5
+                    && item["right"].as_f64().unwrap() <= page + 0.5,
+                "{name}: wider than the page ({page} px): {item}"
+            );
+            assert!(item["clippedBy"].is_null(), "{name}: clipped: {item}");
+        }
+        assert!(
+            seen["pageScroll"].as_f64().unwrap() <= page + 0.5,
+            "{name}: the printed page is wider than the paper: {seen}"
+        );
+    }
 
     /// chromedriver on a free port, stopped when dropped.
     struct Driver {
@@ -847,15 +1190,16 @@ mod browser {
             .expect("a Chromium session")
     }
 
-    /// Screenshots of the page at 1366×768 and 390×844, as test artefacts.
-    async fn screenshots(browser: &Client, name: &str) {
-        let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("screenshots");
-        std::fs::create_dir_all(&dir).unwrap();
+    /// Screenshots of the page at 1366×768 and 390×844, as test artefacts, and the
+    /// accessibility audit at each width.
+    async fn screenshots(browser: &Client, axe: &mut Axe, name: &str) {
+        let dir = artefacts();
         for (width, height) in [(1366, 768), (390, 844)] {
             browser.set_window_size(width, height).await.unwrap();
             let png = browser.screenshot().await.unwrap();
             assert!(png.starts_with(b"\x89PNG"), "a PNG");
             std::fs::write(dir.join(format!("{name}-{width}.png")), png).unwrap();
+            axe.audit(browser, &format!("{name}-{width}")).await;
         }
         browser.set_window_size(1366, 768).await.unwrap();
     }
@@ -863,8 +1207,7 @@ mod browser {
     /// Screenshots at both widths with the element `css` (a chart below the fold) scrolled to
     /// the top of the window.
     async fn screenshots_at(browser: &Client, css: &str, name: &str) {
-        let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("screenshots");
-        std::fs::create_dir_all(&dir).unwrap();
+        let dir = artefacts();
         for (width, height) in [(1366, 768), (390, 844)] {
             browser.set_window_size(width, height).await.unwrap();
             browser
@@ -940,6 +1283,8 @@ mod browser {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
     async fn a_province_supervisor_drills_down_to_a_kim_in_chromium() {
+        // Before anything slow: without axe-core the test fails at once, saying how to get it.
+        let mut axe = Axe::load();
         let server = TestServer::spawn(Backend::Postgres).await;
         let data = tempfile::tempdir().unwrap();
         let seeded = simpul_binary_async(
@@ -966,8 +1311,33 @@ mod browser {
 
         let driver = start_driver();
         let browser = browser(&driver).await;
+        // An audit takes under a second here, more on a slow machine: 120 s, not the default 30.
+        browser
+            .update_timeouts(TimeoutConfiguration::new(
+                Some(std::time::Duration::from_secs(120)),
+                None,
+                None,
+            ))
+            .await
+            .unwrap();
         let base = server.base.clone();
         let run = async {
+            // The sign-in page, in both languages.
+            browser
+                .goto(&format!("{base}/masuk?lang=en"))
+                .await
+                .unwrap();
+            page_titled(&browser, "Sign in").await;
+            assert_eq!(page_lang(&browser).await, "en");
+            screenshots(&browser, &mut axe, "masuk-en").await;
+            browser
+                .goto(&format!("{base}/masuk?lang=id"))
+                .await
+                .unwrap();
+            page_titled(&browser, "Masuk").await;
+            assert_eq!(page_lang(&browser).await, "id");
+            screenshots(&browser, &mut axe, "masuk").await;
+            skip_link_first(&browser, "Langsung ke isi", "masuk").await;
             sign_in_as(&browser, &base, &province).await;
             page_titled(&browser, "Beranda").await;
             assert_eq!(row_total(&browser, "Kabupaten Gunungkidul").await, "142");
@@ -983,13 +1353,17 @@ mod browser {
                 gunungkidul.prop("textContent").await.unwrap().as_deref(),
                 Some("Kabupaten Gunungkidul: 142 KIM")
             );
-            screenshots(&browser, "beranda").await;
+            screenshots(&browser, &mut axe, "beranda").await;
+            // The keyboard: from the top, Tab reaches the skip link first, focus drawn.
+            browser.goto(&format!("{base}/")).await.unwrap();
+            page_titled(&browser, "Beranda").await;
+            skip_link_first(&browser, "Langsung ke isi", "beranda").await;
             browser.goto(&format!("{base}/?peta=kim3")).await.unwrap();
             page_titled(&browser, "Beranda").await;
             assert!(text(&browser, "section.map-section h2")
                 .await
                 .contains("tahap 3 atau 4"));
-            screenshots(&browser, "beranda-peta-kim3").await;
+            screenshots(&browser, &mut axe, "beranda-peta-kim3").await;
 
             // Down to Gunungkidul, then its first kecamatan, whose desa are listed.
             browser
@@ -1001,20 +1375,35 @@ mod browser {
                 .unwrap();
             page_titled(&browser, "Kabupaten Gunungkidul").await;
             assert_eq!(text(&browser, "main h2").await, "Kecamatan");
-            screenshots(&browser, "wilayah-kabupaten").await;
+            screenshots(&browser, &mut axe, "wilayah-kabupaten").await;
             let kecamatan = browser.find(Locator::Css("tbody tr th a")).await.unwrap();
             let name = kecamatan.text().await.unwrap();
             kecamatan.click().await.unwrap();
             page_titled(&browser, &name).await;
             assert_eq!(text(&browser, "main h2").await, "Desa/kelurahan");
-            screenshots(&browser, "wilayah-kecamatan").await;
+            screenshots(&browser, &mut axe, "wilayah-kecamatan").await;
 
             // The list of Gunungkidul's KIM, then one KIM and its timeline.
             browser
                 .goto(&format!("{base}/kim?region=34.03"))
                 .await
                 .unwrap();
-            screenshots(&browser, "daftar-kim").await;
+            screenshots(&browser, &mut axe, "daftar-kim").await;
+            // Printed: no navigation, filters, downloads, pager or buttons; the table whole.
+            printed(
+                &browser,
+                "daftar-kim",
+                &[
+                    "header.top nav",
+                    "header.top .who",
+                    "form.filters",
+                    "p.downloads",
+                    "button",
+                    "a.skip",
+                ],
+                &["main h1", "main table"],
+            )
+            .await;
             // Gunungkidul's KIM without an SK, by ticking the filter: the page that answers links
             // its downloads with the filter.
             let all_rows = browser
@@ -1050,7 +1439,7 @@ mod browser {
                 0 < without_sk && without_sk < all_rows,
                 "{without_sk} of {all_rows}"
             );
-            screenshots(&browser, "daftar-kim-tanpa-sk").await;
+            screenshots(&browser, &mut axe, "daftar-kim-tanpa-sk").await;
             browser
                 .goto(&format!("{base}/kim?region=34.03"))
                 .await
@@ -1075,7 +1464,7 @@ mod browser {
             assert!(text(&browser, "ol.timeline > li")
                 .await
                 .contains("KIM dibentuk"));
-            screenshots(&browser, "kim").await;
+            screenshots(&browser, &mut axe, "kim").await;
 
             // Analitik, from the navigation: time to KIM 2 by formation year, then the bimtek
             // effect, each a chart with its figures.
@@ -1089,6 +1478,7 @@ mod browser {
                 .await
                 .unwrap();
             page_titled(&browser, "Analitik").await;
+            screenshots(&browser, &mut axe, "analitik").await;
             browser
                 .goto(&format!("{base}/analitik/waktu?cohort=year"))
                 .await
@@ -1118,8 +1508,22 @@ mod browser {
                     > 2,
                 "every KIM and its cohorts"
             );
-            screenshots(&browser, "analitik-waktu").await;
+            screenshots(&browser, &mut axe, "analitik-waktu").await;
             screenshots_at(&browser, "figure.plot", "analitik-waktu-grafik").await;
+            printed(
+                &browser,
+                "analitik-waktu",
+                &[
+                    "header.top nav",
+                    "header.top .who",
+                    "nav.subnav",
+                    "form.filters",
+                    "p.downloads",
+                    "button",
+                ],
+                &["figure.plot", "figure.plot svg", "table.groups"],
+            )
+            .await;
             browser
                 .goto(&format!("{base}/analitik/bimtek"))
                 .await
@@ -1133,12 +1537,37 @@ mod browser {
                 ratio.starts_with(|c: char| c.is_ascii_digit()) && ratio.contains('('),
                 "the overall rate ratio with its interval: {ratio}"
             );
-            screenshots(&browser, "analitik-bimtek").await;
+            screenshots(&browser, &mut axe, "analitik-bimtek").await;
             screenshots_at(&browser, "figure.plot", "analitik-bimtek-grafik").await;
+            // The other analyses, for the audit.
+            for (path, title, name) in [
+                ("/analitik/corong", "Corong angkatan", "analitik-corong"),
+                ("/analitik/tren", "Tren bulanan", "analitik-tren"),
+                (
+                    "/analitik/banding",
+                    "Perbandingan wilayah",
+                    "analitik-banding",
+                ),
+            ] {
+                browser.goto(&format!("{base}{path}")).await.unwrap();
+                page_titled(&browser, title).await;
+                screenshots(&browser, &mut axe, name).await;
+            }
 
-            // English on request.
+            // English on request; its skip link too.
             browser.goto(&format!("{base}/?lang=en")).await.unwrap();
             page_titled(&browser, "Home").await;
+            assert_eq!(page_lang(&browser).await, "en");
+            screenshots(&browser, &mut axe, "home-en").await;
+            browser
+                .goto(&format!("{base}/kim?region=34.03&lang=en"))
+                .await
+                .unwrap();
+            page_titled(&browser, "KIM list").await;
+            screenshots(&browser, &mut axe, "kim-list-en").await;
+            browser.goto(&format!("{base}/")).await.unwrap();
+            page_titled(&browser, "Home").await;
+            skip_link_first(&browser, "Skip to content", "home-en").await;
             browser.goto(&format!("{base}/?lang=id")).await.unwrap();
             page_titled(&browser, "Beranda").await;
 
@@ -1158,6 +1587,7 @@ mod browser {
                 .await
                 .unwrap();
             page_titled(&browser, "Formulir ditolak").await;
+            screenshots(&browser, &mut axe, "formulir-ditolak").await;
 
             // A regency's token: another regency's page is "not found".
             browser.delete_all_cookies().await.unwrap();
@@ -1168,6 +1598,7 @@ mod browser {
                 .await
                 .unwrap();
             page_titled(&browser, "Halaman tidak ditemukan").await;
+            screenshots(&browser, &mut axe, "tidak-ditemukan").await;
             // The regency's bimtek form lists its active KIM.
             browser.goto(&format!("{base}/bimtek")).await.unwrap();
             page_titled(&browser, "Catat bimtek").await;
@@ -1176,7 +1607,7 @@ mod browser {
                 .await
                 .unwrap()
                 .is_empty());
-            screenshots(&browser, "bimtek").await;
+            screenshots(&browser, &mut axe, "bimtek").await;
 
             // An auditor's Audit and Status pages.
             browser.delete_all_cookies().await.unwrap();
@@ -1189,12 +1620,13 @@ mod browser {
                 .await
                 .unwrap()
                 .is_empty());
-            screenshots(&browser, "audit").await;
+            screenshots(&browser, &mut axe, "audit").await;
             browser.goto(&format!("{base}/status")).await.unwrap();
             page_titled(&browser, "Status sistem").await;
-            screenshots(&browser, "status").await;
+            screenshots(&browser, &mut axe, "status").await;
         };
         run.await;
         browser.close().await.unwrap();
+        axe.assert_clean();
     }
 }

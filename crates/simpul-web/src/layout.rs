@@ -147,6 +147,7 @@ pub fn shell(lang: Lang, title: &str, body: Markup) -> Markup {
         html lang=(lang.code()) {
             (head(lang, title))
             body.bare {
+                a.skip href="#isi" { (lang.tr("Langsung ke isi", "Skip to content")) }
                 header.top { a.brand href="/" { "Simpul" } }
                 main #isi {
                     h1 { (title) }

@@ -180,10 +180,12 @@ pub const PALETTE: [&str; 5] = ["#deebf7", "#9ecae1", "#4292c6", "#2171b5", "#08
 pub const NONE: &str = "#f2f2f2";
 
 /// The map as SVG: every region of `projected`, coloured by `shade` (regions it has no shade for
-/// are drawn empty and unlinked).
+/// are drawn empty and unlinked). The map is a named group, not an image: an image's content is
+/// hidden from screen readers, and its regions are links that the keyboard reaches, each named
+/// by its `<title>` (which is also the text shown on hover).
 pub fn svg(projected: &Projected, label: &str, shade: impl Fn(&str) -> Option<Shade>) -> String {
     let mut out = format!(
-        r#"<svg class="map" viewBox="0 0 {WIDTH} {}" role="img" aria-label="{}">"#,
+        r#"<svg class="map" viewBox="0 0 {WIDTH} {}" role="group" aria-label="{}">"#,
         projected.height,
         escape(label)
     );
@@ -192,10 +194,10 @@ pub fn svg(projected: &Projected, label: &str, shade: impl Fn(&str) -> Option<Sh
             Some(shade) => {
                 let _ = write!(
                     out,
-                    r##"<a href="{}"><path d="{d}" fill="{}" stroke="#fff" stroke-width="0.6"><title>{}</title></path></a>"##,
+                    r##"<a href="{}"><title>{}</title><path d="{d}" fill="{}" stroke="#fff" stroke-width="0.6"/></a>"##,
                     escape(&shade.href),
+                    escape(&shade.title),
                     shade.fill,
-                    escape(&shade.title)
                 );
             }
             None => {
@@ -268,6 +270,11 @@ mod tests {
             })
         });
         assert_eq!(svg.matches("<a href=").count(), 1);
+        // A group of links, each named by its title (an image would hide its links).
+        assert!(svg.contains(r#"role="group" aria-label="DIY &lt;peta&gt;""#));
+        assert!(svg.contains(
+            r#"<a href="/wilayah/34.03"><title>Kabupaten Gunungkidul: 142</title><path "#
+        ));
         assert!(svg.contains(r##"fill="#08306b""##));
         assert_eq!(svg.matches(NONE).count(), 4);
         assert!(svg.contains("DIY &lt;peta&gt;"));

@@ -260,7 +260,7 @@ pub async fn status(
         None
     };
     let body = html! {
-        div.table-wrap {
+        div.table-wrap role="region" aria-label=(lang.tr("Model baca", "Read models")) tabindex="0" {
             table {
                 thead { tr {
                     th scope="col" { (lang.tr("Model baca", "Read model")) }

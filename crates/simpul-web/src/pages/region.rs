@@ -418,10 +418,13 @@ fn monthly_section(lang: Lang, months: &[simpul_projections::monthly::Month]) ->
                     "Tidak ada KIM baru dan tidak ada perubahan tahap dalam 12 bulan terakhir.",
                     "No new KIM and no stage change in the last 12 months.")) }
             }
-            div.table-wrap { (trusted(crate::svg::grouped_columns(&labels, &values, names, caption))) }
+            div.table-wrap role="region" aria-label=(caption) tabindex="0" {
+                (trusted(crate::svg::grouped_columns(&labels, &values, names, caption)))
+            }
             details {
                 summary { (lang.tr("Angka", "Figures")) }
-                div.table-wrap {
+                div.table-wrap role="region" tabindex="0"
+                    aria-label=(lang.tr("Angka 12 bulan terakhir", "Figures of the last 12 months")) {
                     table {
                         thead { tr { th scope="col" { (lang.tr("Bulan", "Month")) }
                             th.num scope="col" { (names[0]) } th.num scope="col" { (names[1]) } } }

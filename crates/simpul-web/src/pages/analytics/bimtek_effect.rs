@@ -99,7 +99,9 @@ pub async fn bimtek_effect(
         p { (lang.tr("KIM dengan waktu di KIM 1–3: ", "KIM with time at KIM 1–3: ")) strong { (count_text(lang, &answer.kim)) } }
         figure.plot {
             figcaption { (caption) }
-            div.chart-wrap { (trusted(forest(lang, &rows, &caption))) }
+            div.chart-wrap role="region" aria-label=(caption) tabindex="0" {
+                (trusted(forest(lang, &rows, &caption)))
+            }
         }
         h2 { (lang.tr("Setelah bimtek dibanding waktu lain", "After a bimtek against other time")) }
         (effects_table(lang, &answer))
@@ -369,7 +371,8 @@ fn rate_cells(lang: Lang, rate: &RateFigure) -> Markup {
 
 fn effects_table(lang: Lang, answer: &BimtekEffect) -> Markup {
     html! {
-        div.table-wrap {
+        div.table-wrap role="region" tabindex="0"
+            aria-label=(lang.tr("Setelah bimtek dibanding waktu lain", "After a bimtek against other time")) {
             table.effects {
                 thead {
                     tr {
@@ -403,7 +406,8 @@ fn effects_table(lang: Lang, answer: &BimtekEffect) -> Markup {
 
 fn counts_table(lang: Lang, answer: &BimtekEffect) -> Markup {
     html! {
-        div.table-wrap {
+        div.table-wrap role="region" tabindex="0"
+            aria-label=(lang.tr("Menurut jumlah bimtek yang sudah diikuti", "By the number of bimtek attended")) {
             table.levels {
                 thead { tr {
                     th scope="col" { (lang.tr("Bimtek sebelumnya", "Bimtek before")) }

@@ -180,7 +180,9 @@ pub async fn compare(
         }
         figure.plot {
             figcaption { (caption) }
-            div.chart-wrap { (trusted(bars(lang, &answer, caption))) }
+            div.chart-wrap role="region" aria-label=(caption) tabindex="0" {
+                (trusted(bars(lang, &answer, caption)))
+            }
         }
         (table(lang, &answer))
         (suppression_note(lang))

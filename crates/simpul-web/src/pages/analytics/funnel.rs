@@ -104,7 +104,7 @@ fn stage_table(lang: Lang, answer: &Funnel, stage: Stage) -> Markup {
     };
     html! {
         h2 { (caption) }
-        div.table-wrap {
+        div.table-wrap role="region" aria-label=(caption) tabindex="0" {
             table.funnel {
                 thead { tr {
                     th scope="col" { (lang.tr("Angkatan", "Cohort")) }

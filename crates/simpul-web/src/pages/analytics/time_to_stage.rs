@@ -134,7 +134,9 @@ pub async fn time_to_stage(
         } @else {
             figure.plot {
                 figcaption { (caption) }
-                div.chart-wrap { (trusted(curve_chart(lang, &answer, lines, &caption))) }
+                div.chart-wrap role="region" aria-label=(caption) tabindex="0" {
+                    (trusted(curve_chart(lang, &answer, lines, &caption)))
+                }
                 (legend(lang, lines))
                 @if drawable.len() > lines.len() {
                     p.footnote { (match lang {
@@ -201,7 +203,8 @@ fn groups_table(lang: Lang, answer: &TimeToStage) -> Markup {
         .chain(&answer.cohorts)
         .collect();
     html! {
-        div.table-wrap {
+        div.table-wrap role="region" tabindex="0"
+            aria-label=(lang.tr("Median dan kuartil (hari)", "Median and quartiles (days)")) {
             table.groups {
                 thead { tr {
                     th scope="col" { (lang.tr("Kelompok", "Group")) }
@@ -244,7 +247,7 @@ fn at_risk_table(lang: Lang, curve: &StageCurve) -> Markup {
         None => format!("≥ {}", number(lang, i64::from(from))),
     };
     html! {
-        div.table-wrap {
+        div.table-wrap role="region" aria-label=(lang.tr("Jumlah berisiko", "Number at risk")) tabindex="0" {
             table.at-risk {
                 thead { tr {
                     th scope="col" { (lang.tr("Hari", "Days")) }
@@ -281,7 +284,7 @@ fn curve_table(lang: Lang, overall: &StageCurve, lines: &[&StageCurve]) -> Marku
         .flat_map(|g| g.curve.iter().map(|p| p.day))
         .collect();
     html! {
-        div.table-wrap {
+        div.table-wrap role="region" aria-label=(lang.tr("Angka grafik", "The chart's figures")) tabindex="0" {
             table {
                 thead { tr {
                     th.num scope="col" { (lang.tr("Hari", "Day")) }

@@ -105,7 +105,9 @@ pub async fn trends(
         (download_link(&visitor))
         figure.plot {
             figcaption { (caption) }
-            div.chart-wrap { (trusted(area_chart(lang, &answer, &caption))) }
+            div.chart-wrap role="region" aria-label=(caption) tabindex="0" {
+                (trusted(area_chart(lang, &answer, &caption)))
+            }
             ul.legend aria-label=(lang.tr("Keterangan warna", "Colour key")) {
                 @for (i, stage) in STAGES.iter().enumerate().rev() {
                     li { (trusted(format!(r#"<svg class="sw" width="12" height="12" aria-hidden="true"><rect width="12" height="12" fill="{}"/></svg>"#, STAGE_COLOURS[i])))
@@ -150,7 +152,7 @@ fn month_label(lang: Lang, month: &str) -> String {
 
 fn table(lang: Lang, months: &[TrendMonth]) -> Markup {
     html! {
-        div.table-wrap {
+        div.table-wrap role="region" aria-label=(lang.tr("Per bulan", "Month by month")) tabindex="0" {
             table.trends {
                 thead { tr {
                     th scope="col" { (lang.tr("Bulan", "Month")) }
