@@ -4,7 +4,7 @@
 //!   same canonical bytes alone (in memory), and against reading the feed alone;
 //! - `audit verify` events/s over the whole log, against reading the feed alone;
 //! - command latency (8 writers) with every read model following, against the same without the
-//!   ledger, rounds alternating;
+//!   ledger, rounds alternating (`SIMPUL_BENCH_ROUNDS`, default 10, after one unmeasured);
 //! - the dashboard and a list page "as of" a date (`community_history`) against the current
 //!   dashboard (the incrementally kept `stage_dashboard`).
 //!
@@ -208,10 +208,17 @@ async fn bench(url: &str, communities: u64, seconds: u64) -> anyhow::Result<()> 
         println!("{name}: p50 {p50:.1} ms, p99 {p99:.1} ms");
     }
 
-    // Command latency with the ledger following, against without it.
+    // Command latency with the ledger following, against without it: after a VACUUM ANALYZE
+    // (the seed's and the build's writes leave autovacuum work that would land on the first
+    // round) and one round unmeasured, `SIMPUL_BENCH_ROUNDS` rounds (default 10) alternating
+    // without / with, each pair's p99 ratio reported and their median.
+    sqlx::query("VACUUM ANALYZE").execute(pool).await?;
+    let rounds = env_number("SIMPUL_BENCH_ROUNDS", 10);
     let mut with_ledger = Vec::new();
     let mut without = Vec::new();
-    for round in 0..6 {
+    let mut pair_ratios = Vec::new();
+    let mut last_without_p99 = f64::NAN;
+    for round in 0..=rounds {
         let follow_ledger = round % 2 == 0;
         let projections: Vec<Arc<dyn Projection>> = simpul_projections::all(regions)
             .into_iter()
@@ -246,20 +253,39 @@ async fn bench(url: &str, communities: u64, seconds: u64) -> anyhow::Result<()> 
         }
         let _ = stop.send(true);
         follower.await?;
+        if round == 0 {
+            continue; // warm-up
+        }
+        let count = latencies.len();
+        let p99 = percentile(&mut latencies.clone(), 0.99);
+        println!(
+            "  round {round} ({}): {count} commands, p50 {:.2} ms, p99 {p99:.2} ms",
+            if follow_ledger {
+                "with the ledger"
+            } else {
+                "without"
+            },
+            percentile(&mut latencies.clone(), 0.5),
+        );
         if follow_ledger {
+            pair_ratios.push(p99 / last_without_p99);
             with_ledger.extend(latencies);
         } else {
+            last_without_p99 = p99;
             without.extend(latencies);
         }
     }
     let (with_count, without_count) = (with_ledger.len(), without.len());
     let with_p99 = percentile(&mut with_ledger, 0.99);
     let without_p99 = percentile(&mut without, 0.99);
+    pair_ratios.sort_by(f64::total_cmp);
     println!(
-        "command p99, 8 writers: with the ledger following {with_p99:.2} ms ({with_count} commands), without {without_p99:.2} ms ({without_count}); ratio {:.2}× (p50 {:.2} vs {:.2} ms)",
+        "command p99, 8 writers: with the ledger following {with_p99:.2} ms ({with_count} commands), without {without_p99:.2} ms ({without_count}); ratio {:.2}× (p50 {:.2} vs {:.2} ms); per pair of rounds {:?}, median {:.2}×",
         with_p99 / without_p99,
         percentile(&mut with_ledger, 0.5),
-        percentile(&mut without, 0.5)
+        percentile(&mut without, 0.5),
+        pair_ratios.iter().map(|r| format!("{r:.2}")).collect::<Vec<_>>(),
+        pair_ratios.get(pair_ratios.len() / 2).copied().unwrap_or(f64::NAN),
     );
     Ok(())
 }
