@@ -403,10 +403,7 @@ async fn postgres_the_commit_order_migration_keeps_the_order_already_served() {
             sqlx::raw_sql(&migration.sql).execute(&pool).await.unwrap();
         }
     }
-    const INSERT: &str = "INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type,
-                                              event_version, payload, metadata)
-        VALUES ('Community', $1, 1, 'ActivityRecorded', '1.0', '{}', '{}') RETURNING position";
-    let insert = |id: &'static str| sqlx::query_scalar::<_, i64>(INSERT).bind(id);
+    let insert = |id: &'static str| sqlx::query_scalar::<_, i64>(INSERT_ACTIVITY).bind(id);
     let first = insert("first").fetch_one(&pool).await.unwrap();
     let mut b = pool.begin().await.unwrap();
     sqlx::query("SELECT pg_current_xact_id()")
@@ -471,6 +468,43 @@ async fn postgres_the_commit_order_migration_keeps_the_order_already_served() {
     admin.close().await;
 }
 
+/// A raw event row (PostgreSQL): the feed's tests write the events table directly.
+const INSERT_ACTIVITY: &str = "INSERT INTO events (aggregate_type, aggregate_id, sequence,
+        event_type, event_version, payload, metadata)
+    VALUES ('Community', $1, 1, 'ActivityRecorded', '1.0', '{}', '{}') RETURNING position";
+
+/// A transaction that has written an event of `id`, drawn its commit number (its commit trigger
+/// fired early, `SET CONSTRAINTS ALL IMMEDIATE`) and stays open, holding the feed's commit lock
+/// shared: (the transaction, the event's position).
+async fn open_commit(
+    pool: &sqlx::PgPool,
+    id: &str,
+) -> (sqlx::Transaction<'static, sqlx::Postgres>, i64) {
+    let mut tx = pool.begin().await.unwrap();
+    let position: i64 = sqlx::query_scalar(INSERT_ACTIVITY)
+        .bind(id)
+        .fetch_one(&mut *tx)
+        .await
+        .unwrap();
+    sqlx::query("SET CONSTRAINTS ALL IMMEDIATE")
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    (tx, position)
+}
+
+/// Requests for the feed's commit lock (3, 0) in this database not granted yet.
+async fn commit_lock_waiters(pool: &sqlx::PgPool) -> i64 {
+    sqlx::query_scalar(
+        "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted
+            AND classid = 3 AND objid = 0 AND database =
+                (SELECT oid FROM pg_database WHERE datname = current_database())",
+    )
+    .fetch_one(pool)
+    .await
+    .unwrap()
+}
+
 /// The reader's horizon (migration `…80_feed_commits`): a transaction that has drawn its commit
 /// number but is not visible yet (here its commit trigger fired early, `SET CONSTRAINTS ALL
 /// IMMEDIATE`, and it stays open) must not be overtaken by a later commit with a higher number.
@@ -483,10 +517,7 @@ async fn postgres_a_reader_waits_for_a_commit_under_way_and_never_overtakes_it()
         unreachable!()
     };
     let store = db.store();
-    const INSERT: &str = "INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type,
-                                              event_version, payload, metadata)
-        VALUES ('Community', $1, 1, 'ActivityRecorded', '1.0', '{}', '{}') RETURNING position";
-    let first: i64 = sqlx::query_scalar(INSERT)
+    let first: i64 = sqlx::query_scalar(INSERT_ACTIVITY)
         .bind("first")
         .fetch_one(pool)
         .await
@@ -495,18 +526,9 @@ async fn postgres_a_reader_waits_for_a_commit_under_way_and_never_overtakes_it()
     assert_eq!(cursor, first as u64);
 
     // X draws its commit number and stays open, holding the commit lock shared.
-    let mut x = pool.begin().await.unwrap();
-    let x_position: i64 = sqlx::query_scalar(INSERT)
-        .bind("x")
-        .fetch_one(&mut *x)
-        .await
-        .unwrap();
-    sqlx::query("SET CONSTRAINTS ALL IMMEDIATE")
-        .execute(&mut *x)
-        .await
-        .unwrap();
+    let (x, x_position) = open_commit(pool, "x").await;
     // Y commits after it, with the next number.
-    let y_position: i64 = sqlx::query_scalar(INSERT)
+    let y_position: i64 = sqlx::query_scalar(INSERT_ACTIVITY)
         .bind("y")
         .fetch_one(pool)
         .await
@@ -528,15 +550,7 @@ async fn postgres_a_reader_waits_for_a_commit_under_way_and_never_overtakes_it()
     // The read waits on the commit lock: a request for (3, 0) not granted.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
     loop {
-        let waiting: bool = sqlx::query_scalar(
-            "SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND NOT granted
-                              AND classid = 3 AND objid = 0 AND database =
-                                  (SELECT oid FROM pg_database WHERE datname = current_database()))",
-        )
-        .fetch_one(pool)
-        .await
-        .unwrap();
-        if waiting {
+        if commit_lock_waiters(pool).await > 0 {
             break;
         }
         assert!(!reader.is_finished(), "the read did not wait for X");
@@ -641,10 +655,7 @@ async fn postgres_readers_asking_at_once_share_one_horizon_call() {
         unreachable!()
     };
     let store = db.store();
-    const INSERT: &str = "INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type,
-                                              event_version, payload, metadata)
-        VALUES ('Community', $1, 1, 'ActivityRecorded', '1.0', '{}', '{}') RETURNING position";
-    sqlx::query_scalar::<_, i64>(INSERT)
+    sqlx::query_scalar::<_, i64>(INSERT_ACTIVITY)
         .bind("first")
         .fetch_one(pool)
         .await
@@ -658,16 +669,7 @@ async fn postgres_readers_asking_at_once_share_one_horizon_call() {
     };
 
     // X draws its commit number and stays open, holding the commit lock shared.
-    let mut x = pool.begin().await.unwrap();
-    let x_position: i64 = sqlx::query_scalar(INSERT)
-        .bind("x")
-        .fetch_one(&mut *x)
-        .await
-        .unwrap();
-    sqlx::query("SET CONSTRAINTS ALL IMMEDIATE")
-        .execute(&mut *x)
-        .await
-        .unwrap();
+    let (x, x_position) = open_commit(pool, "x").await;
 
     let read = |store: simpul_store::EventStore| {
         tokio::spawn(async move { store.read_all(cursor, 100).await })
@@ -676,15 +678,7 @@ async fn postgres_readers_asking_at_once_share_one_horizon_call() {
     // The first reader's call waits on the commit lock.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
     loop {
-        let waiting: i64 = sqlx::query_scalar(
-            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted
-                AND classid = 3 AND objid = 0 AND database =
-                    (SELECT oid FROM pg_database WHERE datname = current_database())",
-        )
-        .fetch_one(pool)
-        .await
-        .unwrap();
-        if waiting == 1 {
+        if commit_lock_waiters(pool).await == 1 {
             break;
         }
         assert!(
