@@ -1364,6 +1364,7 @@ mod browser {
                 .await
                 .contains("tahap 3 atau 4"));
             screenshots(&browser, &mut axe, "beranda-peta-kim3").await;
+            screenshots_at(&browser, "section.map-section", "beranda-peta-kim3-peta").await;
 
             // Down to Gunungkidul, then its first kecamatan, whose desa are listed.
             browser

@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 
 use serde::Deserialize;
 
-use crate::svg::escape;
+use crate::svg::{escape, OUTLINE};
 
 const PROVINCES: &str = include_str!("../assets/boundaries/provinces.geojson");
 const REGENCIES: &str = include_str!("../assets/boundaries/regencies.geojson");
@@ -194,7 +194,7 @@ pub fn svg(projected: &Projected, label: &str, shade: impl Fn(&str) -> Option<Sh
             Some(shade) => {
                 let _ = write!(
                     out,
-                    r##"<a href="{}"><title>{}</title><path d="{d}" fill="{}" stroke="#fff" stroke-width="0.6"/></a>"##,
+                    r##"<a href="{}"><title>{}</title><path d="{d}" fill="{}" stroke="{OUTLINE}" stroke-width="0.8"/></a>"##,
                     escape(&shade.href),
                     escape(&shade.title),
                     shade.fill,
@@ -203,7 +203,7 @@ pub fn svg(projected: &Projected, label: &str, shade: impl Fn(&str) -> Option<Sh
             None => {
                 let _ = write!(
                     out,
-                    r##"<path d="{d}" fill="{NONE}" stroke="#fff" stroke-width="0.6"/>"##
+                    r##"<path d="{d}" fill="{NONE}" stroke="{OUTLINE}" stroke-width="0.8"/>"##
                 );
             }
         }
@@ -277,6 +277,12 @@ mod tests {
         ));
         assert!(svg.contains(r##"fill="#08306b""##));
         assert_eq!(svg.matches(NONE).count(), 4);
+        // Every region outlined, the empty ones too (non-text contrast on white).
+        assert_eq!(
+            svg.matches(&format!(r#"stroke="{OUTLINE}""#)).count(),
+            5,
+            "{svg}"
+        );
         assert!(svg.contains("DIY &lt;peta&gt;"));
     }
 

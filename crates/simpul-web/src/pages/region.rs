@@ -17,7 +17,7 @@ use crate::i18n::{stage_label, status_label, Lang};
 use crate::layout::{self, number, trusted};
 use crate::map;
 use crate::session::Visitor;
-use crate::svg::{stacked_bar, STAGE_COLOURS};
+use crate::svg::{stacked_bar, swatch, STAGE_COLOURS};
 
 const STAGES: [&str; 4] = ["kim1", "kim2", "kim3", "kim4"];
 
@@ -441,12 +441,6 @@ fn monthly_section(lang: Lang, months: &[simpul_projections::monthly::Month]) ->
 }
 
 /// A colour swatch as SVG: the policy allows no inline style.
-fn swatch(colour: &str) -> String {
-    format!(
-        r#"<svg class="sw" width="12" height="12" aria-hidden="true"><rect width="12" height="12" fill="{colour}"/></svg>"#
-    )
-}
-
 fn legend(lang: Lang) -> Markup {
     html! {
         ul.legend aria-label=(lang.tr("Keterangan warna", "Colour key")) {

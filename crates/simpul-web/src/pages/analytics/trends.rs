@@ -21,7 +21,7 @@ use crate::error::WebError;
 use crate::i18n::{stage_label, Lang};
 use crate::layout::{number, trusted};
 use crate::session::Visitor;
-use crate::svg::{escape, STAGE_COLOURS};
+use crate::svg::{escape, swatch, OUTLINE, STAGE_COLOURS};
 
 const PATH: &str = "/analitik/tren";
 const STAGES: [&str; 4] = ["kim1", "kim2", "kim3", "kim4"];
@@ -110,7 +110,7 @@ pub async fn trends(
             }
             ul.legend aria-label=(lang.tr("Keterangan warna", "Colour key")) {
                 @for (i, stage) in STAGES.iter().enumerate().rev() {
-                    li { (trusted(format!(r#"<svg class="sw" width="12" height="12" aria-hidden="true"><rect width="12" height="12" fill="{}"/></svg>"#, STAGE_COLOURS[i])))
+                    li { (trusted(swatch(STAGE_COLOURS[i])))
                         (stage_label(stage)) }
                 }
             }
@@ -252,7 +252,7 @@ fn area_chart(lang: Lang, answer: &Trends, title: &str) -> String {
         }));
         let _ = write!(
             svg,
-            r#"<polygon points="{}" fill="{}"><title>{}</title></polygon>"#,
+            r#"<polygon points="{}" fill="{}" stroke="{OUTLINE}" stroke-width="0.75"><title>{}</title></polygon>"#,
             points.join(" "),
             STAGE_COLOURS[level],
             escape(&stage_label(stage))
